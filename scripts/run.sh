@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# README command 1: build, ingest the archive (a generated LIDC-like demo archive when none is mounted), serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+scripts/build.sh
+archive=${META_DB_ARCHIVE:-/usr/local/share/LIDC-IDRI-DICOM/}
+db=${META_DB_URI:-sqlite:meta_db.sqlite}
+if [[ ! -d "$archive" ]]; then
+  archive=${META_DB_DEMO_ARCHIVE:-demo-archive}
+  if [[ ! -f "$archive/manifest.json" ]]; then
+    echo "meta_db: no archive at /usr/local/share/LIDC-IDRI-DICOM/; generating a demo archive in $archive" >&2
+    build/meta_db synth --patients "${META_DB_DEMO_PATIENTS:-20}" --out "$archive"
+  fi
+fi
+build/meta_db ingest "$archive" --db "$db" --collection "${META_DB_COLLECTION:-LIDC-IDRI}"
+if build/meta_db --help 2>/dev/null | grep -q '^ *serve'; then
+  exec build/meta_db serve --db "$db" --host "${META_DB_HOST:-127.0.0.1}" --port "${META_DB_PORT:-8000}"
+fi
+build/meta_db stats --db "$db"

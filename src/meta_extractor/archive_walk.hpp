@@ -1,0 +1,25 @@
+// Recursive walk of an archive root: regular files only, never leaving the root (symlinks are not followed).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace meta_db::extractor {
+
+struct WalkEntry {
+  std::string path;  // absolute, lexically normal
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+};
+
+struct WalkStats {
+  std::int64_t files = 0;
+  std::int64_t unreadable_dirs = 0;  // directories that could not be listed (reported, walk continues)
+};
+
+// Calls `visit` for every regular file under `root` in a deterministic (sorted) order.
+// Throws Error(kBadRequest) if root is missing, not a directory or unreadable.
+WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntry&&)>& visit);
+
+}  // namespace meta_db::extractor

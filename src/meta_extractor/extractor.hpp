@@ -1,0 +1,53 @@
+// Header-only DICOM metadata extraction: one file in, the study/series/instance documents out (never pixels).
+// Thread-safety: an Extractor is immutable after construction; ExtractFile may run on many threads at once.
+// Errors: per-file problems are values (FileOutcome::kError with a reason), never exceptions.
+#pragma once
+
+#include "meta_extractor/tag_profile.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace meta_db::extractor {
+
+// One DICOM instance's metadata, split by level using the tag profiles. Field names follow the seed's schema:
+// study:    study_instance_uid, accession_number, patient_id, study_date, metadata{...}
+// series:   series_instance_uid, series_number, series_description, modality, metadata{...}
+// instance: sop_instance_uid, sop_class_uid, acquisition_datetime, instance_number, metadata{...}
+// Promoted fields are present only when the file has the attribute (missing stays missing).
+struct ExtractedInstance {
+  std::string path;
+  boost::json::object study;
+  boost::json::object series;
+  boost::json::object instance;
+};
+
+enum class FileOutcome {
+  kDicom,       // parsed; `record` filled
+  kNotDicom,    // not recognised as DICOM by content (e.g. the .xml annotations); skipped
+  kError,       // looked like DICOM but could not be used; `error` says why
+  kIncomplete,  // parsed but lacks Study/Series/SOP Instance UID; `error` names what is missing
+};
+
+struct ExtractResult {
+  FileOutcome outcome = FileOutcome::kNotDicom;
+  ExtractedInstance record;
+  std::string error;
+};
+
+class Extractor {
+ public:
+  explicit Extractor(ProfileSet profiles);
+  ExtractResult ExtractFile(const std::string& path) const;
+  const ProfileSet& profiles() const { return profiles_; }
+
+ private:
+  ProfileSet profiles_;
+};
+
+// Serialises a result as the `meta_db extract` JSON line: {"path","study","series","instance"} or
+// {"path","error"}.
+boost::json::object ToExtractLine(const ExtractResult& result);
+
+}  // namespace meta_db::extractor

@@ -1,0 +1,115 @@
+// Names and index tables of the catalogue's collections.
+#include "model/kind.hpp"
+
+#include <array>
+
+namespace meta_db {
+
+namespace {
+using C = ColumnType;
+
+constexpr std::array<IndexedField, 3> kResearcherFields{{
+    {"researcher_id", "researcher_id", C::kText, true},
+    {"email", "email", C::kText},
+    {"name", "name", C::kText},
+}};
+constexpr std::array<IndexedField, 1> kCollectionFields{{
+    {"name", "name", C::kText, true},
+}};
+constexpr std::array<IndexedField, 7> kStudyFields{{
+    {"study_instance_uid", "study_instance_uid", C::kText, true},
+    {"accession_number", "accession_number", C::kText},
+    {"patient_id", "patient_id", C::kText},
+    {"study_date", "study_date", C::kText},
+    {"metadata.StudyDescription", "m_study_description", C::kText},
+    {"metadata.PatientSex", "m_patient_sex", C::kText},
+    {"metadata.InstitutionName", "m_institution_name", C::kText},
+}};
+constexpr std::array<IndexedField, 14> kSeriesFields{{
+    {"series_instance_uid", "series_instance_uid", C::kText, true},
+    {"study_id", "study_id", C::kText},
+    {"accession_number", "accession_number", C::kText},
+    {"patient_id", "patient_id", C::kText},
+    {"series_number", "series_number", C::kInteger},
+    {"modality", "modality", C::kText},
+    {"series_description", "series_description", C::kText},
+    {"num_instances", "num_instances", C::kInteger},
+    {"metadata.Manufacturer", "m_manufacturer", C::kText},
+    {"metadata.ManufacturerModelName", "m_manufacturer_model_name", C::kText},
+    {"metadata.BodyPartExamined", "m_body_part_examined", C::kText},
+    {"metadata.ConvolutionKernel", "m_convolution_kernel", C::kText},
+    {"metadata.SliceThickness", "m_slice_thickness", C::kReal},
+    {"metadata.SeriesDate", "m_series_date", C::kText},
+}};
+constexpr std::array<IndexedField, 5> kInstanceFields{{
+    {"sop_instance_uid", "sop_instance_uid", C::kText, true},
+    {"series_id", "series_id", C::kText},
+    {"sop_class_uid", "sop_class_uid", C::kText},
+    {"instance_number", "instance_number", C::kInteger},
+    {"acquisition_datetime", "acquisition_datetime", C::kText},
+}};
+constexpr std::array<IndexedField, 3> kJobFields{{
+    {"researcher_id", "researcher_id", C::kText},
+    {"collection_id", "collection_id", C::kText},
+    {"status", "status", C::kText},
+}};
+}  // namespace
+
+std::string_view CollectionName(Kind kind) {
+  switch (kind) {
+    case Kind::kResearchers: return "researchers";
+    case Kind::kCollections: return "collections";
+    case Kind::kStudies: return "studies";
+    case Kind::kSeries: return "series";
+    case Kind::kInstances: return "instances";
+    case Kind::kJobs: return "jobs";
+  }
+  return "";
+}
+
+std::optional<Kind> ParseKind(std::string_view name) {
+  for (Kind kind : kAllKinds) {
+    if (CollectionName(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+std::span<const IndexedField> IndexedFields(Kind kind) {
+  switch (kind) {
+    case Kind::kResearchers: return kResearcherFields;
+    case Kind::kCollections: return kCollectionFields;
+    case Kind::kStudies: return kStudyFields;
+    case Kind::kSeries: return kSeriesFields;
+    case Kind::kInstances: return kInstanceFields;
+    case Kind::kJobs: return kJobFields;
+  }
+  return {};
+}
+
+const IndexedField* FindIndexedField(Kind kind, std::string_view path) {
+  for (const IndexedField& field : IndexedFields(kind)) {
+    if (field.path == path) return &field;
+  }
+  return nullptr;
+}
+
+std::optional<std::string_view> UniqueKey(Kind kind) {
+  for (const IndexedField& field : IndexedFields(kind)) {
+    if (field.unique) return field.path;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ParentField(Kind kind) {
+  if (kind == Kind::kSeries) return "study_id";
+  if (kind == Kind::kInstances) return "series_id";
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ChildOrderField(Kind kind) {
+  if (kind == Kind::kSeries) return "series_number";
+  if (kind == Kind::kInstances) return "instance_number";
+  return std::nullopt;
+}
+
+}  // namespace meta_db

@@ -1,0 +1,40 @@
+// The catalogue's collections (the seed's schema plus jobs) and the fields each back-end indexes.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace meta_db {
+
+enum class Kind { kResearchers, kCollections, kStudies, kSeries, kInstances, kJobs };
+
+inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kind::kStudies,
+                                     Kind::kSeries,      Kind::kInstances,   Kind::kJobs};
+
+// "researchers", "collections", "studies", "series", "instances", "jobs".
+std::string_view CollectionName(Kind kind);
+std::optional<Kind> ParseKind(std::string_view name);
+
+enum class ColumnType { kText, kInteger, kReal };
+
+// A document path the back-ends index (SQLite: a generated column plus an index; MongoDB: an index).
+// `path` is the dotted document path; `column` the SQL column name (a constant of ours, never user text).
+struct IndexedField {
+  std::string_view path;
+  std::string_view column;
+  ColumnType type;
+  bool unique = false;
+};
+
+std::span<const IndexedField> IndexedFields(Kind kind);
+// The indexed field at `path`, if any.
+const IndexedField* FindIndexedField(Kind kind, std::string_view path);
+// The unique business key of a kind ("study_instance_uid", "researcher_id", "name", ...), if it has one.
+std::optional<std::string_view> UniqueKey(Kind kind);
+// For child kinds, the field referencing the parent ("study_id" for series, "series_id" for instances).
+std::optional<std::string_view> ParentField(Kind kind);
+// The field children are ordered by inside their parent ("series_number", "instance_number").
+std::optional<std::string_view> ChildOrderField(Kind kind);
+
+}  // namespace meta_db

@@ -1,0 +1,1 @@
+// Filter tree: placeholder until the query module lands.
