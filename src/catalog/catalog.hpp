@@ -1,0 +1,43 @@
+// The hierarchy's invariants, kept on every write whatever the back-end:
+//  - studies.series[] is the shallow summary {series_id, series_instance_uid, series_number,
+//    series_description, modality} of the study's series, ordered by series_number;
+//  - series.instances[] lists the ids of its instances (ordered by instance_number) and num_instances = its size;
+//  - created_at is set once, updated_at only when the stored content really changes;
+//  - deleting a parent with children is a conflict unless cascading, which removes the whole subtree.
+// All functions run inside a Store::Write session (atomic). Errors: Error(kNotFound/kConflict/kUnprocessable).
+#pragma once
+
+#include "store/store.hpp"
+
+#include <string_view>
+
+namespace meta_db::catalog {
+
+// Inserts a new document: assigns "_id" unless given (24-hex), stamps created_at/updated_at (client values are
+// overwritten), checks references (series.study_id, instances.series_id must exist: kUnprocessable otherwise),
+// and updates the parent's summary/list. Returns the stored document.
+Document Create(Session& session, Kind kind, Document doc);
+
+// Applies top-level fields of `patch` ("_id", "created_at", "updated_at" are rejected with kUnprocessable;
+// a null value removes the field), keeps invariants (parent summaries; moving a series/instance to another
+// parent updates both). Returns the stored document. kNotFound if absent.
+Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& patch);
+
+// Removes a document. With children (series of a study, instances of a series) and !cascade: kConflict.
+// With cascade: removes the subtree. Updates the parent's summary. kNotFound if absent.
+void Remove(Session& session, Kind kind, const ObjectId& id, bool cascade);
+
+// Writes `doc` (which has "_id") if it differs from what is stored, keeping the stored created_at and moving
+// updated_at only on a real change. Returns true if something was written. Used by ingest's upserts.
+bool PutIfChanged(Session& session, Kind kind, Document doc);
+
+// Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
+// Returns true if the series changed.
+bool RefreshSeries(Session& session, const ObjectId& series_id);
+// Recomputes studies.series[] from the stored series. Returns true if the study changed.
+bool RefreshStudy(Session& session, const ObjectId& study_id);
+
+// The shallow summary entry of a series as stored in studies.series[].
+Document SeriesSummary(const Document& series);
+
+}  // namespace meta_db::catalog
