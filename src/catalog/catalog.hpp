@@ -27,9 +27,11 @@ Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& 
 // With cascade: removes the subtree. Updates the parent's summary. kNotFound if absent.
 void Remove(Session& session, Kind kind, const ObjectId& id, bool cascade);
 
+enum class PutResult { kUnchanged, kInserted, kUpdated };
+
 // Writes `doc` (which has "_id") if it differs from what is stored, keeping the stored created_at and moving
-// updated_at only on a real change. Returns true if something was written. Used by ingest's upserts.
-bool PutIfChanged(Session& session, Kind kind, Document doc);
+// updated_at only on a real change. Used by ingest's upserts and by every write here.
+PutResult PutIfChanged(Session& session, Kind kind, Document doc);
 
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.

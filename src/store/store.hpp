@@ -61,6 +61,8 @@ class Session {
   // Children of a parent (series of a study, instances of a series) ordered by ChildOrderField.
   virtual std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) = 0;
   virtual std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) = 0;
+  // Only the ids of those children, same order (cheap: no document is parsed).
+  virtual std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) = 0;
 
   // `doc` carries its "_id". kConflict if a unique key is taken.
   virtual void Insert(Kind kind, const Document& doc) = 0;

@@ -1,0 +1,267 @@
+// Hierarchy invariants over any Store session: summaries, instance lists, timestamps, references, cascades.
+#include "catalog/catalog.hpp"
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <string>
+
+namespace meta_db::catalog {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kServerOwned[] = {"_id", "created_at", "updated_at"};
+
+// Fields the server derives from other documents; clients may not write them.
+bool IsDerived(Kind kind, std::string_view field) {
+  if (kind == Kind::kSeries) return field == "instances" || field == "num_instances";
+  if (kind == Kind::kStudies) return field == "series";
+  return false;
+}
+
+std::string Name(Kind kind) { return std::string(CollectionName(kind)); }
+
+ObjectId IdOf(const Document& doc) {
+  const auto* value = doc.if_contains("_id");
+  if (value != nullptr && value->is_string()) {
+    if (auto id = ObjectId::Parse(value->as_string())) return *id;
+  }
+  throw Error(Errc::kInternal, "document without a valid _id");
+}
+
+// The parent id a child document points at; kUnprocessable if missing or malformed.
+ObjectId ParentIdOf(Kind kind, const Document& doc) {
+  const std::string_view field = *ParentField(kind);
+  const auto* value = doc.if_contains(field);
+  if (value == nullptr || !value->is_string()) {
+    throw Error(Errc::kUnprocessable, Name(kind) + " requires '" + std::string(field) + "'",
+                json::object{{"field", field}});
+  }
+  const auto id = ObjectId::Parse(value->as_string());
+  if (!id) {
+    throw Error(Errc::kUnprocessable, "'" + std::string(field) + "' is not a 24-hex ObjectId",
+                json::object{{"field", field}});
+  }
+  return *id;
+}
+
+Kind ParentKind(Kind kind) { return kind == Kind::kSeries ? Kind::kStudies : Kind::kSeries; }
+
+void RequireParent(Session& session, Kind kind, const ObjectId& parent) {
+  if (!session.Get(ParentKind(kind), parent)) {
+    const std::string field(*ParentField(kind));
+    throw Error(Errc::kUnprocessable, field + " " + parent.ToHex() + " does not exist",
+                json::object{{"field", field}});
+  }
+}
+
+// Content equality, ignoring the timestamps that only record when content changed.
+bool SameContent(const Document& a, const Document& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, value] : a) {
+    if (key == "created_at" || key == "updated_at") continue;
+    const auto* other = b.if_contains(key);
+    if (other == nullptr || *other != value) return false;
+  }
+  return true;
+}
+
+void SetDefault(Document& doc, std::string_view key, json::value value) {
+  if (!doc.contains(key)) doc[key] = std::move(value);
+}
+
+// Builds series._search_text from its descriptive fields (seed: "CT CHEST High-res axial HFS").
+std::string SearchTextOf(const Document& series) {
+  std::string text;
+  auto add = [&](const json::value* value) {
+    if (value == nullptr) return;
+    if (value->is_string() && !value->as_string().empty()) {
+      if (!text.empty()) text += ' ';
+      text += value->as_string();
+    } else if (value->is_number()) {
+      if (!text.empty()) text += ' ';
+      text += json::serialize(*value);
+    }
+  };
+  add(series.if_contains("modality"));
+  add(series.if_contains("series_description"));
+  if (const auto* metadata = series.if_contains("metadata"); metadata && metadata->is_object()) {
+    for (std::string_view key : {"BodyPartExamined", "Manufacturer", "ManufacturerModelName", "ConvolutionKernel",
+                                 "ProtocolName", "PatientPosition", "StudyDescription", "SliceThickness"}) {
+      add(metadata->as_object().if_contains(key));
+    }
+  }
+  return text;
+}
+
+void ApplyDefaults(Kind kind, Document& doc) {
+  switch (kind) {
+    case Kind::kResearchers: SetDefault(doc, "jobs", json::array{}); break;
+    case Kind::kCollections: SetDefault(doc, "cases", json::array{}); break;
+    case Kind::kStudies:
+      SetDefault(doc, "collection_ids", json::array{});
+      SetDefault(doc, "series", json::array{});
+      break;
+    case Kind::kSeries:
+      SetDefault(doc, "collection_ids", json::array{});
+      SetDefault(doc, "instances", json::array{});
+      SetDefault(doc, "num_instances", 0);
+      SetDefault(doc, "embeddings_id", nullptr);
+      doc["_search_text"] = SearchTextOf(doc);
+      break;
+    case Kind::kInstances:
+    case Kind::kJobs: break;
+  }
+}
+
+void RemoveSubtree(Session& session, Kind kind, const ObjectId& id) {
+  if (kind == Kind::kStudies) {
+    for (const ObjectId& series : session.ChildIds(Kind::kSeries, id)) RemoveSubtree(session, Kind::kSeries, series);
+  } else if (kind == Kind::kSeries) {
+    for (const ObjectId& instance : session.ChildIds(Kind::kInstances, id)) session.Remove(Kind::kInstances, instance);
+  }
+  session.Remove(kind, id);
+}
+
+}  // namespace
+
+Document SeriesSummary(const Document& series) {
+  Document summary;
+  summary["series_id"] = series.at("_id");
+  for (std::string_view key : {"series_instance_uid", "series_number", "series_description", "modality"}) {
+    const auto* value = series.if_contains(key);
+    summary[key] = value ? *value : json::value(nullptr);
+  }
+  return summary;
+}
+
+PutResult PutIfChanged(Session& session, Kind kind, Document doc) {
+  const ObjectId id = IdOf(doc);
+  if (kind == Kind::kSeries) doc["_search_text"] = SearchTextOf(doc);
+  const auto existing = session.Get(kind, id);
+  if (existing && SameContent(*existing, doc)) return PutResult::kUnchanged;
+  const std::string now = NowIsoUtc();
+  const auto* created = existing ? existing->if_contains("created_at") : nullptr;
+  doc["created_at"] = created ? *created : json::value(now);
+  doc["updated_at"] = now;
+  if (existing) {
+    session.Replace(kind, doc);
+    return PutResult::kUpdated;
+  }
+  session.Insert(kind, doc);
+  return PutResult::kInserted;
+}
+
+bool RefreshSeries(Session& session, const ObjectId& series_id) {
+  auto series = session.Get(Kind::kSeries, series_id);
+  if (!series) return false;
+  json::array instances;
+  for (const ObjectId& id : session.ChildIds(Kind::kInstances, series_id)) instances.emplace_back(id.ToHex());
+  Document updated = *series;
+  updated["num_instances"] = static_cast<std::int64_t>(instances.size());
+  updated["instances"] = std::move(instances);
+  return PutIfChanged(session, Kind::kSeries, std::move(updated)) != PutResult::kUnchanged;
+}
+
+bool RefreshStudy(Session& session, const ObjectId& study_id) {
+  auto study = session.Get(Kind::kStudies, study_id);
+  if (!study) return false;
+  json::array summaries;
+  for (const Document& series : session.Children(Kind::kSeries, study_id)) summaries.emplace_back(SeriesSummary(series));
+  Document updated = *study;
+  updated["series"] = std::move(summaries);
+  return PutIfChanged(session, Kind::kStudies, std::move(updated)) != PutResult::kUnchanged;
+}
+
+Document Create(Session& session, Kind kind, Document doc) {
+  if (const auto* id = doc.if_contains("_id")) {
+    if (!id->is_string() || !ObjectId::IsValid(id->as_string())) {
+      throw Error(Errc::kUnprocessable, "'_id' must be a 24-hex ObjectId", json::object{{"field", "_id"}});
+    }
+  } else {
+    doc["_id"] = ObjectId::Generate().ToHex();
+  }
+  for (const auto& [key, value] : doc) {
+    if (IsDerived(kind, key) && !(value.is_array() && value.as_array().empty()) &&
+        !(key == "num_instances" && value.is_int64() && value.as_int64() == 0)) {
+      throw Error(Errc::kUnprocessable, "'" + std::string(key) + "' is maintained by the server",
+                  json::object{{"field", key}});
+    }
+  }
+  std::optional<ObjectId> parent;
+  if (ParentField(kind)) {
+    parent = ParentIdOf(kind, doc);
+    RequireParent(session, kind, *parent);
+  }
+  ApplyDefaults(kind, doc);
+  const std::string now = NowIsoUtc();
+  doc["created_at"] = now;
+  doc["updated_at"] = now;
+  session.Insert(kind, doc);
+  if (kind == Kind::kSeries) RefreshStudy(session, *parent);
+  if (kind == Kind::kInstances) RefreshSeries(session, *parent);
+  return *session.Get(kind, IdOf(doc));
+}
+
+Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& patch) {
+  auto existing = session.Get(kind, id);
+  if (!existing) throw Error(Errc::kNotFound, Name(kind) + " " + id.ToHex() + " not found");
+  Document doc = *existing;
+  for (const auto& [key, value] : patch) {
+    for (std::string_view owned : kServerOwned) {
+      if (key == owned) {
+        throw Error(Errc::kUnprocessable, "'" + std::string(key) + "' cannot be changed",
+                    json::object{{"field", key}});
+      }
+    }
+    if (IsDerived(kind, key)) {
+      throw Error(Errc::kUnprocessable, "'" + std::string(key) + "' is maintained by the server",
+                  json::object{{"field", key}});
+    }
+    if (value.is_null()) {
+      doc.erase(key);
+    } else {
+      doc[key] = value;
+    }
+  }
+  std::optional<ObjectId> old_parent, new_parent;
+  if (ParentField(kind)) {
+    old_parent = ParentIdOf(kind, *existing);
+    new_parent = ParentIdOf(kind, doc);
+    if (*new_parent != *old_parent) RequireParent(session, kind, *new_parent);
+  }
+  PutIfChanged(session, kind, doc);
+  if (kind == Kind::kSeries) {
+    RefreshStudy(session, *old_parent);
+    if (*new_parent != *old_parent) RefreshStudy(session, *new_parent);
+  } else if (kind == Kind::kInstances) {
+    RefreshSeries(session, *old_parent);
+    if (*new_parent != *old_parent) RefreshSeries(session, *new_parent);
+  }
+  return *session.Get(kind, id);
+}
+
+void Remove(Session& session, Kind kind, const ObjectId& id, bool cascade) {
+  auto existing = session.Get(kind, id);
+  if (!existing) throw Error(Errc::kNotFound, Name(kind) + " " + id.ToHex() + " not found");
+  if (kind == Kind::kStudies || kind == Kind::kSeries) {
+    const Kind child = kind == Kind::kStudies ? Kind::kSeries : Kind::kInstances;
+    const std::int64_t children = session.CountChildren(child, id);
+    if (children > 0 && !cascade) {
+      throw Error(Errc::kConflict,
+                  Name(kind) + " " + id.ToHex() + " has " + std::to_string(children) + " " + Name(child) +
+                      "; delete them first or pass ?cascade=true",
+                  json::object{{"children", children}});
+    }
+  }
+  RemoveSubtree(session, kind, id);
+  if (kind == Kind::kSeries) RefreshStudy(session, ParentIdOf(kind, *existing));
+  if (kind == Kind::kInstances) RefreshSeries(session, ParentIdOf(kind, *existing));
+}
+
+}  // namespace meta_db::catalog

@@ -1,0 +1,145 @@
+// SQLite connection, statement and transaction wrappers.
+#include "store/sqlite/sqlite_handle.hpp"
+
+#include "common/error.hpp"
+
+namespace meta_db::sqlite {
+
+void ThrowSqlite(sqlite3* db, int rc, std::string_view what) {
+  const int primary = rc & 0xFF;
+  std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: throw Error(Errc::kUnavailable, "database is locked by another process (" + message + ")");
+    case SQLITE_READONLY: throw Error(Errc::kUnavailable, "database is read-only (" + message + ")");
+    case SQLITE_CONSTRAINT: throw Error(Errc::kConflict, message);
+    case SQLITE_INTERRUPT: throw Error(Errc::kTimeout, "query exceeded its time budget and was interrupted");
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: throw Error(Errc::kUnavailable, message);
+    default: throw Error(Errc::kInternal, message);
+  }
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  const int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) ThrowSqlite(db_, rc, "bind");
+  return *this;
+}
+Statement& Statement::Bind(int index, std::int64_t value) {
+  const int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) ThrowSqlite(db_, rc, "bind");
+  return *this;
+}
+Statement& Statement::Bind(int index, double value) {
+  const int rc = sqlite3_bind_double(stmt_, index, value);
+  if (rc != SQLITE_OK) ThrowSqlite(db_, rc, "bind");
+  return *this;
+}
+Statement& Statement::BindNull(int index) {
+  const int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) ThrowSqlite(db_, rc, "bind");
+  return *this;
+}
+
+bool Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  ThrowSqlite(db_, rc, "step");
+}
+
+void Statement::Run() {
+  while (Step()) {
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string_view Statement::Text(int column) const {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  if (text == nullptr) return {};
+  return {text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+std::int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::Real(int column) const { return sqlite3_column_double(stmt_, column); }
+bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+ScopedStatement::~ScopedStatement() { statement_->Reset(); }
+
+Database::Database(const std::string& path, bool read_only) {
+  sqlite3* raw = nullptr;
+  const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
+                    SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  db_.reset(raw);
+  if (rc != SQLITE_OK) ThrowSqlite(raw, rc, "cannot open database '" + path + "'");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 10000);
+  if (!read_only) Exec("PRAGMA journal_mode=WAL");
+  Exec("PRAGMA synchronous=NORMAL");
+  Exec("PRAGMA foreign_keys=OFF");
+  Exec("PRAGMA cache_size=-65536");
+  Exec("PRAGMA temp_store=MEMORY");
+  Exec("PRAGMA mmap_size=268435456");
+  sqlite3_progress_handler(raw, 1000, &Database::OnProgress, this);
+}
+
+void Database::Exec(std::string_view sql) {
+  char* message = nullptr;
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &message);
+  if (message != nullptr) sqlite3_free(message);
+  if (rc != SQLITE_OK) ThrowSqlite(db_.get(), rc, "exec");
+}
+
+ScopedStatement Database::Prepare(const std::string& sql) {
+  auto found = cache_.find(sql);
+  if (found == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1),
+                                      SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) ThrowSqlite(db_.get(), rc, "prepare");
+    owned_.emplace(sql, std::unique_ptr<sqlite3_stmt, StatementFinalizer>(stmt));
+    found = cache_.emplace(sql, std::make_unique<Statement>(db_.get(), stmt)).first;
+  }
+  return ScopedStatement(*found->second);
+}
+
+std::unique_ptr<sqlite3_stmt, StatementFinalizer> Database::PrepareOnce(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1), &stmt, nullptr);
+  std::unique_ptr<sqlite3_stmt, StatementFinalizer> owned(stmt);
+  if (rc != SQLITE_OK) ThrowSqlite(db_.get(), rc, "prepare");
+  return owned;
+}
+
+void Database::SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) { deadline_ = deadline; }
+
+int Database::OnProgress(void* self) {
+  const auto* database = static_cast<const Database*>(self);
+  return database->deadline_ && std::chrono::steady_clock::now() > *database->deadline_ ? 1 : 0;
+}
+
+Transaction::Transaction(Database& db, bool write) : db_(db) { db_.Exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); }
+
+Transaction::~Transaction() {
+  if (!done_) {
+    try {
+      db_.Exec("ROLLBACK");
+    } catch (...) {
+      // A failed rollback leaves SQLite to roll back on close; nothing more can be done in a destructor.
+    }
+  }
+}
+
+void Transaction::Commit() {
+  db_.Exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace meta_db::sqlite

@@ -1,0 +1,13 @@
+// Creates and migrates the SQLite schema of the catalogue.
+#pragma once
+
+#include "store/sqlite/sqlite_handle.hpp"
+
+namespace meta_db::sqlite {
+
+inline constexpr int kSchemaVersion = 1;
+
+// Idempotent: creates missing tables, generated columns, indexes and the FTS table.
+void EnsureSchema(Database& db);
+
+}  // namespace meta_db::sqlite

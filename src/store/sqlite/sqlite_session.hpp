@@ -1,0 +1,51 @@
+// The SQLite implementation of Session: one connection, inside one transaction opened by SqliteStore.
+// Layout: one table per collection (rowid, id = 24-hex _id, doc = JSON text) plus, for each IndexedFields()
+// entry, a VIRTUAL generated column json_extract(doc, '$.<path>') declared WITHOUT a type (no affinity, so
+// values keep their JSON types) and an index; series also has search_text and the FTS5 table series_fts.
+#pragma once
+
+#include "store/sqlite/sqlite_handle.hpp"
+#include "store/store.hpp"
+
+#include <chrono>
+
+namespace meta_db::sqlite {
+
+class SqliteSession final : public Session {
+ public:
+  SqliteSession(Database& db, std::chrono::milliseconds query_budget) : db_(db), query_budget_(query_budget) {}
+
+  std::optional<Document> Get(Kind kind, const ObjectId& id) override;
+  std::optional<Document> GetByKey(Kind kind, std::string_view value) override;
+  FindResult Find(Kind kind, const query::Query& query) override;  // sqlite_find.cpp
+  std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) override;
+  std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) override;
+  std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;
+
+  void Insert(Kind kind, const Document& doc) override;
+  void Replace(Kind kind, const Document& doc) override;
+  bool Remove(Kind kind, const ObjectId& id) override;
+
+  std::vector<FileRecord> FileRecords(std::string_view path_prefix) override;
+  void PutFileRecord(const FileRecord& record) override;
+  void RemoveFileRecord(std::string_view path) override;
+  std::vector<std::string> PathsOfInstance(std::string_view sop_instance_uid) override;
+
+  void PutError(std::string_view path, std::string_view reason, std::string_view when) override;
+  void ClearError(std::string_view path) override;
+  std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) override;
+
+  StoreCounts Counts() override;
+
+  Database& database() { return db_; }
+  std::chrono::milliseconds query_budget() const { return query_budget_; }
+
+ private:
+  Database& db_;
+  std::chrono::milliseconds query_budget_;
+};
+
+// Parses a stored JSON document (kInternal if the stored text is not an object).
+Document ParseStoredDocument(std::string_view text);
+
+}  // namespace meta_db::sqlite

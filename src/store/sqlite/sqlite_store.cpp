@@ -1,0 +1,80 @@
+// SqliteStore: connection pool (readers) and one serialised writer over a WAL database file.
+#include "store/sqlite/sqlite_store.hpp"
+
+#include "common/error.hpp"
+#include "store/sqlite/sqlite_schema.hpp"
+#include "store/sqlite/sqlite_session.hpp"
+
+#include <mutex>
+#include <vector>
+
+namespace meta_db::sqlite {
+
+namespace {
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, const StoreOptions& options) : path_(std::move(path)), options_(options) {
+    if (!options_.read_only) {
+      writer_ = std::make_unique<Database>(path_, false);
+      EnsureSchema(*writer_);
+    }
+  }
+
+  std::string_view Backend() const override { return "sqlite"; }
+
+  void Read(const std::function<void(Session&)>& fn) override {
+    std::unique_ptr<Database> db = CheckOut();
+    {
+      Transaction transaction(*db, false);
+      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms));
+      fn(session);
+      transaction.Commit();
+    }
+    CheckIn(std::move(db));
+  }
+
+  void Write(const std::function<void(Session&)>& fn) override {
+    if (options_.read_only) throw Error(Errc::kUnavailable, "store opened read-only");
+    std::lock_guard lock(writer_mutex_);
+    Transaction transaction(*writer_, true);
+    SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms));
+    fn(session);
+    transaction.Commit();
+  }
+
+ private:
+  // Readers reuse idle connections so prepared statements stay warm; a failed read drops its connection.
+  std::unique_ptr<Database> CheckOut() {
+    {
+      std::lock_guard lock(pool_mutex_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Database> db = std::move(idle_.back());
+        idle_.pop_back();
+        return db;
+      }
+    }
+    return std::make_unique<Database>(path_, options_.read_only);
+  }
+
+  void CheckIn(std::unique_ptr<Database> db) {
+    std::lock_guard lock(pool_mutex_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+  }
+
+  static constexpr std::size_t kMaxIdle = 16;
+  std::string path_;
+  StoreOptions options_;
+  std::mutex writer_mutex_;
+  std::unique_ptr<Database> writer_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<Database>> idle_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> OpenSqliteStore(const std::string& path, const StoreOptions& options) {
+  return std::make_unique<SqliteStore>(path, options);
+}
+
+}  // namespace meta_db::sqlite
