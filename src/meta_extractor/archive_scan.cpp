@@ -1,0 +1,181 @@
+// Parallel archive scan: a walker thread (with head prefetch), N parser threads, results drained on the caller.
+#include "meta_extractor/archive_scan.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace meta_db::extractor {
+namespace {
+
+// A closable bounded FIFO: Push blocks while full, Pop blocks while empty; both return false once closed.
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+  bool Push(T&& value) {
+    std::unique_lock lock(mutex_);
+    not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return false;
+    items_.push_back(std::move(value));
+    not_empty_.notify_one();
+    return true;
+  }
+
+  // Returns nullopt when the queue is closed and drained (or aborted).
+  std::optional<T> Pop() {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return aborted_ || closed_ || !items_.empty(); });
+    if (aborted_ || items_.empty()) return std::nullopt;
+    T value = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return value;
+  }
+
+  // No more pushes; consumers drain what is queued.
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
+  // Stop now: pending items are dropped.
+  void Abort() {
+    std::lock_guard lock(mutex_);
+    closed_ = aborted_ = true;
+    items_.clear();
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<T> items_;
+  std::size_t capacity_;
+  bool closed_ = false, aborted_ = false;
+};
+
+struct StopWalk {};  // thrown inside the walk callback to unwind the walk when the scan is aborted
+
+// Asks the kernel to start reading a file's head now, so that cold or network-mounted files are already in
+// the page cache when a parser opens them (reads in flight beyond the parser threads).
+void PrefetchHead(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return;
+  ::posix_fadvise(fd, 0, 64 * 1024, POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
+// Every shared piece of one scan; threads capture a reference to it.
+struct Pipeline {
+  Pipeline(std::size_t work_capacity, std::size_t done_capacity) : work(work_capacity), done(done_capacity) {}
+  BoundedQueue<WalkEntry> work;
+  BoundedQueue<ScanItem> done;
+  std::atomic<int> workers_left{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;  // first exception of a background thread
+  WalkStats walk_stats;
+
+  void Fail(std::exception_ptr e) {
+    {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::move(e);
+    }
+    work.Abort();
+    done.Abort();
+  }
+};
+
+void RunWalker(Pipeline& p, const std::string& root, bool prefetch) {
+  try {
+    p.walk_stats = WalkArchive(root, [&](WalkEntry&& entry) {
+      if (prefetch) PrefetchHead(entry.path);
+      if (!p.work.Push(std::move(entry))) throw StopWalk{};
+    });
+  } catch (const StopWalk&) {
+  } catch (...) {
+    p.Fail(std::current_exception());
+  }
+  p.work.Close();
+}
+
+void RunWorker(Pipeline& p, const Extractor& extractor, const ScanOptions& options) {
+  try {
+    while (std::optional<WalkEntry> entry = p.work.Pop()) {
+      ScanItem item;
+      item.parsed = !options.needs_parse || options.needs_parse(*entry);
+      if (item.parsed) item.result = extractor.ExtractFile(entry->path);
+      item.entry = std::move(*entry);
+      if (!p.done.Push(std::move(item))) break;
+    }
+  } catch (...) {
+    p.Fail(std::current_exception());
+  }
+  if (p.workers_left.fetch_sub(1) == 1) p.done.Close();  // the last worker out ends the result stream
+}
+
+void Count(ScanStats& stats, const ScanItem& item) {
+  ++stats.files;
+  if (!item.parsed) return;
+  ++stats.parsed;
+  switch (item.result.outcome) {
+    case FileOutcome::kDicom: ++stats.dicom; break;
+    case FileOutcome::kNotDicom: ++stats.not_dicom; break;
+    case FileOutcome::kError: ++stats.errors; break;
+    case FileOutcome::kIncomplete: ++stats.incomplete; break;
+  }
+}
+
+}  // namespace
+
+ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
+                      const std::function<void(ScanItem&&)>& sink) {
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0 ? options.threads : hw;
+  const int io_depth = options.io_depth == 0 ? 4 * threads : std::max(options.io_depth, 0);
+  Pipeline pipeline(static_cast<std::size_t>(std::max(io_depth, 2 * threads)),
+                    static_cast<std::size_t>(4 * threads + 16));
+  pipeline.workers_left = threads;
+  ScanStats stats;
+  {
+    std::vector<std::jthread> pool;
+    // Declared after `pool`, so it runs first on unwinding: aborting the queues lets every thread finish.
+    struct AbortOnUnwind {
+      Pipeline& p;
+      ~AbortOnUnwind() {
+        if (std::uncaught_exceptions() > 0) {
+          p.work.Abort();
+          p.done.Abort();
+        }
+      }
+    };
+    pool.reserve(static_cast<std::size_t>(threads) + 1);
+    pool.emplace_back([&] { RunWalker(pipeline, root, io_depth > 0); });
+    for (int i = 0; i < threads; ++i) {
+      pool.emplace_back([&] { RunWorker(pipeline, extractor, options); });
+    }
+    AbortOnUnwind guard{pipeline};
+    while (std::optional<ScanItem> item = pipeline.done.Pop()) {
+      Count(stats, *item);
+      sink(std::move(*item));
+    }
+  }
+  if (pipeline.error) std::rethrow_exception(pipeline.error);
+  stats.unreadable_dirs = pipeline.walk_stats.unreadable_dirs;
+  return stats;
+}
+
+}  // namespace meta_db::extractor

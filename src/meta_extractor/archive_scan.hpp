@@ -1,0 +1,37 @@
+// The parallel extraction pipeline shared by `meta_db extract` and ingest: walk → prefetch → parse → caller's sink.
+// Thread-safety: ScanArchive may be called concurrently with different sinks; the Extractor is shared read-only.
+// Errors: a bad root throws Error(kBadRequest) (from WalkArchive); per-file failures are ScanItem values; an
+// exception thrown by `sink` or `needs_parse` stops the scan promptly (all threads joined) and propagates.
+#pragma once
+
+#include "meta_extractor/archive_walk.hpp"
+#include "meta_extractor/extractor.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace meta_db::extractor {
+
+struct ScanOptions {
+  int threads = 0;   // parser threads; 0 = hardware_concurrency
+  int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 4*threads, <0 = none
+  std::function<bool(const WalkEntry&)> needs_parse;  // null = parse everything; false = unchanged file, not parsed
+};
+
+struct ScanItem {
+  WalkEntry entry;
+  bool parsed = false;
+  ExtractResult result;
+};
+
+struct ScanStats {
+  std::int64_t files = 0, parsed = 0, dicom = 0, not_dicom = 0, errors = 0, incomplete = 0, unreadable_dirs = 0;
+};
+
+// Walks root and parses files in parallel; `sink` is called on the CALLING thread, one item at a time, for every
+// file (parsed or not), in any order. Memory is bounded (bounded queues; the archive is never held in memory).
+ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
+                      const std::function<void(ScanItem&&)>& sink);
+
+}  // namespace meta_db::extractor

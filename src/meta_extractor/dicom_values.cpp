@@ -1,0 +1,221 @@
+// DCMTK element → typed JSON: numbers for numeric VRs, arrays for multi-valued, strings trimmed, SQ to depth 3.
+#include "meta_extractor/dicom_values.hpp"
+
+#include <dcmtk/dcmdata/dcelem.h>
+#include <dcmtk/dcmdata/dcitem.h>
+#include <dcmtk/dcmdata/dcsequen.h>
+#include <dcmtk/dcmdata/dcspchrs.h>
+#include <dcmtk/dcmdata/dctag.h>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+
+namespace meta_db::extractor::detail {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view TrimSpaces(std::string_view s) {
+  // PS3.5 6.2: values are padded with trailing spaces (UI with a trailing NUL); leading spaces are insignificant
+  // for most VRs. DCMTK's normalisation already strips them; this also handles stray NULs.
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\0')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.remove_suffix(1);
+  return s;
+}
+
+// IS (PS3.5 6.2): optional leading '+' or '-', up to 12 characters; falls back to the string when malformed.
+json::value IntegerString(std::string_view text) {
+  std::string_view s = TrimSpaces(text);
+  std::string_view digits = (!s.empty() && s.front() == '+') ? s.substr(1) : s;
+  std::int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (!digits.empty() && ec == std::errc() && ptr == digits.data() + digits.size()) return value;
+  return json::string(ValidUtf8(std::string(s)));
+}
+
+// DS (PS3.5 6.2): a decimal string; stays a string if it is not a finite number (so nothing is lost).
+json::value DecimalString(std::string_view text) {
+  std::string_view s = TrimSpaces(text);
+  std::string_view digits = (!s.empty() && s.front() == '+') ? s.substr(1) : s;
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (!digits.empty() && ec == std::errc() && ptr == digits.data() + digits.size() && std::isfinite(value)) {
+    return value;
+  }
+  return json::string(ValidUtf8(std::string(s)));
+}
+
+json::value Float(double value) {
+  if (std::isfinite(value)) return value;
+  return std::isnan(value) ? json::value("NaN") : json::value(value > 0 ? "Infinity" : "-Infinity");
+}
+
+// One value at `pos` of a binary numeric VR; nullopt when DCMTK cannot read it.
+std::optional<json::value> BinaryNumber(DcmElement& el, DcmEVR vr, unsigned long pos) {
+  OFCondition ok = EC_IllegalCall;
+  json::value out;
+  switch (vr) {
+    case EVR_US: { Uint16 v = 0; ok = el.getUint16(v, pos); out = v; break; }
+    case EVR_SS: { Sint16 v = 0; ok = el.getSint16(v, pos); out = v; break; }
+    case EVR_UL: { Uint32 v = 0; ok = el.getUint32(v, pos); out = v; break; }
+    case EVR_SL: { Sint32 v = 0; ok = el.getSint32(v, pos); out = v; break; }
+    case EVR_UV: { Uint64 v = 0; ok = el.getUint64(v, pos); out = static_cast<std::uint64_t>(v); break; }
+    case EVR_SV: { Sint64 v = 0; ok = el.getSint64(v, pos); out = static_cast<std::int64_t>(v); break; }
+    case EVR_FL: { Float32 v = 0; ok = el.getFloat32(v, pos); out = Float(v); break; }
+    case EVR_FD: { Float64 v = 0; ok = el.getFloat64(v, pos); out = Float(v); break; }
+    default: break;
+  }
+  if (ok.bad()) return std::nullopt;
+  return out;
+}
+
+bool IsBinaryNumber(DcmEVR vr) {
+  return vr == EVR_US || vr == EVR_SS || vr == EVR_UL || vr == EVR_SL || vr == EVR_UV || vr == EVR_SV ||
+         vr == EVR_FL || vr == EVR_FD;
+}
+
+// Bulk binary VRs (PS3.5 6.2) and anything DCMTK could not classify carry no searchable metadata.
+bool IsOmitted(DcmEVR vr) {
+  switch (vr) {
+    case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV: case EVR_UN:
+    case EVR_ox: case EVR_px: case EVR_xs: case EVR_lt: case EVR_na: case EVR_up: case EVR_item:
+    case EVR_metainfo: case EVR_dataset: case EVR_fileFormat: case EVR_dicomDir: case EVR_dirRecord:
+    case EVR_pixelSQ: case EVR_pixelItem: case EVR_UNKNOWN: case EVR_UNKNOWN2B:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<json::value> SequenceToJson(DcmSequenceOfItems& seq, int depth, TextDecoder& decoder) {
+  if (depth >= kMaxSequenceDepth) return std::nullopt;
+  json::array items;
+  const unsigned long count = seq.card();
+  for (unsigned long i = 0; i < count; ++i) {
+    DcmItem* item = seq.getItem(i);
+    if (item == nullptr) continue;
+    json::object obj;
+    const unsigned long n = item->card();
+    for (unsigned long k = 0; k < n; ++k) {
+      DcmElement* child = item->getElement(k);
+      if (child == nullptr) continue;
+      std::optional<json::value> v = ElementToJson(*child, depth + 1, decoder);
+      if (v) obj[TagKeyword(child->getGTag(), child->getETag())] = std::move(*v);
+    }
+    items.push_back(std::move(obj));
+  }
+  return items;
+}
+
+std::optional<json::value> TextValue(DcmElement& el, DcmEVR vr, unsigned long pos, TextDecoder& decoder) {
+  OFString text;
+  if (el.getOFString(text, pos, OFTrue).bad()) return std::nullopt;
+  const std::string_view view(text.c_str(), text.length());
+  if (vr == EVR_IS) return IntegerString(view);
+  if (vr == EVR_DS) return DecimalString(view);
+  std::string value(TrimSpaces(view));
+  if (IsCharsetVr(vr)) value = decoder.Decode(std::move(value), vr == EVR_PN);
+  return json::value(json::string(ValidUtf8(std::move(value))));
+}
+
+bool NeedsDecoding(const std::string& raw) {
+  for (const char c : raw) {
+    if (static_cast<unsigned char>(c) >= 0x80 || c == '\x1B') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string TagKeyword(std::uint16_t group, std::uint16_t element) {
+  char hex[10];
+  std::snprintf(hex, sizeof hex, "%04x,%04x", group, element);
+  if (group % 2 == 1) return hex;  // private (PS3.5 7.8): meaning depends on the private creator
+  DcmTag tag(group, element);
+  const char* name = tag.getTagName();
+  if (name == nullptr || std::string_view(name) == DcmTag_ERROR_TagName) return hex;
+  return name;
+}
+
+bool IsCharsetVr(int vr) {
+  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UC || vr == EVR_UT ||
+         vr == EVR_PN;
+}
+
+TextDecoder::TextDecoder(std::string specific_character_set) : charset_(std::move(specific_character_set)) {}
+TextDecoder::~TextDecoder() = default;
+
+std::string TextDecoder::Decode(std::string raw, bool person_name) {
+  if (!NeedsDecoding(raw)) return raw;
+  // No declared charset means the default repertoire (PS3.5 6.1.2.2), but many writers put Latin-1 there
+  // anyway; decode invalid UTF-8 as ISO_IR 100 as pydicom and most viewers do.
+  std::string charset = charset_;
+  if (charset.empty() || charset == "ISO_IR 6") {
+    if (ValidUtf8(raw) == raw) return raw;
+    charset = "ISO_IR 100";
+  }
+  if (charset == "ISO_IR 192") return raw;
+  if (!converter_ && !failed_) {
+    converter_ = std::make_unique<DcmSpecificCharacterSet>();
+    failed_ = converter_->selectCharacterSet(charset.c_str()).bad();
+  }
+  if (failed_) return raw;  // unsupported charset: ValidUtf8() later replaces what is not UTF-8
+  OFString out;
+  const OFString in(raw.data(), raw.size());
+  if (converter_->convertString(in, out, person_name ? "\\^=" : "\\").bad()) return raw;
+  return std::string(out.c_str(), out.length());
+}
+
+std::optional<json::value> ElementToJson(DcmElement& element, int depth, TextDecoder& decoder) {
+  const DcmEVR vr = element.ident();
+  if (vr == EVR_SQ) return SequenceToJson(static_cast<DcmSequenceOfItems&>(element), depth, decoder);
+  if (IsOmitted(vr)) return std::nullopt;
+  if (element.getLength() == 0) return json::value(nullptr);
+  // LT/ST/UT/UR/UC-like VRs have VM 1 by definition; backslashes in them are text, not separators.
+  const unsigned long vm = element.getVM();
+  if (vm == 0) return json::value(nullptr);
+  const bool numeric = IsBinaryNumber(vr);
+  if (vm == 1) return numeric ? BinaryNumber(element, vr, 0) : TextValue(element, vr, 0, decoder);
+  json::array values;
+  values.reserve(vm);
+  for (unsigned long pos = 0; pos < vm; ++pos) {
+    std::optional<json::value> v =
+        numeric ? BinaryNumber(element, vr, pos) : TextValue(element, vr, pos, decoder);
+    if (!v) return std::nullopt;
+    values.push_back(std::move(*v));
+  }
+  return values;
+}
+
+std::string ValidUtf8(std::string text) {
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  auto cont = [&](std::size_t k) { return k < n && (static_cast<unsigned char>(text[k]) & 0xC0) == 0x80; };
+  std::string out;
+  bool changed = false;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) len = 3;
+    else if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) len = 4;
+    if (len == 0) {
+      if (!changed) out.assign(text, 0, i);
+      changed = true;
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++i;
+      continue;
+    }
+    if (changed) out.append(text, i, len);
+    i += len;
+  }
+  return changed ? out : text;
+}
+
+}  // namespace meta_db::extractor::detail
