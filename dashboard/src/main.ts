@@ -1,0 +1,189 @@
+import './style.css';
+import { h, clear } from './dom';
+import { setNavigate } from './ui';
+import { api } from './api';
+import { renderOverview } from './pages/overview';
+import { renderStudies, renderSeries } from './pages/lists';
+import { renderStudyDetail, renderSeriesDetail } from './pages/detail';
+import { renderQuery } from './pages/query';
+import { renderFields } from './pages/fields';
+import { renderCollections, renderResearchers, renderJobs } from './pages/manage';
+import { renderErrors } from './pages/errors';
+
+export interface PageCtx {
+  main: HTMLElement;
+  params: Record<string, string>;
+  search: string;
+  signal: AbortSignal;
+}
+type Page = (ctx: PageCtx) => void | Promise<void>;
+
+interface Route {
+  re: RegExp;
+  keys: string[];
+  page: Page;
+  nav: string;
+  title: string;
+}
+
+const routes: Route[] = [];
+function route(pattern: string, page: Page, nav: string, title: string) {
+  const keys: string[] = [];
+  const re = new RegExp('^' + pattern.replace(/:([a-z]+)/g, (_, k) => (keys.push(k), '([^/]+)')) + '/?$');
+  routes.push({ re, keys, page, nav, title });
+}
+route('/', renderOverview, 'overview', 'Overview');
+route('/ui', renderOverview, 'overview', 'Overview');
+route('/ui/studies', renderStudies, 'studies', 'Studies');
+route('/ui/studies/:id', renderStudyDetail, 'studies', 'Study');
+route('/ui/series', renderSeries, 'series', 'Series');
+route('/ui/series/:id', renderSeriesDetail, 'series', 'Series');
+route('/ui/query', renderQuery, 'query', 'Query builder');
+route('/ui/fields', renderFields, 'fields', 'Fields');
+route('/ui/collections', renderCollections, 'collections', 'Collections');
+route('/ui/researchers', renderResearchers, 'researchers', 'Researchers');
+route('/ui/jobs', renderJobs, 'jobs', 'Jobs');
+route('/ui/errors', renderErrors, 'errors', 'Ingest errors');
+
+const NAV: [string, string, string, string][] = [
+  // [nav key, href, label, shortcut after "g"]
+  ['overview', '/ui/', 'Overview', 'o'],
+  ['studies', '/ui/studies', 'Studies', 's'],
+  ['series', '/ui/series', 'Series', 'e'],
+  ['query', '/ui/query', 'Query builder', 'q'],
+  ['fields', '/ui/fields', 'Fields', 'f'],
+  ['collections', '/ui/collections', 'Collections', 'c'],
+  ['researchers', '/ui/researchers', 'Researchers', 'r'],
+  ['jobs', '/ui/jobs', 'Jobs', 'j'],
+  ['errors', '/ui/errors', 'Ingest errors', 'x'],
+];
+
+const app = document.getElementById('app')!;
+const main = h('main', { id: 'main', tabindex: -1 });
+const navLinks = new Map<string, HTMLAnchorElement>();
+const health = h('div', { class: 'health', 'aria-live': 'polite' }, '');
+
+function layout() {
+  const nav = h(
+    'nav',
+    { class: 'sidebar', 'aria-label': 'Main' },
+    h('a', { class: 'brand', href: '/ui/', 'data-link': '' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, 'm'), h('span', null, 'meta_db')),
+    h(
+      'ul',
+      null,
+      NAV.map(([key, href, label, sc]) => {
+        const a = h('a', { href, 'data-link': '', 'data-nav': key, title: `${label} (g ${sc})` }, label);
+        navLinks.set(key, a);
+        return h('li', null, a);
+      }),
+    ),
+    h(
+      'div',
+      { class: 'side-foot' },
+      health,
+      h('a', { href: '/docs', class: 'small' }, 'API docs ↗'),
+      h('p', { class: 'small muted kbd-help' }, h('kbd', null, '/'), ' search · ', h('kbd', null, 'g'), ' ', h('kbd', null, 's'), ' studies · ', h('kbd', null, 'n'), '/', h('kbd', null, 'p'), ' page'),
+    ),
+  );
+  app.append(h('div', { class: 'shell' }, nav, main));
+}
+
+let current: AbortController | null = null;
+
+async function render() {
+  current?.abort();
+  const ctl = new AbortController();
+  current = ctl;
+  const path = location.pathname;
+  const r = routes.find((x) => x.re.test(path));
+  for (const [k, a] of navLinks) {
+    if (r && r.nav === k) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  clear(main);
+  if (!r) {
+    document.title = 'Not found · meta_db';
+    main.append(h('header', { class: 'page-header' }, h('h1', null, 'Page not found')), h('p', null, 'No page at ', h('code', null, path), '. ', h('a', { href: '/ui/', 'data-link': '' }, 'Go to the overview')));
+    return;
+  }
+  document.title = `${r.title} · meta_db`;
+  const m = r.re.exec(path)!;
+  const params: Record<string, string> = {};
+  r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+  try {
+    await r.page({ main, params, search: location.search, signal: ctl.signal });
+  } catch (e) {
+    if ((e as Error)?.name !== 'AbortError') console.error(e);
+  }
+}
+
+export function navigate(href: string, replace = false) {
+  const url = new URL(href, location.href);
+  if (url.origin !== location.origin) {
+    location.href = href;
+    return;
+  }
+  if (replace) history.replaceState(null, '', url.pathname + url.search + url.hash);
+  else history.pushState(null, '', url.pathname + url.search + url.hash);
+  void render().then(() => {
+    if (!replace) {
+      window.scrollTo(0, 0);
+      main.focus({ preventScroll: true });
+    }
+  });
+}
+setNavigate(navigate);
+
+document.addEventListener('click', (ev) => {
+  if (ev.defaultPrevented || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+  const a = (ev.target as Element).closest?.('a[data-link]') as HTMLAnchorElement | null;
+  if (!a || a.target === '_blank') return;
+  ev.preventDefault();
+  navigate(a.getAttribute('href')!);
+});
+window.addEventListener('popstate', () => void render());
+
+// Keyboard: "/" focuses the page's search box, "g x" jumps to a page, n/p page through lists.
+let gPending = 0;
+document.addEventListener('keydown', (ev) => {
+  const t = ev.target as HTMLElement;
+  if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (t.closest('input,textarea,select,[contenteditable]')) {
+    if (ev.key === 'Escape') (t as HTMLElement).blur();
+    return;
+  }
+  if (ev.key === '/') {
+    const box = main.querySelector<HTMLElement>('[data-search]') ?? main.querySelector<HTMLElement>('input,textarea');
+    if (box) {
+      ev.preventDefault();
+      box.focus();
+    }
+    return;
+  }
+  if (ev.key === 'g') {
+    gPending = Date.now();
+    return;
+  }
+  if (gPending && Date.now() - gPending < 1500) {
+    gPending = 0;
+    const hit = NAV.find((n) => n[3] === ev.key);
+    if (hit) navigate(hit[1]);
+    return;
+  }
+  if (ev.key === 'n' || ev.key === 'p') {
+    main.querySelector<HTMLButtonElement>(ev.key === 'n' ? '[data-page="next"]' : '[data-page="prev"]')?.click();
+  }
+});
+
+layout();
+void render();
+api
+  .get<Record<string, unknown>>('/health')
+  .then((hh) => {
+    health.textContent = `● ${String(hh.status ?? 'ok')} · ${String(hh.db ?? '')} ${hh.version ? 'v' + String(hh.version) : ''}`.trim();
+    health.classList.add('ok');
+  })
+  .catch(() => {
+    health.textContent = '● API unreachable';
+    health.classList.add('bad');
+  });
