@@ -3,7 +3,7 @@
 
 #include "common/error.hpp"
 
-#include <boost/json/parser.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace meta_db {
@@ -11,7 +11,7 @@ namespace meta_db {
 boost::json::value ParseJson(std::string_view text) {
   boost::json::parse_options options;
   options.max_depth = 64;
-  boost::json::parser parser({}, options);
+  boost::json::stream_parser parser({}, options);
   boost::system::error_code ec;
   const std::size_t consumed = parser.write_some(text.data(), text.size(), ec);
   if (!ec && consumed < text.size()) ec = boost::json::error::extra_data;

@@ -98,7 +98,8 @@ class Store {
 
 struct StoreOptions {
   bool read_only = false;
-  int query_budget_ms = 2000;  // long queries are interrupted with Error(kTimeout)
+  int query_budget_ms = 2000;   // long queries are interrupted with Error(kTimeout)
+  int busy_timeout_ms = 10000;  // how long a write waits for another process's lock before kUnavailable
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://...".

@@ -71,7 +71,7 @@ bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, col
 
 ScopedStatement::~ScopedStatement() { statement_->Reset(); }
 
-Database::Database(const std::string& path, bool read_only) {
+Database::Database(const std::string& path, bool read_only, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                     SQLITE_OPEN_NOMUTEX;
@@ -79,7 +79,7 @@ Database::Database(const std::string& path, bool read_only) {
   db_.reset(raw);
   if (rc != SQLITE_OK) ThrowSqlite(raw, rc, "cannot open database '" + path + "'");
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, 10000);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
   if (!read_only) Exec("PRAGMA journal_mode=WAL");
   Exec("PRAGMA synchronous=NORMAL");
   Exec("PRAGMA foreign_keys=OFF");

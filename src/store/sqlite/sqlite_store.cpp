@@ -16,7 +16,7 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, const StoreOptions& options) : path_(std::move(path)), options_(options) {
     if (!options_.read_only) {
-      writer_ = std::make_unique<Database>(path_, false);
+      writer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms);
       EnsureSchema(*writer_);
     }
   }
@@ -54,7 +54,7 @@ class SqliteStore final : public Store {
         return db;
       }
     }
-    return std::make_unique<Database>(path_, options_.read_only);
+    return std::make_unique<Database>(path_, options_.read_only, options_.busy_timeout_ms);
   }
 
   void CheckIn(std::unique_ptr<Database> db) {

@@ -1,0 +1,297 @@
+// Aggregation of parsed files into the seed's documents and their idempotent, batched upserts.
+#include "driver/batch_writer.hpp"
+
+#include "catalog/catalog.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+
+#include <boost/json/array.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace meta_db::driver {
+
+namespace json = boost::json;
+using extractor::FileOutcome;
+using extractor::ScanItem;
+
+struct BatchWriter::Touched {
+  std::set<ObjectId> series, studies;                  // refresh summaries/lists
+  std::set<ObjectId> emptied_series, emptied_studies;  // lost children: remove if now empty
+  std::map<std::string, std::set<std::string>> cases;  // patient_id -> accession numbers
+};
+
+namespace {
+
+constexpr std::size_t kMaxListedFailures = 20;
+
+std::string StringField(const json::object& doc, std::string_view key) {
+  const auto* value = doc.if_contains(key);
+  return value && value->is_string() ? std::string(value->as_string()) : std::string();
+}
+
+// Overwrites `target` with the fields of `fresh`; metadata is merged key by key so attributes that only
+// some files of a series carry are kept (the last parsed file wins for a key both carry).
+void MergeInto(json::object& target, const json::object& fresh) {
+  for (const auto& [key, value] : fresh) {
+    if (key == "metadata" && value.is_object()) {
+      json::value& metadata = target["metadata"];
+      if (!metadata.is_object()) metadata = json::object{};
+      for (const auto& [tag, tag_value] : value.as_object()) metadata.as_object()[tag] = tag_value;
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+void AddUnique(json::object& doc, std::string_view key, const std::string& value) {
+  json::value& list = doc[key];
+  if (!list.is_array()) list = json::array{};
+  auto& array = list.as_array();
+  if (std::find(array.begin(), array.end(), json::value(value)) == array.end()) array.emplace_back(value);
+}
+
+// The stored document with this unique key, or a fresh one whose _id derives from the key, so re-ingest
+// and ingests sharded over several machines agree on ids.
+json::object LoadOrNew(Session& session, Kind kind, const std::string& key) {
+  if (auto existing = session.GetByKey(kind, key)) return std::move(*existing);
+  json::object doc;
+  doc["_id"] = ObjectId::FromKey(CollectionName(kind), key).ToHex();
+  return doc;
+}
+
+ObjectId IdOf(const json::object& doc) { return *ObjectId::Parse(doc.at("_id").as_string()); }
+
+void Tally(std::set<ObjectId>& inserted, std::set<ObjectId>& updated, const ObjectId& id, catalog::PutResult result) {
+  if (result == catalog::PutResult::kInserted) inserted.insert(id);
+  if (result == catalog::PutResult::kUpdated && !inserted.contains(id)) updated.insert(id);
+}
+
+}  // namespace
+
+BatchWriter::BatchWriter(Store& store, std::optional<ObjectId> collection_id,
+                         const std::unordered_map<std::string, FileRecord>& previous, IngestSummary& summary)
+    : store_(store), collection_id_(collection_id), previous_(previous), summary_(summary) {}
+
+void BatchWriter::Add(ScanItem&& item, std::size_t batch_files) {
+  pending_.push_back(std::move(item));
+  if (pending_.size() >= batch_files) Flush();
+}
+
+void BatchWriter::Flush() {
+  if (pending_.empty()) return;
+  IngestSummary before = summary_;
+  try {
+    store_.Write([&](Session& session) {
+      Touched touched;
+      WriteBatch(session, pending_, touched);
+      FinishTouched(session, touched);
+    });
+  } catch (...) {
+    summary_ = before;  // nothing of the batch was committed
+    throw;
+  }
+  pending_.clear();
+}
+
+void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Touched& touched) {
+  const std::string now = NowIsoUtc();
+  // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
+  std::map<std::string, json::object> studies, series;
+  std::map<std::string, std::string> series_study;  // series uid -> study uid
+  for (const ScanItem& item : items) {
+    if (item.result.outcome != FileOutcome::kDicom) continue;
+    const auto& record = item.result.record;
+    const std::string study_uid = StringField(record.study, "study_instance_uid");
+    const std::string series_uid = StringField(record.series, "series_instance_uid");
+    MergeInto(studies[study_uid], record.study);
+    MergeInto(series[series_uid], record.series);
+    series_study[series_uid] = study_uid;
+  }
+  std::map<std::string, json::object> stored_studies;
+  for (auto& [uid, fresh] : studies) {
+    json::object doc = LoadOrNew(session, Kind::kStudies, uid);
+    MergeInto(doc, fresh);
+    if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
+    const std::string patient = StringField(doc, "patient_id");
+    if (!patient.empty()) {
+      auto& accessions = touched.cases[patient];
+      if (const std::string accession = StringField(doc, "accession_number"); !accession.empty()) {
+        accessions.insert(accession);
+      }
+    }
+    const auto result = catalog::PutIfChanged(session, Kind::kStudies, doc);
+    Tally(studies_inserted_, studies_updated_, IdOf(doc), result);
+    studies_seen_.insert(IdOf(doc));
+    touched.studies.insert(IdOf(doc));
+    stored_studies.emplace(uid, std::move(doc));
+  }
+  std::map<std::string, ObjectId> series_ids;
+  for (auto& [uid, fresh] : series) {
+    const json::object& study = stored_studies.at(series_study.at(uid));
+    json::object doc = LoadOrNew(session, Kind::kSeries, uid);
+    MergeInto(doc, fresh);
+    doc["study_id"] = study.at("_id");
+    doc["study_instance_uid"] = study.at("study_instance_uid");
+    for (std::string_view key : {"accession_number", "patient_id"}) {
+      if (const auto* value = study.if_contains(key)) doc[key] = *value;
+    }
+    if (!doc.contains("instances")) doc["instances"] = json::array{};
+    if (!doc.contains("num_instances")) doc["num_instances"] = 0;
+    if (!doc.contains("collection_ids")) doc["collection_ids"] = json::array{};
+    if (!doc.contains("embeddings_id")) doc["embeddings_id"] = nullptr;
+    if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
+    const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc);
+    Tally(series_inserted_, series_updated_, IdOf(doc), result);
+    series_seen_.insert(IdOf(doc));
+    touched.series.insert(IdOf(doc));
+    series_ids.emplace(uid, IdOf(doc));
+  }
+  for (ScanItem& item : items) {
+    const auto& result = item.result;
+    const auto previous = previous_.find(item.entry.path);
+    const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.sop_instance_uid;
+    FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns};
+    if (result.outcome != FileOutcome::kDicom) {
+      if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
+      if (result.outcome == FileOutcome::kNotDicom) {
+        record.status = "skipped";
+        session.ClearError(item.entry.path);
+      } else {
+        record.status = "error";
+        session.PutError(item.entry.path, result.error, now);
+        if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, result.error);
+      }
+      session.PutFileRecord(record);
+      continue;
+    }
+    const std::string sop = StringField(result.record.instance, "sop_instance_uid");
+    if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
+    const auto holders = session.PathsOfInstance(sop);
+    if (!holders.empty() && std::find(holders.begin(), holders.end(), item.entry.path) == holders.end()) {
+      ++summary_.duplicates;
+      const std::string reason = "duplicate SOPInstanceUID " + sop + ": already indexed from " + holders.front();
+      record.status = "duplicate";
+      session.PutError(item.entry.path, reason, now);
+      if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, reason);
+      session.PutFileRecord(record);
+      continue;
+    }
+    const ObjectId series_id = series_ids.at(StringField(result.record.series, "series_instance_uid"));
+    json::object doc = LoadOrNew(session, Kind::kInstances, sop);
+    MergeInto(doc, result.record.instance);
+    doc["series_id"] = series_id.ToHex();
+    doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
+    doc["path"] = item.entry.path;
+    switch (catalog::PutIfChanged(session, Kind::kInstances, doc)) {
+      case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
+      case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
+      case catalog::PutResult::kUnchanged: ++summary_.instances.unchanged; break;
+    }
+    record.status = "ok";
+    record.sop_instance_uid = sop;
+    session.PutFileRecord(record);
+    session.ClearError(item.entry.path);
+  }
+}
+
+void BatchWriter::DropInstanceOf(Session& session, const std::string& path, const std::string& sop,
+                                 Touched& touched) {
+  for (const std::string& holder : session.PathsOfInstance(sop)) {
+    if (holder != path) return;  // another file still provides this instance
+  }
+  auto instance = session.GetByKey(Kind::kInstances, sop);
+  if (!instance) return;
+  if (const auto* path_field = instance->if_contains("path"); path_field && *path_field != json::value(path)) {
+    return;  // the instance was indexed from another file (or created through the API)
+  }
+  const ObjectId series_id = *ObjectId::Parse(instance->at("series_id").as_string());
+  session.Remove(Kind::kInstances, IdOf(*instance));
+  ++summary_.instances.removed;
+  touched.series.insert(series_id);
+  touched.emptied_series.insert(series_id);
+}
+
+void BatchWriter::FinishTouched(Session& session, Touched& touched) {
+  for (const ObjectId& series_id : touched.series) {
+    auto series = session.Get(Kind::kSeries, series_id);
+    if (!series) continue;
+    const ObjectId study_id = *ObjectId::Parse(series->at("study_id").as_string());
+    if (touched.emptied_series.contains(series_id) && session.CountChildren(Kind::kInstances, series_id) == 0) {
+      session.Remove(Kind::kSeries, series_id);
+      ++summary_.series.removed;
+      touched.emptied_studies.insert(study_id);
+    } else if (catalog::RefreshSeries(session, series_id) && !series_inserted_.contains(series_id)) {
+      series_updated_.insert(series_id);
+    }
+    touched.studies.insert(study_id);
+  }
+  for (const ObjectId& study_id : touched.studies) {
+    if (touched.emptied_studies.contains(study_id) && session.CountChildren(Kind::kSeries, study_id) == 0) {
+      if (session.Remove(Kind::kStudies, study_id)) ++summary_.studies.removed;
+    } else if (catalog::RefreshStudy(session, study_id) && !studies_inserted_.contains(study_id)) {
+      studies_updated_.insert(study_id);
+    }
+  }
+  if (collection_id_ && !touched.cases.empty()) UpdateCases(session, touched.cases);
+}
+
+// Records a case per patient in the --collection: {case_id, patient_id, accession_numbers[]}.
+void BatchWriter::UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients) {
+  auto collection = session.Get(Kind::kCollections, *collection_id_);
+  if (!collection) return;
+  json::object doc = *collection;
+  json::value& cases_value = doc["cases"];
+  if (!cases_value.is_array()) cases_value = json::array{};
+  json::array& cases = cases_value.as_array();
+  for (const auto& [patient, accessions] : patients) {
+    auto found = std::find_if(cases.begin(), cases.end(), [&](const json::value& entry) {
+      return entry.is_object() && StringField(entry.as_object(), "patient_id") == patient;
+    });
+    if (found == cases.end()) {
+      cases.emplace_back(json::object{{"case_id", patient}, {"patient_id", patient}, {"accession_numbers", json::array{}}});
+      found = cases.end() - 1;
+    }
+    json::object& entry = found->as_object();
+    for (const std::string& accession : accessions) AddUnique(entry, "accession_numbers", accession);
+    auto& list = entry["accession_numbers"].as_array();
+    std::sort(list.begin(), list.end(), [](const json::value& a, const json::value& b) {
+      return a.is_string() && b.is_string() && a.as_string() < b.as_string();
+    });
+  }
+  catalog::PutIfChanged(session, Kind::kCollections, std::move(doc));
+}
+
+void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
+  constexpr std::size_t kChunk = 2000;
+  for (std::size_t begin = 0; begin < gone.size(); begin += kChunk) {
+    const std::size_t end = std::min(gone.size(), begin + kChunk);
+    store_.Write([&](Session& session) {
+      Touched touched;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (gone[i].status == "ok" && !gone[i].sop_instance_uid.empty()) {
+          DropInstanceOf(session, gone[i].path, gone[i].sop_instance_uid, touched);
+        }
+        session.RemoveFileRecord(gone[i].path);
+        session.ClearError(gone[i].path);
+      }
+      FinishTouched(session, touched);
+    });
+    summary_.disappeared += static_cast<std::int64_t>(end - begin);
+  }
+}
+
+void BatchWriter::Finish() {
+  auto fill = [](LevelCounts& counts, const std::set<ObjectId>& inserted, const std::set<ObjectId>& updated,
+                 const std::set<ObjectId>& seen) {
+    counts.inserted = static_cast<std::int64_t>(inserted.size());
+    counts.updated = static_cast<std::int64_t>(updated.size());
+    counts.unchanged = std::count_if(seen.begin(), seen.end(),
+                                     [&](const ObjectId& id) { return !inserted.contains(id) && !updated.contains(id); });
+  };
+  fill(summary_.studies, studies_inserted_, studies_updated_, studies_seen_);
+  fill(summary_.series, series_inserted_, series_updated_, series_seen_);
+}
+
+}  // namespace meta_db::driver

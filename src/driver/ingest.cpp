@@ -1,0 +1,169 @@
+// Ingest orchestration: root checks, incremental file selection, the parallel scan, progress and summary.
+#include "driver/ingest.hpp"
+
+#include "catalog/catalog.hpp"
+#include "common/error.hpp"
+#include "driver/batch_writer.hpp"
+#include "driver/progress.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace meta_db::driver {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+// The canonical root with a trailing '/', so prefix ranges select exactly the files under it.
+std::string CanonicalRoot(const std::string& archive) {
+  std::error_code ec;
+  const fs::path root = fs::canonical(archive, ec);
+  if (ec) throw Error(Errc::kBadRequest, "archive root '" + archive + "': " + ec.message());
+  if (!fs::is_directory(root, ec)) throw Error(Errc::kBadRequest, "archive root '" + archive + "' is not a directory");
+  std::string text = root.string();
+  if (text.back() != '/') text += '/';
+  return text;
+}
+
+// Shards split the archive by patient directory (its first path component) so a study never spans shards.
+bool InShard(const std::string& path, const std::string& root, const IngestOptions& options) {
+  if (options.shard_count <= 1) return true;
+  const std::string_view relative = std::string_view(path).substr(root.size());
+  const std::string_view top = relative.substr(0, relative.find('/'));
+  return std::hash<std::string_view>{}(top) % static_cast<std::size_t>(options.shard_count) ==
+         static_cast<std::size_t>(options.shard_index);
+}
+
+// Files whose earlier parse failed or was a duplicate are parsed again each run, so the error register is
+// refreshed and a fixed file is picked up even if its size and mtime did not change.
+bool IsUnchanged(const FileRecord& record, const extractor::WalkEntry& entry) {
+  return record.size == entry.size && record.mtime_ns == entry.mtime_ns &&
+         (record.status == "ok" || record.status == "skipped");
+}
+
+std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  std::optional<ObjectId> id;
+  store.Write([&](Session& session) {
+    auto existing = session.GetByKey(Kind::kCollections, name);
+    if (!existing) {
+      Document doc;
+      doc["name"] = name;
+      doc["description"] = "Ingested by meta_db";
+      existing = catalog::Create(session, Kind::kCollections, std::move(doc));
+    }
+    id = ObjectId::Parse(existing->at("_id").as_string());
+  });
+  return id;
+}
+
+}  // namespace
+
+IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream& progress_stream) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string root = CanonicalRoot(options.archive);
+  const extractor::Extractor extractor(options.profile_dir.empty() ? extractor::ProfileSet::Defaults()
+                                                                    : extractor::ProfileSet::Load(options.profile_dir));
+  std::unordered_map<std::string, FileRecord> previous;
+  store.Read([&](Session& session) {
+    for (FileRecord& record : session.FileRecords(root)) {
+      std::string path = record.path;
+      previous.emplace(std::move(path), std::move(record));
+    }
+  });
+  const std::optional<ObjectId> collection_id = EnsureCollection(store, options.collection);
+
+  IngestSummary summary;
+  BatchWriter writer(store, collection_id, previous, summary);
+  Progress progress(progress_stream, options.progress);
+  std::unordered_set<std::string> seen;
+  extractor::ScanOptions scan{.threads = options.threads};
+  scan.needs_parse = [&](const extractor::WalkEntry& entry) {
+    if (!InShard(entry.path, root, options)) return false;
+    const auto found = previous.find(entry.path);
+    return found == previous.end() || !IsUnchanged(found->second, entry);
+  };
+  const extractor::ScanStats stats = extractor::ScanArchive(root, extractor, scan, [&](extractor::ScanItem&& item) {
+    if (!InShard(item.entry.path, root, options)) return;
+    ++summary.files_seen;
+    seen.insert(item.entry.path);
+    if (!item.parsed) {
+      ++summary.unchanged_files;
+    } else {
+      switch (item.result.outcome) {
+        case extractor::FileOutcome::kDicom: ++summary.dicom_parsed; break;
+        case extractor::FileOutcome::kNotDicom: ++summary.not_dicom; break;
+        case extractor::FileOutcome::kError: ++summary.failed; break;
+        case extractor::FileOutcome::kIncomplete: ++summary.incomplete; break;
+      }
+      writer.Add(std::move(item), options.batch_files);
+    }
+    progress.Update(summary);
+  });
+  writer.Flush();
+  summary.unreadable_dirs = stats.unreadable_dirs;
+
+  std::vector<FileRecord> gone;
+  for (auto& [path, record] : previous) {
+    if (!seen.contains(path) && InShard(path, root, options)) gone.push_back(record);
+  }
+  writer.RemoveDisappeared(gone);
+  writer.Finish();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary.files_per_second = summary.seconds > 0 ? static_cast<double>(summary.files_seen) / summary.seconds : 0;
+  progress.Done(summary);
+  return summary;
+}
+
+std::string SummaryJson(const IngestSummary& summary) {
+  auto level = [](const LevelCounts& counts) {
+    return json::object{{"inserted", counts.inserted},
+                        {"updated", counts.updated},
+                        {"unchanged", counts.unchanged},
+                        {"removed", counts.removed}};
+  };
+  json::array failures;
+  for (const auto& [path, reason] : summary.failures) failures.push_back(json::object{{"path", path}, {"reason", reason}});
+  json::object out{{"files_seen", summary.files_seen},
+                   {"unchanged_files", summary.unchanged_files},
+                   {"dicom_parsed", summary.dicom_parsed},
+                   {"not_dicom", summary.not_dicom},
+                   {"failed", summary.failed},
+                   {"incomplete", summary.incomplete},
+                   {"duplicates", summary.duplicates},
+                   {"disappeared", summary.disappeared},
+                   {"unreadable_dirs", summary.unreadable_dirs},
+                   {"studies", level(summary.studies)},
+                   {"series", level(summary.series)},
+                   {"instances", level(summary.instances)},
+                   {"failures", std::move(failures)},
+                   {"seconds", summary.seconds},
+                   {"files_per_second", summary.files_per_second}};
+  return json::serialize(out);
+}
+
+void PrintSummary(const IngestSummary& s, std::ostream& out) {
+  auto level = [&](const char* name, const LevelCounts& c) {
+    out << "  " << name << ": " << c.inserted << " inserted, " << c.updated << " updated, " << c.unchanged
+        << " unchanged, " << c.removed << " removed\n";
+  };
+  out << "ingest: " << s.files_seen << " files seen (" << s.unchanged_files << " unchanged since last ingest), "
+      << s.dicom_parsed << " DICOM parsed, " << s.not_dicom << " non-DICOM skipped, " << s.failed << " failed, "
+      << s.incomplete << " incomplete, " << s.duplicates << " duplicate SOP Instance UIDs, " << s.disappeared
+      << " disappeared\n";
+  level("studies", s.studies);
+  level("series", s.series);
+  level("instances", s.instances);
+  for (const auto& [path, reason] : s.failures) out << "  failed: " << path << ": " << reason << "\n";
+  out << "  " << s.seconds << " s, " << static_cast<long long>(s.files_per_second) << " files/s\n";
+}
+
+}  // namespace meta_db::driver

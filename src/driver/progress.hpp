@@ -1,0 +1,27 @@
+// Ingest progress on a stream: a redrawn line on a terminal, a periodic line otherwise.
+#pragma once
+
+#include "driver/ingest.hpp"
+
+#include <chrono>
+#include <iosfwd>
+
+namespace meta_db::driver {
+
+class Progress {
+ public:
+  // `enabled` false prints nothing; a terminal is detected when the stream is std::cerr and stderr is a tty.
+  Progress(std::ostream& out, bool enabled);
+  void Update(const IngestSummary& summary);
+  void Done(const IngestSummary& summary);
+
+ private:
+  void Print(const IngestSummary& summary, bool final);
+
+  std::ostream& out_;
+  bool enabled_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point started_, last_;
+};
+
+}  // namespace meta_db::driver

@@ -1,0 +1,141 @@
+// meta_db: the one binary and composition root — parses the command line and wires modules and back-ends.
+#include "common/error.hpp"
+#include "common/json_io.hpp"
+#include "db_api/server.hpp"
+#include "driver/extract_command.hpp"
+#include "driver/ingest.hpp"
+#include "store/store.hpp"
+#include "synth/synth.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <regex>
+
+namespace {
+
+using meta_db::Errc;
+using meta_db::Error;
+
+// Exit codes (docs/cli.md): 0 ok, 1 unexpected failure, 2 bad arguments or input, 3 database unavailable.
+constexpr int kExitFailure = 1;
+constexpr int kExitBadInput = 2;
+constexpr int kExitStoreUnavailable = 3;
+
+int ExitCodeOf(const Error& error) {
+  switch (error.code()) {
+    case Errc::kBadRequest:
+    case Errc::kUnprocessable:
+    case Errc::kNotFound: return kExitBadInput;
+    case Errc::kUnavailable:
+    case Errc::kTimeout: return kExitStoreUnavailable;
+    default: return kExitFailure;
+  }
+}
+
+std::string DefaultDb() {
+  const char* env = std::getenv("META_DB_URI");
+  return env != nullptr && *env != '\0' ? env : "sqlite:meta_db.sqlite";
+}
+
+void ParseShard(const std::string& text, meta_db::driver::IngestOptions& options) {
+  static const std::regex kShard(R"((\d+)/(\d+))");
+  std::smatch match;
+  if (!std::regex_match(text, match, kShard)) throw Error(Errc::kBadRequest, "--shard must look like i/N");
+  options.shard_index = std::stoi(match[1]);
+  options.shard_count = std::stoi(match[2]);
+  if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count) {
+    throw Error(Errc::kBadRequest, "--shard i/N needs 0 <= i < N");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"meta_db: a DICOM metadata catalogue (extract, ingest, query, serve)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "meta_db 0.1.0");
+  std::string db = DefaultDb();
+
+  meta_db::driver::IngestOptions ingest;
+  ingest.archive = "/usr/local/share/LIDC-IDRI-DICOM/";
+  std::string shard;
+  bool quiet = false;
+  auto* ingest_cmd = app.add_subcommand("ingest", "Extract an archive's headers into the catalogue (incremental)");
+  ingest_cmd->add_option("archive", ingest.archive, "Archive root")->capture_default_str();
+  ingest_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+  ingest_cmd->add_option("--collection", ingest.collection, "Create/reuse this collection; a case per patient");
+  ingest_cmd->add_option("--threads", ingest.threads, "Parser threads (0 = all cores)")->check(CLI::Range(0, 256));
+  ingest_cmd->add_option("--profile", ingest.profile_dir, "Directory with study.txt/series.txt/instance.txt");
+  ingest_cmd->add_option("--batch", ingest.batch_files, "Files per transaction")->check(CLI::Range(1, 100000));
+  ingest_cmd->add_option("--shard", shard, "Ingest only shard i of N (by patient directory), e.g. 0/4");
+  ingest_cmd->add_flag("--quiet", quiet, "No progress output");
+
+  std::string extract_archive, extract_profile;
+  int extract_threads = 0;
+  auto* extract_cmd = app.add_subcommand("extract", "Print one JSON line per DICOM instance (no database)");
+  extract_cmd->add_option("archive", extract_archive, "Archive root")->required();
+  extract_cmd->add_option("--profile", extract_profile, "Directory with study.txt/series.txt/instance.txt");
+  extract_cmd->add_option("--threads", extract_threads, "Parser threads (0 = all cores)")->check(CLI::Range(0, 256));
+
+  meta_db::synth::SynthOptions synth;
+  auto* synth_cmd = app.add_subcommand("synth", "Generate a deterministic LIDC-IDRI-like archive");
+  synth_cmd->add_option("--patients", synth.patients, "Number of patients")->check(CLI::Range(1, 100000));
+  synth_cmd->add_option("--out", synth.out, "Output directory")->required();
+  synth_cmd->add_flag("--small", synth.small, "Tiny pixel data (headers stay realistic)");
+  synth_cmd->add_option("--seed", synth.seed, "Random seed");
+
+  meta_db::db_api::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the REST API and the dashboard");
+  serve_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+  serve_cmd->add_option("--host", serve.host, "Address to bind")->capture_default_str();
+  serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)")->capture_default_str();
+  serve_cmd->add_option("--threads", serve.threads, "Worker threads (0 = all cores)");
+  serve_cmd->add_option("--web-root", serve.web_root, "Directory of the built dashboard");
+
+  auto* stats_cmd = app.add_subcommand("stats", "Print document counts as JSON");
+  stats_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*synth_cmd) {
+      std::cout << boost::json::serialize(meta_db::synth::WriteSynthArchive(synth)) << "\n";
+      return 0;
+    }
+    if (*extract_cmd) return meta_db::driver::RunExtract(extract_archive, extract_profile, extract_threads, std::cout, std::cerr);
+    if (*ingest_cmd) {
+      if (!shard.empty()) ParseShard(shard, ingest);
+      ingest.progress = !quiet;
+      auto store = meta_db::OpenStore(db);
+      const auto summary = meta_db::driver::RunIngest(*store, ingest, std::cerr);
+      if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);
+      std::cout << meta_db::driver::SummaryJson(summary) << "\n";
+      return 0;
+    }
+    if (*serve_cmd) {
+      auto store = meta_db::OpenStore(db);
+      return meta_db::db_api::RunServer(*store, serve);
+    }
+    if (*stats_cmd) {
+      auto store = meta_db::OpenStore(db);
+      meta_db::StoreCounts counts;
+      store->Read([&](meta_db::Session& session) { counts = session.Counts(); });
+      boost::json::object out{{"researchers", counts.researchers}, {"collections", counts.collections},
+                              {"studies", counts.studies},         {"series", counts.series},
+                              {"instances", counts.instances},     {"jobs", counts.jobs},
+                              {"errors", counts.errors}};
+      std::cout << boost::json::serialize(out) << "\n";
+      return 0;
+    }
+  } catch (const Error& error) {
+    std::cerr << "meta_db: " << error.what() << "\n";
+    return ExitCodeOf(error);
+  } catch (const std::exception& error) {
+    std::cerr << "meta_db: unexpected error: " << error.what() << "\n";
+    return kExitFailure;
+  }
+  return 0;
+}

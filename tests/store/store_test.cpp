@@ -1,0 +1,180 @@
+// SqliteStore on a real file: CRUD, unique keys, children order, file records, error register, locking.
+#include "common/error.hpp"
+#include "store/store.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace meta_db {
+namespace {
+
+using testing::TempDir;
+
+Document Doc(Document doc) {
+  if (!doc.contains("_id")) doc["_id"] = ObjectId::Generate().ToHex();
+  return doc;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  std::unique_ptr<Store> store_ = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+};
+
+TEST_F(StoreTest, InsertGetReplaceRemove) {
+  Document study = Doc({{"study_instance_uid", "1.2.3"}, {"patient_id", "P1"}});
+  const ObjectId id = *ObjectId::Parse(study.at("_id").as_string());
+  store_->Write([&](Session& s) { s.Insert(Kind::kStudies, study); });
+  store_->Read([&](Session& s) {
+    auto got = s.Get(Kind::kStudies, id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->at("patient_id"), "P1");
+    EXPECT_EQ(s.GetByKey(Kind::kStudies, "1.2.3")->at("_id"), study.at("_id"));
+    EXPECT_FALSE(s.GetByKey(Kind::kStudies, "9.9"));
+  });
+  study["patient_id"] = "P2";
+  store_->Write([&](Session& s) { s.Replace(Kind::kStudies, study); });
+  store_->Read([&](Session& s) { EXPECT_EQ(s.Get(Kind::kStudies, id)->at("patient_id"), "P2"); });
+  store_->Write([&](Session& s) {
+    EXPECT_TRUE(s.Remove(Kind::kStudies, id));
+    EXPECT_FALSE(s.Remove(Kind::kStudies, id));
+  });
+  store_->Read([&](Session& s) { EXPECT_FALSE(s.Get(Kind::kStudies, id)); });
+}
+
+TEST_F(StoreTest, UniqueKeyConflictNamesTheField) {
+  store_->Write([&](Session& s) { s.Insert(Kind::kStudies, Doc({{"study_instance_uid", "1.2.3"}})); });
+  try {
+    store_->Write([&](Session& s) { s.Insert(Kind::kStudies, Doc({{"study_instance_uid", "1.2.3"}})); });
+    FAIL() << "expected a conflict";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::kConflict);
+    EXPECT_NE(std::string(error.what()).find("study_instance_uid"), std::string::npos);
+  }
+  store_->Read([&](Session& s) { EXPECT_EQ(s.Counts().studies, 1); });
+}
+
+TEST_F(StoreTest, ReplaceOfMissingDocumentIsNotFound) {
+  try {
+    store_->Write([&](Session& s) { s.Replace(Kind::kSeries, Doc({{"series_instance_uid", "1"}})); });
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::kNotFound);
+  }
+}
+
+TEST_F(StoreTest, FailedWriteRollsBackEverything) {
+  EXPECT_THROW(store_->Write([&](Session& s) {
+    s.Insert(Kind::kResearchers, Doc({{"researcher_id", "r1"}}));
+    throw Error(Errc::kUnprocessable, "abort");
+  }),
+               Error);
+  store_->Read([&](Session& s) { EXPECT_EQ(s.Counts().researchers, 0); });
+}
+
+TEST_F(StoreTest, ChildrenAreOrderedByInstanceNumber) {
+  const std::string series = ObjectId::Generate().ToHex();
+  store_->Write([&](Session& s) {
+    for (int number : {3, 1, 2}) {
+      s.Insert(Kind::kInstances, Doc({{"sop_instance_uid", "1.2." + std::to_string(number)},
+                                      {"series_id", series},
+                                      {"instance_number", number}}));
+    }
+    s.Insert(Kind::kInstances, Doc({{"sop_instance_uid", "other"}, {"series_id", ObjectId::Generate().ToHex()}}));
+  });
+  store_->Read([&](Session& s) {
+    const auto children = s.Children(Kind::kInstances, *ObjectId::Parse(series));
+    ASSERT_EQ(children.size(), 3u);
+    EXPECT_EQ(children[0].at("instance_number"), 1);
+    EXPECT_EQ(children[2].at("instance_number"), 3);
+    EXPECT_EQ(s.CountChildren(Kind::kInstances, *ObjectId::Parse(series)), 3);
+    const auto ids = s.ChildIds(Kind::kInstances, *ObjectId::Parse(series));
+    ASSERT_EQ(ids.size(), 3u);
+    EXPECT_EQ(ids[0].ToHex(), children[0].at("_id").as_string());
+  });
+}
+
+TEST_F(StoreTest, FileRecordsSelectExactlyThePrefix) {
+  store_->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/a/b/1.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "1"});
+    s.PutFileRecord({.path = "/a/b/2.dcm", .size = 1, .mtime_ns = 2, .status = "skipped", .sop_instance_uid = ""});
+    s.PutFileRecord({.path = "/a/bc/3.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "3"});
+    s.PutFileRecord({.path = "/a/b/1.dcm", .size = 5, .mtime_ns = 6, .status = "ok", .sop_instance_uid = "1"});
+  });
+  store_->Read([&](Session& s) {
+    const auto records = s.FileRecords("/a/b/");
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].size, 5);
+    EXPECT_EQ(s.FileRecords("").size(), 3u);
+    EXPECT_EQ(s.PathsOfInstance("1"), std::vector<std::string>{"/a/b/1.dcm"});
+  });
+}
+
+TEST_F(StoreTest, ErrorRegisterKeepsOneEntryPerPath) {
+  store_->Write([&](Session& s) {
+    s.PutError("/x/1.dcm", "truncated", "2026-01-01T00:00:00.000Z");
+    s.PutError("/x/1.dcm", "still truncated", "2026-01-02T00:00:00.000Z");
+    s.PutError("/x/2.dcm", "garbage", "2026-01-02T00:00:00.000Z");
+  });
+  store_->Read([&](Session& s) {
+    const auto errors = s.Errors(0, 10);
+    ASSERT_EQ(errors.size(), 2u);
+    EXPECT_EQ(errors[0].reason, "still truncated");
+    EXPECT_EQ(errors[0].first_seen, "2026-01-01T00:00:00.000Z");
+    EXPECT_EQ(errors[0].last_seen, "2026-01-02T00:00:00.000Z");
+    EXPECT_EQ(s.Counts().errors, 2);
+  });
+  store_->Write([&](Session& s) { s.ClearError("/x/1.dcm"); });
+  store_->Read([&](Session& s) { EXPECT_EQ(s.Counts().errors, 1); });
+}
+
+TEST_F(StoreTest, SchemaSurvivesReopen) {
+  const Document doc = Doc({{"name", "LIDC-IDRI"}});
+  store_->Write([&](Session& s) { s.Insert(Kind::kCollections, doc); });
+  store_.reset();
+  auto reopened = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+  reopened->Read([&](Session& s) { EXPECT_TRUE(s.GetByKey(Kind::kCollections, "LIDC-IDRI")); });
+}
+
+TEST_F(StoreTest, LockedDatabaseIsUnavailableNotAHang) {
+  StoreOptions options;
+  options.busy_timeout_ms = 50;
+  auto store = OpenStore("sqlite:" + (dir_ / "locked.sqlite").string(), options);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "locked.sqlite").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  try {
+    store->Write([&](Session& s) { s.Insert(Kind::kResearchers, Doc({{"researcher_id", "r"}})); });
+    FAIL() << "expected kUnavailable";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::kUnavailable);
+  }
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+}
+
+TEST_F(StoreTest, UnopenableLocationIsUnavailable) {
+  try {
+    OpenStore("sqlite:" + (dir_ / "no-such-dir" / "x.sqlite").string());
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), Errc::kUnavailable);
+  }
+}
+
+TEST_F(StoreTest, ReadOnlyFileIsUnavailableForWrites) {
+  store_->Write([&](Session& s) { s.Insert(Kind::kResearchers, Doc({{"researcher_id", "r"}})); });
+  store_.reset();
+  StoreOptions options;
+  options.read_only = true;
+  auto store = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string(), options);
+  store->Read([&](Session& s) { EXPECT_EQ(s.Counts().researchers, 1); });
+  EXPECT_THROW(store->Write([&](Session&) {}), Error);
+}
+
+}  // namespace
+}  // namespace meta_db
