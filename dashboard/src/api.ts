@@ -166,7 +166,8 @@ export function normalizeBuckets(d: unknown): Bucket[] {
         out.push({ value: bucketLabel(item[0]), count: num(item[1], 0), raw: item[0] });
       } else if (item && typeof item === 'object') {
         const o = item as Doc;
-        const value = o.value ?? o._id ?? o.key ?? o.name ?? o.label ?? o.bucket ?? o.range ?? labelFromRange(o);
+        const vk = ['value', '_id', 'key', 'name', 'label', 'bucket', 'range'].find((k) => k in o);
+        const value = vk !== undefined ? o[vk] : labelFromRange(o);
         const count = o.count ?? o.n ?? o.total ?? o.doc_count ?? o.frequency;
         out.push({ value: bucketLabel(value), count: num(count, 0), raw: value });
       }

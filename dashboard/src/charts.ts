@@ -28,7 +28,7 @@ export function barChart(o: BarChartOpts): HTMLElement {
   const maxCount = Math.max(1, ...buckets.map((b) => b.count));
   const total = buckets.reduce((s, b) => s + b.count, 0);
   const rowH = 22;
-  const labelW = 130;
+  const labelW = 150;
   const valueW = 64;
   const width = 420;
   const barW = width - labelW - valueW;
@@ -37,7 +37,7 @@ export function barChart(o: BarChartOpts): HTMLElement {
   buckets.forEach((b, i) => {
     const y = i * rowH + 2;
     const w = Math.max(1, Math.round((b.count / maxCount) * barW));
-    const label = b.value.length > 18 ? b.value.slice(0, 17) + '…' : b.value;
+    const label = b.value.length > 17 ? b.value.slice(0, 16) + '…' : b.value;
     const g = svg('g', { class: 'bar' });
     g.appendChild(svg('title', {}, `${b.value}: ${fmtNum(b.count)} (${((b.count / (total || 1)) * 100).toFixed(1)}%)`));
     g.appendChild(svg('text', { x: labelW - 8, y: y + 15, 'text-anchor': 'end', class: 'lbl' }, label));

@@ -60,7 +60,7 @@ export function fmtValue(v: unknown): string {
   if (v === null || v === undefined || v === '') return '—';
   if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ');
   if (typeof v === 'object') return JSON.stringify(v);
-  if (typeof v === 'number') return Number.isInteger(v) ? fmtNum(v) : String(v);
+  if (typeof v === 'number') return String(v);
   return String(v);
 }
 

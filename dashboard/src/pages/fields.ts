@@ -86,13 +86,13 @@ export async function renderFields(ctx: PageCtx) {
           h('td', null, f.types.map((t) => h('span', { class: 'pill subtle' }, t))),
           h(
             'td',
-            { class: 'top-values' },
-            f.top.length
+            null,
+            h('div', { class: 'top-values' }, f.top.length
               ? f.top.slice(0, 10).map((b) => {
                   const href = hrefForValue(coll, f.key, b);
                   return h('a', { href, class: 'chip', 'data-link': '', title: `${b.value}: ${fmtNum(b.count)} — ${href.startsWith('/ui/query') ? 'open in query builder' : 'filter the list'}` }, h('span', null, b.value.length > 40 ? b.value.slice(0, 39) + '…' : b.value), h('span', { class: 'chip-n' }, fmtNum(b.count)));
                 })
-              : h('span', { class: 'muted small' }, '—'),
+              : h('span', { class: 'muted small' }, '—')),
           ),
         ),
       );

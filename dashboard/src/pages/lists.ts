@@ -44,7 +44,7 @@ const pill = (v: unknown) => (v === undefined || v === null || v === '' ? '—' 
 export const STUDY_COLUMNS: Column[] = [
   { key: 'patient_id', label: 'Patient', sortable: true, className: 'mono' },
   { key: 'study_date', label: 'Date', sortable: true, render: (d) => fmtDate(d.study_date), className: 'nowrap' },
-  { key: 'metadata.StudyDescription', label: 'Description', sortable: true },
+  { key: 'metadata.StudyDescription', label: 'Description', sortable: true, className: 'desc' },
   { key: 'accession_number', label: 'Accession', sortable: true, className: 'mono' },
   { key: 'modalities', label: 'Modalities', render: (d) => modalitiesOfStudy(d) },
   { key: 'series_count', label: 'Series', numeric: true, get: (d) => (Array.isArray(d.series) ? d.series.length : undefined) },
@@ -55,13 +55,13 @@ export const STUDY_COLUMNS: Column[] = [
 export const SERIES_COLUMNS: Column[] = [
   { key: 'series_number', label: '#', sortable: true, numeric: true },
   { key: 'modality', label: 'Modality', sortable: true, render: (d) => pill(d.modality ?? getPath(d, 'metadata.Modality')) },
-  { key: 'series_description', label: 'Description', sortable: true, get: (d) => d.series_description ?? getPath(d, 'metadata.SeriesDescription') },
+  { key: 'series_description', label: 'Description', sortable: true, className: 'desc', get: (d) => d.series_description ?? getPath(d, 'metadata.SeriesDescription') },
   { key: 'metadata.BodyPartExamined', label: 'Body part', sortable: true },
   { key: 'metadata.Manufacturer', label: 'Manufacturer', sortable: true },
   { key: 'metadata.ManufacturerModelName', label: 'Model', sortable: true },
   { key: 'metadata.ConvolutionKernel', label: 'Kernel', sortable: true },
   { key: 'metadata.SliceThickness', label: 'Slice (mm)', sortable: true, numeric: true },
-  { key: 'num_instances', label: 'Images', sortable: true, numeric: true },
+  { key: 'num_instances', label: 'Images', sortable: true, numeric: true, get: (d) => (typeof d.num_instances === 'number' ? fmtNum(d.num_instances) : d.num_instances) },
   { key: 'series_instance_uid', label: 'Series UID', sortable: true, className: 'mono uid' },
 ];
 
@@ -127,8 +127,8 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
 
   const range = h('span', { class: 'range', 'data-testid': 'range', 'aria-live': 'polite' }, '');
   const exportStatus = h('div', { class: 'export-status', 'aria-live': 'polite' });
-  const btnCsv = h('button', { type: 'button', class: 'btn', onclick: () => void doExport('csv') }, '⭳ CSV');
-  const btnJson = h('button', { type: 'button', class: 'btn', onclick: () => void doExport('json') }, '⭳ JSON');
+  const btnCsv = h('button', { type: 'button', class: 'btn', onclick: () => void doExport('csv') }, 'Export CSV');
+  const btnJson = h('button', { type: 'button', class: 'btn', onclick: () => void doExport('json') }, 'Export JSON');
   const header = pageHeader(cfg.title, cfg.subtitle, [btnCsv, btnJson]);
 
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': `Filter ${cfg.kind}` });

@@ -29,7 +29,7 @@ export function renderQuery(ctx: PageCtx) {
   const auto = new URLSearchParams(ctx.search).get('run') === '1';
 
   const coll = h('select', { id: 'q-collection', name: 'collection' }, QUERY_COLLECTIONS.map((c) => h('option', { value: c, selected: c === st.collection }, c)));
-  const filter = h('textarea', { id: 'q-filter', name: 'filter', rows: 10, spellcheck: 'false', 'aria-describedby': 'q-filter-msg', 'data-search': '', class: 'code' }) as HTMLTextAreaElement;
+  const filter = h('textarea', { id: 'q-filter', name: 'filter', rows: 8, spellcheck: 'false', 'aria-describedby': 'q-filter-msg', 'data-search': '', class: 'code' }) as HTMLTextAreaElement;
   filter.value = st.filter;
   const filterMsg = h('div', { id: 'q-filter-msg', class: 'field-msg', 'aria-live': 'polite' });
   const sort = h('input', { id: 'q-sort', name: 'sort', type: 'text', value: st.sort, placeholder: '-num_instances,series_number  or  {"study_date": -1}', autocomplete: 'off', class: 'code' }) as HTMLInputElement;
