@@ -95,15 +95,12 @@ bool IsOmitted(DcmEVR vr) {
 std::optional<json::value> SequenceToJson(DcmSequenceOfItems& seq, int depth, TextDecoder& decoder) {
   if (depth >= kMaxSequenceDepth) return std::nullopt;
   json::array items;
-  const unsigned long count = seq.card();
-  for (unsigned long i = 0; i < count; ++i) {
-    DcmItem* item = seq.getItem(i);
-    if (item == nullptr) continue;
+  // nextInContainer walks DCMTK's linked lists in O(1) per step (getItem(i)/getElement(i) would be O(i)).
+  for (DcmObject* it = seq.nextInContainer(nullptr); it != nullptr; it = seq.nextInContainer(it)) {
+    auto* item = static_cast<DcmItem*>(it);
     json::object obj;
-    const unsigned long n = item->card();
-    for (unsigned long k = 0; k < n; ++k) {
-      DcmElement* child = item->getElement(k);
-      if (child == nullptr) continue;
+    for (DcmObject* c = item->nextInContainer(nullptr); c != nullptr; c = item->nextInContainer(c)) {
+      auto* child = static_cast<DcmElement*>(c);
       std::optional<json::value> v = ElementToJson(*child, depth + 1, decoder);
       if (v) obj[TagKeyword(child->getGTag(), child->getETag())] = std::move(*v);
     }

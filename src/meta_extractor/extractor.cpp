@@ -2,6 +2,7 @@
 #include "meta_extractor/extractor.hpp"
 
 #include "meta_extractor/dicom_values.hpp"
+#include "meta_extractor/tag_index.hpp"
 
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 namespace meta_db::extractor {
@@ -121,115 +123,97 @@ Parsed ParseHead(const std::vector<char>& head, bool eos) {
 }
 
 
-// Promoted fields (the seed's schema): always read, stored top-level only when non-empty, never in metadata.
-enum class Kind { kString, kInteger };
-struct Promoted {
-  DcmTagKey tag;
-  const char* field;
-  Kind kind;
-};
-const std::array<Promoted, 4> kStudyPromoted = {{{DCM_StudyInstanceUID, "study_instance_uid", Kind::kString},
-                                                    {DCM_AccessionNumber, "accession_number", Kind::kString},
-                                                    {DCM_PatientID, "patient_id", Kind::kString},
-                                                    {DCM_StudyDate, "study_date", Kind::kString}}};
-const std::array<Promoted, 4> kSeriesPromoted = {
-    {{DCM_SeriesInstanceUID, "series_instance_uid", Kind::kString},
-     {DCM_SeriesNumber, "series_number", Kind::kInteger},
-     {DCM_SeriesDescription, "series_description", Kind::kString},
-     {DCM_Modality, "modality", Kind::kString}}};
-const std::array<Promoted, 3> kInstancePromoted = {
-    {{DCM_SOPInstanceUID, "sop_instance_uid", Kind::kString},
-     {DCM_SOPClassUID, "sop_class_uid", Kind::kString},
-     {DCM_InstanceNumber, "instance_number", Kind::kInteger}}};
-
-template <std::size_t N>
-bool IsPromoted(const std::array<Promoted, N>& promoted, const ProfileTag& tag) {
-  return std::any_of(promoted.begin(), promoted.end(), [&](const Promoted& p) {
-    return p.tag.getGroup() == tag.group && p.tag.getElement() == tag.element;
-  });
+// The value used for a promoted field: the first value, only when present and non-empty.
+std::optional<json::value> FirstValue(const json::value& v) {
+  const json::value& first = v.is_array() ? (v.as_array().empty() ? v : v.as_array().front()) : v;
+  if (first.is_null() || first.is_array() || first.is_object()) return std::nullopt;
+  if (first.is_string() && first.as_string().empty()) return std::nullopt;
+  return first;
 }
 
-// Everything needed to turn one parsed file into the three level documents.
+// Routes one element to every place the index sends it (metadata, promoted field, acquisition date parts).
 class DocumentBuilder {
  public:
-  DocumentBuilder(DcmDataset& dataset, DcmMetaInfo* meta, detail::TextDecoder& decoder)
-      : dataset_(dataset), meta_(meta), decoder_(decoder) {}
+  DocumentBuilder(const detail::TagIndex& index, detail::TextDecoder& decoder) : index_(index), decoder_(decoder) {}
 
-  // The first value as JSON (string or number), nullopt when missing or empty.
-  std::optional<json::value> First(const DcmTagKey& key) {
-    DcmElement* element = Find(key);
-    if (element == nullptr || element->getLength() == 0) return std::nullopt;
-    std::optional<json::value> v = detail::ElementToJson(*element, 0, decoder_);
-    if (!v || v->is_null()) return std::nullopt;
-    if (v->is_array()) {
-      if (v->as_array().empty()) return std::nullopt;
-      return v->as_array().front();
-    }
-    if (v->is_string() && v->as_string().empty()) return std::nullopt;
-    return v;
-  }
-
-  std::string FirstString(const DcmTagKey& key) {
-    std::optional<json::value> v = First(key);
-    return (v && v->is_string()) ? std::string(v->as_string()) : std::string();
-  }
-
-  template <std::size_t N>
-  json::object Level(const TagProfile& profile, const std::array<Promoted, N>& promoted) {
-    json::object doc;
-    for (const Promoted& p : promoted) {
-      if (std::optional<json::value> v = First(p.tag)) doc[p.field] = std::move(*v);
-    }
-    json::object metadata;
-    for (const ProfileTag& tag : profile.tags) {
-      if (IsPromoted(promoted, tag)) continue;
-      DcmElement* element = Find(DcmTagKey(tag.group, tag.element));
-      if (element == nullptr) continue;
-      if (std::optional<json::value> v = detail::ElementToJson(*element, 0, decoder_)) {
-        metadata[tag.keyword] = std::move(*v);
+  void Add(DcmElement& element) {
+    const std::uint32_t key = (static_cast<std::uint32_t>(element.getGTag()) << 16) | element.getETag();
+    auto it = std::lower_bound(index_.entries.begin(), index_.entries.end(), key,
+                               [](const detail::IndexEntry& e, std::uint32_t k) { return e.key < k; });
+    std::optional<json::value> value;
+    bool converted = false;
+    for (; it != index_.entries.end() && it->key == key; ++it) {
+      if (!converted) {
+        value = detail::ElementToJson(element, 0, decoder_);
+        converted = true;
       }
+      if (!value) return;
+      Route(*it, *value);
     }
-    doc["metadata"] = std::move(metadata);
-    return doc;
+  }
+
+  void AddAll(DcmItem* item) {
+    if (item == nullptr) return;
+    for (DcmObject* obj = item->nextInContainer(nullptr); obj != nullptr; obj = item->nextInContainer(obj)) {
+      Add(*static_cast<DcmElement*>(obj));  // direct children of an item are always elements
+    }
+  }
+
+  void Finish(ExtractedInstance& record) {
+    // acquisition_datetime: AcquisitionDateTime (DT), else AcquisitionDate + AcquisitionTime, which concatenate
+    // to the same DT form YYYYMMDDHHMMSS.FFFFFF (PS3.5 6.2).
+    std::string when = acquisition_[0];
+    if (when.empty() && !acquisition_[1].empty()) when = acquisition_[1] + acquisition_[2];
+    if (!when.empty()) docs_[2]["acquisition_datetime"] = when;
+    for (int level = 0; level < 3; ++level) docs_[level]["metadata"] = std::move(metadata_[level]);
+    record.study = std::move(docs_[0]);
+    record.series = std::move(docs_[1]);
+    record.instance = std::move(docs_[2]);
   }
 
  private:
-  DcmElement* Find(const DcmTagKey& key) {
-    DcmItem* item = key.getGroup() == 0x0002 ? static_cast<DcmItem*>(meta_) : &dataset_;
-    DcmElement* element = nullptr;
-    if (item == nullptr || item->findAndGetElement(key, element).bad()) return nullptr;
-    return element;
+  void Route(const detail::IndexEntry& entry, const json::value& value) {
+    using detail::Slot;
+    const auto level = static_cast<std::size_t>(entry.level);
+    switch (entry.slot) {
+      case Slot::kMetadata:
+        metadata_[level][entry.name] = value;
+        break;
+      case Slot::kPromoted:
+        if (std::optional<json::value> first = FirstValue(value)) docs_[level][entry.name] = std::move(*first);
+        break;
+      case Slot::kAcquisitionDateTime:
+      case Slot::kAcquisitionDate:
+      case Slot::kAcquisitionTime:
+        if (std::optional<json::value> first = FirstValue(value); first && first->is_string()) {
+          acquisition_[static_cast<int>(entry.slot) - static_cast<int>(Slot::kAcquisitionDateTime)] =
+              std::string(first->as_string());
+        }
+        break;
+    }
   }
 
-  DcmDataset& dataset_;
-  DcmMetaInfo* meta_;
+  const detail::TagIndex& index_;
   detail::TextDecoder& decoder_;
+  std::array<json::object, 3> docs_, metadata_;
+  std::array<std::string, 3> acquisition_;
 };
 
-void BuildDocuments(DcmFileFormat& file, const ProfileSet& profiles, ExtractResult& result) {
+void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractResult& result) {
   DcmDataset& dataset = *file.getDataset();
   OFString charset;
   if (dataset.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset).bad()) charset.clear();
   detail::TextDecoder decoder(std::string(charset.c_str(), charset.length()));
-  DocumentBuilder builder(dataset, file.getMetaInfo(), decoder);
+  DocumentBuilder builder(index, decoder);
+  builder.AddAll(file.getMetaInfo());
+  builder.AddAll(&dataset);
   ExtractedInstance& record = result.record;
-  record.study = builder.Level(profiles.study, kStudyPromoted);
-  record.series = builder.Level(profiles.series, kSeriesPromoted);
-  record.instance = builder.Level(profiles.instance, kInstancePromoted);
-  // acquisition_datetime: AcquisitionDateTime (DT), else AcquisitionDate + AcquisitionTime, which concatenate
-  // to the same DT form YYYYMMDDHHMMSS.FFFFFF (PS3.5 6.2).
-  std::string when = builder.FirstString(DCM_AcquisitionDateTime);
-  if (when.empty()) {
-    when = builder.FirstString(DCM_AcquisitionDate);
-    if (!when.empty()) when += builder.FirstString(DCM_AcquisitionTime);
-  }
-  if (!when.empty()) record.instance["acquisition_datetime"] = when;
-
+  builder.Finish(record);
   std::string missing;
-  for (const auto& [key, name] : {std::pair{DCM_StudyInstanceUID, "StudyInstanceUID"},
-                                  std::pair{DCM_SeriesInstanceUID, "SeriesInstanceUID"},
-                                  std::pair{DCM_SOPInstanceUID, "SOPInstanceUID"}}) {
-    if (builder.FirstString(key).empty()) missing += (missing.empty() ? "" : ", ") + std::string(name);
+  for (const auto& [doc, field, name] : {std::tuple{&record.study, "study_instance_uid", "StudyInstanceUID"},
+                                         std::tuple{&record.series, "series_instance_uid", "SeriesInstanceUID"},
+                                         std::tuple{&record.instance, "sop_instance_uid", "SOPInstanceUID"}}) {
+    if (!doc->contains(field)) missing += (missing.empty() ? "" : ", ") + std::string(name);
   }
   if (missing.empty()) {
     result.outcome = FileOutcome::kDicom;
@@ -244,7 +228,7 @@ void Fail(ExtractResult& result, std::string reason) {
   result.error = std::move(reason);
 }
 
-void ExtractInto(const std::string& path, const ProfileSet& profiles, ExtractResult& result) {
+void ExtractInto(const std::string& path, const detail::TagIndex& index, ExtractResult& result) {
   FileDescriptor fd(path);
   struct stat st {};
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return Fail(result, std::string("cannot open: ") + std::strerror(errno));
@@ -275,13 +259,14 @@ void ExtractInto(const std::string& path, const ProfileSet& profiles, ExtractRes
     if (parsed.status.bad() || parsed.status == EC_StreamNotifyClient) {
       return Fail(result, std::string("corrupt or truncated header: ") + parsed.status.text());
     }
-    return BuildDocuments(*parsed.file, profiles, result);
+    return BuildDocuments(*parsed.file, index, result);
   }
 }
 
 }  // namespace
 
-Extractor::Extractor(ProfileSet profiles) : profiles_(std::move(profiles)) {
+Extractor::Extractor(ProfileSet profiles)
+    : profiles_(std::move(profiles)), index_(std::make_shared<const detail::TagIndex>(detail::BuildTagIndex(profiles_))) {
   // DCMTK logs every parser complaint to stderr; per-file problems are reported as values instead.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   // Some writers declare an explicit-VR transfer syntax in the meta header but encode the dataset implicit VR;
@@ -293,7 +278,7 @@ ExtractResult Extractor::ExtractFile(const std::string& path) const {
   ExtractResult result;
   result.record.path = path;
   try {
-    ExtractInto(path, profiles_, result);
+    ExtractInto(path, *index_, result);
   } catch (const std::exception& e) {  // e.g. bad_alloc: one file must never stop a scan
     result = ExtractResult{};
     result.record.path = path;

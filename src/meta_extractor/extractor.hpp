@@ -7,9 +7,13 @@
 
 #include <boost/json/object.hpp>
 
+#include <memory>
 #include <string>
 
 namespace meta_db::extractor {
+namespace detail {
+struct TagIndex;
+}
 
 // One DICOM instance's metadata, split by level using the tag profiles. Field names follow the seed's schema:
 // study:    study_instance_uid, accession_number, patient_id, study_date, metadata{...}
@@ -44,6 +48,7 @@ class Extractor {
 
  private:
   ProfileSet profiles_;
+  std::shared_ptr<const detail::TagIndex> index_;  // tag -> destinations, built once from profiles_
 };
 
 // Serialises a result as the `meta_db extract` JSON line: {"path","study","series","instance"} or

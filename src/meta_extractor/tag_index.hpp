@@ -1,0 +1,35 @@
+// Internal: a sorted tag → destination index built once per Extractor, so each file is routed in one pass.
+#pragma once
+
+#include "meta_extractor/tag_profile.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace meta_db::extractor::detail {
+
+enum class Slot {
+  kMetadata,             // metadata[name] at `level`
+  kPromoted,             // top-level field `name` at `level` (the seed's schema), first non-empty value
+  kAcquisitionDateTime,  // the parts acquisition_datetime is built from
+  kAcquisitionDate,
+  kAcquisitionTime,
+};
+
+struct IndexEntry {
+  std::uint32_t key = 0;  // (group << 16) | element
+  int level = 0;          // 0 study, 1 series, 2 instance
+  Slot slot = Slot::kMetadata;
+  std::string name;  // metadata keyword or promoted field name
+};
+
+struct TagIndex {
+  std::vector<IndexEntry> entries;  // sorted by key; a tag may have several entries
+};
+
+// Promoted fields always; every other profiled tag to its level's metadata (a promoted tag is never repeated
+// in metadata at its own level).
+TagIndex BuildTagIndex(const ProfileSet& profiles);
+
+}  // namespace meta_db::extractor::detail
