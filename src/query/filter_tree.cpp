@@ -1,1 +1,0 @@
-// Filter tree: placeholder until the query module lands.

@@ -1,0 +1,394 @@
+// Filter tree -> SQLite WHERE: one translation per operator, values and JSON paths always bound,
+// column names only from IndexedFields. Every node is either exact or a superset marked inexact, in
+// which case the store re-checks rows with the matcher (FerretDB/Pongo's pushdown model, STYLE.md).
+#include "query/sql_compile.hpp"
+
+#include "query/filter_tree.hpp"
+
+namespace meta_db::query {
+
+namespace json = boost::json;
+
+namespace {
+
+struct Part {
+  std::string sql;
+  bool exact = true;
+};
+
+const Part kTrueInexact{"1", false};
+
+std::string Join(const std::vector<std::string>& terms, std::string_view op, std::size_t lo, std::size_t hi) {
+  // Balanced, so thousands of terms stay far below SQLite's expression depth limit (1000).
+  if (hi - lo == 1) return terms[lo];
+  const std::size_t mid = lo + (hi - lo) / 2;
+  return "(" + Join(terms, op, lo, mid) + " " + std::string(op) + " " + Join(terms, op, mid, hi) + ")";
+}
+
+std::string Join(const std::vector<std::string>& terms, std::string_view op, std::string_view empty) {
+  return terms.empty() ? std::string(empty) : Join(terms, op, 0, terms.size());
+}
+
+bool IsIndexLike(const std::string& part) {
+  return !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// How one path is reached in SQL: the value and JSON-type expressions, and how to iterate its array.
+struct Access {
+  std::string value;  // SQL value: generated column, json_extract(base, ?p) or jeN.value
+  std::string type;   // JSON type name: json_type(base, ?p) or jeN.type
+  std::string base;   // JSON text the path is relative to ("doc" or "jeN.value")
+  std::string path;   // placeholder of the bound JSON path
+  bool column = false;
+  bool whole = false;  // the subject is the json_each element itself (path empty)
+};
+
+bool StartsJsonLike(const std::string& s) { return !s.empty() && (s.front() == '[' || s.front() == '{'); }
+
+class Compiler {
+ public:
+  Compiler(Kind kind, std::vector<SqlValue>& params) : kind_(kind), params_(params) {}
+
+  Part Tree(const Filter& f, const std::string& base);
+
+ private:
+  std::string P(SqlValue v) { return AddParam(params_, std::move(v)); }
+  std::string Alias() { return "je" + std::to_string(++aliases_); }
+
+  Part Leaf(const Filter& f, const std::string& base);
+  Part LeafOn(const Filter& f, const Access& a);
+  Part Values(Op op, const json::array& list, const Access& a);
+  Part Compare(Op op, const json::value& v, const Access& a);
+  Part ElemMatch(const Filter& f, const Access& a);
+  std::string ArrayBranch(const Access& a, const std::vector<std::string>& element_terms);
+
+  Kind kind_;
+  std::vector<SqlValue>& params_;
+  int aliases_ = 0;
+};
+
+Part Not(const Part& p) {
+  if (!p.exact) return kTrueInexact;  // the complement of a superset is not a superset
+  return {"NOT IFNULL(" + p.sql + ", 0)", true};
+}
+
+Part Combine(const std::vector<Part>& parts, std::string_view op, std::string_view empty) {
+  std::vector<std::string> terms;
+  bool exact = true;
+  for (const Part& p : parts) {
+    terms.push_back(p.sql);
+    exact = exact && p.exact;
+  }
+  return {Join(terms, op, empty), exact};
+}
+
+Part Compiler::Tree(const Filter& f, const std::string& base) {
+  std::vector<Part> parts;
+  switch (f.op) {
+    case Op::kAnd:
+    case Op::kOr:
+    case Op::kNor:
+      for (const Filter& c : f.children) parts.push_back(Tree(c, base));
+      if (f.op == Op::kAnd) return Combine(parts, "AND", "1");
+      if (f.op == Op::kOr) return Combine(parts, "OR", "0");
+      return Not(Combine(parts, "OR", "0"));
+    default: return Leaf(f, base);
+  }
+}
+
+Part Compiler::Leaf(const Filter& f, const std::string& base) {
+  const IndexedField* field = base == "doc" ? FindIndexedField(kind_, f.path) : nullptr;
+  const auto jp = SqlJsonPath(f.parts);
+  if (!jp) return kTrueInexact;
+  Access a;
+  a.base = base;
+  a.path = P(*jp);
+  a.type = "json_type(" + base + ", " + a.path + ")";
+  if (field != nullptr) {
+    a.value = std::string(field->column);
+    a.column = true;
+  } else {
+    a.value = "json_extract(" + base + ", " + a.path + ")";
+  }
+  Part leaf = LeafOn(f, a);
+  // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
+  // that is an array makes MongoDB look inside its elements: admit such rows and let the matcher decide.
+  if (field == nullptr && f.parts.size() > 1) {
+    std::vector<std::string> terms{leaf.sql};
+    for (std::size_t n = 1; n < f.parts.size(); ++n) {
+      const std::vector<std::string> prefix(f.parts.begin(), f.parts.begin() + static_cast<std::ptrdiff_t>(n));
+      terms.push_back("json_type(" + base + ", " + P(*SqlJsonPath(prefix)) + ") = 'array'");
+    }
+    return {Join(terms, "OR", "0"), false};
+  }
+  return leaf;
+}
+
+std::string Compiler::ArrayBranch(const Access& a, const std::vector<std::string>& element_terms) {
+  if (element_terms.empty()) return "0";
+  const std::string je = Alias();
+  std::string cond = Join(element_terms, "OR", "0");
+  for (std::size_t pos = 0; (pos = cond.find("$E", pos)) != std::string::npos;) cond.replace(pos, 2, je);
+  // For a column, the range test lets the index find array-valued rows (JSON text starting with '[').
+  const std::string is_array =
+      a.column ? "(" + a.value + " >= '[' AND " + a.value + " < '\\' AND " + a.type + " = 'array')"
+               : a.type + " = 'array'";
+  return "(" + is_array + " AND EXISTS (SELECT 1 FROM json_each(" + a.base + ", " + a.path + ") AS " + je +
+         " WHERE " + cond + "))";
+}
+
+// Scalar and element tests for equality with one literal; element tests use $E for the json_each alias.
+struct EqTerms {
+  std::string scalar;
+  std::string element;
+  bool exact = true;
+};
+
+EqTerms EqualTerms(const json::value& v, const Access& a, const std::string& param) {
+  switch (v.kind()) {
+    case json::kind::null: return {a.value + " IS NULL", "$E.type = 'null'"};
+    case json::kind::bool_: {
+      const std::string t = v.get_bool() ? "'true'" : "'false'";
+      return {a.type + " = " + t, "$E.type = " + t};
+    }
+    case json::kind::string: {
+      std::string scalar = a.value + " = " + param;
+      if (StartsJsonLike(std::string(v.get_string()))) scalar += " AND " + a.type + " = 'text'";
+      return {scalar, "$E.type = 'text' AND $E.value = " + param};
+    }
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: {
+      std::string scalar = a.value + " = " + param;
+      const double d = v.to_number<double>();
+      if (d == 0.0 || d == 1.0) scalar += " AND " + a.type + " IN ('integer', 'real')";  // true/false are 1/0
+      return {scalar, "$E.type IN ('integer', 'real') AND $E.value = " + param};
+    }
+    default:  // arrays and objects: any array/object at the path may be equal; the matcher decides
+      return {a.type + " IN ('array', 'object')", "", false};
+  }
+}
+
+SqlValue ToSql(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::int64: return v.get_int64();
+    case json::kind::uint64:
+      if (v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) return static_cast<std::int64_t>(v.get_uint64());
+      return static_cast<double>(v.get_uint64());
+    case json::kind::double_: return v.get_double();
+    case json::kind::string: return std::string(v.get_string());
+    default: return nullptr;
+  }
+}
+
+Part Compiler::Values(Op op, const json::array& list, const Access& a) {
+  std::vector<std::string> scalars, elements;
+  bool exact = true;
+  std::vector<std::string> strings, numbers;
+  bool small_number = false;
+  for (const json::value& v : list) {
+    if (v.is_string() && !StartsJsonLike(std::string(v.get_string()))) {
+      strings.push_back(P(ToSql(v)));
+    } else if (v.is_number()) {
+      numbers.push_back(P(ToSql(v)));
+      small_number = small_number || v.to_number<double>() == 0.0 || v.to_number<double>() == 1.0;
+    } else {
+      const EqTerms t = EqualTerms(v, a, v.is_string() ? P(ToSql(v)) : std::string());
+      scalars.push_back("(" + t.scalar + ")");
+      if (!t.element.empty()) elements.push_back("(" + t.element + ")");
+      exact = exact && t.exact;
+    }
+  }
+  auto in_list = [](const std::vector<std::string>& ps) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < ps.size(); ++i) s += (i ? ", " : "") + ps[i];
+    return s + ")";
+  };
+  if (!strings.empty()) {
+    scalars.push_back(a.value + " IN " + in_list(strings));
+    elements.push_back("($E.type = 'text' AND $E.value IN " + in_list(strings) + ")");
+  }
+  if (!numbers.empty()) {
+    std::string s = a.value + " IN " + in_list(numbers);
+    if (small_number) {
+      s += " AND (typeof(" + a.value + ") <> 'integer' OR " + a.value + " NOT IN (0, 1) OR " + a.type +
+           " IN ('integer', 'real'))";
+    }
+    scalars.push_back("(" + s + ")");
+    elements.push_back("($E.type IN ('integer', 'real') AND $E.value IN " + in_list(numbers) + ")");
+  }
+  if (list.empty()) return {"0", true};
+  std::vector<std::string> terms = scalars;
+  if (!a.whole) terms.push_back(ArrayBranch(a, elements));
+  (void)op;
+  return {Join(terms, "OR", "0"), exact};
+}
+
+Part Compiler::Compare(Op op, const json::value& v, const Access& a) {
+  if (v.is_null()) {
+    if (op == Op::kGt || op == Op::kLt) return {"0", true};
+    return Values(Op::kIn, json::array{nullptr}, a);
+  }
+  if (!v.is_number() && !v.is_string()) return kTrueInexact;  // booleans, arrays, objects: rare; matcher
+  const std::string sym = op == Op::kGt ? ">" : op == Op::kGte ? ">=" : op == Op::kLt ? "<" : "<=";
+  const std::string p = P(ToSql(v));
+  std::string scalar, element;
+  if (v.is_number()) {
+    scalar = a.value + " " + sym + " " + p + " AND typeof(" + a.value + ") IN ('integer', 'real') AND (typeof(" +
+             a.value + ") <> 'integer' OR " + a.value + " NOT IN (0, 1) OR " + a.type + " IN ('integer', 'real'))";
+    element = "$E.type IN ('integer', 'real') AND $E.value " + sym + " " + p;
+  } else {
+    scalar = a.value + " " + sym + " " + p + " AND typeof(" + a.value + ") = 'text' AND (substr(" + a.value +
+             ", 1, 1) NOT IN ('[', '{') OR " + a.type + " = 'text')";
+    element = "$E.type = 'text' AND $E.value " + sym + " " + p;
+  }
+  std::vector<std::string> terms{"(" + scalar + ")"};
+  if (!a.whole) terms.push_back(ArrayBranch(a, {"(" + element + ")"}));
+  return {Join(terms, "OR", "0"), true};
+}
+
+Part Compiler::ElemMatch(const Filter& f, const Access& a) {
+  if (a.whole) return kTrueInexact;  // $elemMatch inside $elemMatch's operator form: leave to the matcher
+  const std::string je = Alias();
+  Part inner;
+  if (f.elem_match_values) {
+    Access e;
+    e.value = je + ".value";
+    e.type = je + ".type";
+    e.base = je + ".value";
+    e.whole = true;
+    std::vector<Part> parts;
+    for (const Filter& c : f.children) parts.push_back(LeafOn(c, e));
+    inner = Combine(parts, "AND", "1");
+    // An element that is itself an array is expanded by the matcher; admit it here.
+    inner = {"CASE WHEN " + je + ".type = 'array' THEN 1 ELSE " + inner.sql + " END", false};
+  } else {
+    const Part sub = Tree(f.children.front(), je + ".value");
+    inner = {"CASE WHEN " + je + ".type = 'object' THEN " + sub.sql + " ELSE 0 END", sub.exact};
+  }
+  return {"(" + a.type + " = 'array' AND EXISTS (SELECT 1 FROM json_each(" + a.base + ", " + a.path + ") AS " + je +
+              " WHERE " + inner.sql + "))",
+          inner.exact};
+}
+
+Part Compiler::LeafOn(const Filter& f, const Access& a) {
+  switch (f.op) {
+    case Op::kEq: return Values(Op::kIn, json::array{f.value}, a);
+    case Op::kNe: return Not(Values(Op::kIn, json::array{f.value}, a));
+    case Op::kIn: return Values(Op::kIn, f.value.get_array(), a);
+    case Op::kNin: return Not(Values(Op::kIn, f.value.get_array(), a));
+    case Op::kGt: case Op::kGte: case Op::kLt: case Op::kLte: return Compare(f.op, f.value, a);
+    case Op::kAll: {
+      std::vector<Part> parts;
+      for (const json::value& v : f.value.get_array()) parts.push_back(Values(Op::kIn, json::array{v}, a));
+      return Combine(parts, "AND", "0");
+    }
+    case Op::kExists: {
+      const Part present{a.type + " IS NOT NULL", true};
+      return f.value.get_bool() ? present : Not(present);
+    }
+    case Op::kRegex: {
+      const std::string call = std::string(kRegexSqlFunction) + "(" + P(f.regex->pattern()) + ", " +
+                               P(f.regex->options()) + ", ";
+      const std::string scalar = "(typeof(" + a.value + ") = 'text' AND " + call + a.value + ") AND (substr(" +
+                                 a.value + ", 1, 1) NOT IN ('[', '{') OR " + a.type + " = 'text'))";
+      std::vector<std::string> terms{scalar};
+      if (!a.whole) terms.push_back(ArrayBranch(a, {"($E.type = 'text' AND " + call + "$E.value))"}));
+      return {Join(terms, "OR", "0"), true};
+    }
+    case Op::kSize:
+      if (a.whole) return {"(" + a.type + " = 'array' AND json_array_length(" + a.value + ") = " +
+                               P(f.value.get_int64()) + ")", true};
+      return {"(" + a.type + " = 'array' AND json_array_length(" + a.base + ", " + a.path + ") = " +
+                  P(f.value.get_int64()) + ")",
+              true};
+    case Op::kElemMatch: return ElemMatch(f, a);
+    case Op::kNot: {
+      std::vector<Part> parts;
+      for (const Filter& c : f.children) parts.push_back(LeafOn(c, a));
+      return Not(Combine(parts, "AND", "1"));
+    }
+    default: return kTrueInexact;
+  }
+}
+
+}  // namespace
+
+std::string AddParam(std::vector<SqlValue>& params, SqlValue value) {
+  params.push_back(std::move(value));
+  return "?" + std::to_string(params.size());
+}
+
+std::optional<std::string> SqlJsonPath(const std::vector<std::string>& parts) {
+  std::string path = "$";
+  for (const std::string& part : parts) {
+    if (IsIndexLike(part)) return std::nullopt;
+    for (unsigned char c : part) {
+      if (c == '"' || c == '\\' || c < 0x20) return std::nullopt;
+    }
+    path += ".\"" + part + "\"";
+  }
+  return path;
+}
+
+SqlWhere CompileWhere(Kind kind, const Filter* filter) {
+  SqlWhere where;
+  if (filter == nullptr) return where;
+  Compiler compiler(kind, where.params);
+  Part p = compiler.Tree(*filter, "doc");
+  if (where.params.size() > kMaxSqlParams) return {"1", {}, false};
+  where.sql = std::move(p.sql);
+  where.exact = p.exact;
+  return where;
+}
+
+std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>& sort) {
+  std::string order;
+  for (const SortKey& key : sort) {
+    const IndexedField* field = FindIndexedField(kind, key.path);
+    if (field == nullptr) return std::nullopt;
+    order += std::string(field->column) + (key.direction < 0 ? " DESC, " : " ASC, ");
+  }
+  return order + "rowid ASC";
+}
+
+std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params) {
+  std::vector<std::string> terms;
+  for (const SortKey& key : sort) {
+    const IndexedField* field = FindIndexedField(kind, key.path);
+    if (field == nullptr) continue;
+    const std::string c(field->column);
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t dot = key.path.find('.', start);
+      parts.push_back(key.path.substr(start, dot == std::string::npos ? dot : dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    const std::string type = "json_type(doc, " + AddParam(params, *SqlJsonPath(parts)) + ")";
+    terms.push_back("(typeof(" + c + ") = 'text' AND substr(" + c + ", 1, 1) IN ('[', '{') AND " + type +
+                    " IN ('array', 'object'))");
+    terms.push_back("(typeof(" + c + ") = 'integer' AND " + c + " IN (0, 1) AND " + type + " IN ('true', 'false'))");
+  }
+  return Join(terms, "OR", "0");
+}
+
+std::string FtsMatchExpression(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+    std::size_t j = i;
+    while (j < text.size() && text[j] != ' ' && text[j] != '\t' && text[j] != '\n' && text[j] != '\r') ++j;
+    if (j > i) {
+      std::string word = "\"";
+      for (char c : text.substr(i, j - i)) word += c == '"' ? std::string("\"\"") : std::string(1, c);
+      out += (out.empty() ? "" : " AND ") + word + "\"";
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace meta_db::query

@@ -1,0 +1,53 @@
+// Compiles a filter tree into an SQLite WHERE clause over one collection table: SQL text made only of our
+// constants and numbered placeholders, plus the values to bind. No sqlite3 headers here; the store binds.
+// Thread-safety: pure functions. Errors: none (what cannot be translated becomes an inexact superset).
+#pragma once
+
+#include "model/kind.hpp"
+#include "query/query.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace meta_db::query {
+
+using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+
+struct SqlWhere {
+  std::string sql = "1";        // a boolean SQL expression; placeholders ?1, ?2, ... index `params`
+  std::vector<SqlValue> params;
+  bool exact = true;            // false: rows are a superset; re-check each with Matches()
+};
+
+// Name of the SQL function (registered by the store) that evaluates $regex with query::Regex:
+// meta_db_regex(pattern, options, value) -> 1/0.
+inline constexpr const char* kRegexSqlFunction = "meta_db_regex";
+// Above this many bound values the filter is not pushed down (SQLite's variable limit).
+inline constexpr std::size_t kMaxSqlParams = 30000;
+
+// The WHERE expression for `filter` on the table of `kind` (nullptr filter: "1", exact).
+// Indexed paths (IndexedFields) use their generated columns; other paths json_extract/json_each with the
+// JSON path bound as a parameter.
+SqlWhere CompileWhere(Kind kind, const Filter* filter);
+
+// The SQLite JSON path for dotted path components ('$."a"."b"'), or nullopt when SQLite's path syntax
+// cannot express them exactly (numeric components, which MongoDB resolves against arrays and objects
+// alike; quotes, backslashes or control characters).
+std::optional<std::string> SqlJsonPath(const std::vector<std::string>& parts);
+
+// Appends one placeholder per call; returns "?N".
+std::string AddParam(std::vector<SqlValue>& params, SqlValue value);
+
+// ORDER BY for a sort that only uses indexed fields (ties broken by natural order, rowid), or nullopt.
+std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>& sort);
+// An expression true for rows whose sort columns hold values SQL would order differently from
+// MongoDB (booleans stored as 0/1, arrays/objects stored as JSON text); only valid if CompileOrderBy is.
+std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params);
+
+// FTS5 MATCH expression for free text: every word a quoted FTS5 string, AND-ed ("" if no words).
+std::string FtsMatchExpression(std::string_view text);
+
+}  // namespace meta_db::query

@@ -1,0 +1,241 @@
+// Find on the SQLite store: compile the filter (query/sql_compile), run it with bound values under the
+// session's time budget, re-check inexact candidates with the reference matcher, sort and page.
+#include "common/error.hpp"
+#include "query/filter_tree.hpp"
+#include "query/sql_compile.hpp"
+#include "store/sqlite/sqlite_session.hpp"
+
+#include <algorithm>
+#include <variant>
+
+namespace meta_db::sqlite {
+
+namespace {
+
+// In-memory sorts hold every candidate; beyond this the caller must narrow the filter or sort on an
+// indexed field (which SQL orders).
+constexpr std::size_t kMaxSortCandidates = 200000;
+
+// The session's budget applies to the whole Find; cleared on every exit path.
+class DeadlineGuard {
+ public:
+  DeadlineGuard(Database& db, std::chrono::steady_clock::time_point deadline) : db_(db) { db_.SetDeadline(deadline); }
+  DeadlineGuard(const DeadlineGuard&) = delete;
+  DeadlineGuard& operator=(const DeadlineGuard&) = delete;
+  ~DeadlineGuard() { db_.SetDeadline(std::nullopt); }
+
+ private:
+  Database& db_;
+};
+
+void DeleteRegex(void* p) { std::unique_ptr<query::Regex> owned(static_cast<query::Regex*>(p)); }
+
+// meta_db_regex(pattern, options, value): $regex in SQL, evaluated by the same engine as the matcher.
+// The compiled pattern is cached per statement on argument 0 (constant across rows).
+void RegexSqlFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[2]));
+  const std::string_view value(text, static_cast<std::size_t>(sqlite3_value_bytes(argv[2])));
+  if (const auto* cached = static_cast<const query::Regex*>(sqlite3_get_auxdata(ctx, 0))) {
+    sqlite3_result_int(ctx, cached->Search(value) ? 1 : 0);
+    return;
+  }
+  try {
+    const auto* pattern = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+    const auto* options = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+    auto re = std::make_unique<query::Regex>(query::Regex::Compile(pattern ? pattern : "", options ? options : ""));
+    sqlite3_result_int(ctx, re->Search(value) ? 1 : 0);
+    sqlite3_set_auxdata(ctx, 0, re.release(), &DeleteRegex);  // SQLite owns it from here (may free at once)
+  } catch (const std::exception& e) {
+    sqlite3_result_error(ctx, e.what(), -1);
+  }
+}
+
+// Registers meta_db_regex on the connection once (re-registering would expire cached statements).
+void EnsureRegexFunction(sqlite3* db) {
+  sqlite3_stmt* probe = nullptr;
+  const int rc = sqlite3_prepare_v2(db, "SELECT meta_db_regex('', '', '')", -1, &probe, nullptr);
+  sqlite3_finalize(probe);
+  if (rc == SQLITE_OK) return;
+  const int created = sqlite3_create_function_v2(db, query::kRegexSqlFunction, 3,
+                                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                                                 &RegexSqlFunction, nullptr, nullptr, nullptr);
+  if (created != SQLITE_OK) ThrowSqlite(db, created, "register meta_db_regex");
+}
+
+void BindAll(Statement& st, const std::vector<query::SqlValue>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int index = static_cast<int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::nullptr_t>) st.BindNull(index);
+          else if constexpr (std::is_same_v<T, std::string>) st.Bind(index, std::string_view(v));
+          else st.Bind(index, v);
+        },
+        params[i]);
+  }
+}
+
+struct Plan {
+  std::string table;
+  std::string where;  // full condition, placeholders into params
+  std::vector<query::SqlValue> params;
+  bool exact = true;
+  std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
+};
+
+class Finder {
+ public:
+  Finder(Database& db, std::chrono::milliseconds budget)
+      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_) {}
+
+  FindResult Run(Kind kind, const query::Query& q);
+
+ private:
+  Plan MakePlan(Kind kind, const query::Query& q);
+  bool Exists(const std::string& sql, const std::vector<query::SqlValue>& params);
+  FindResult Exact(const Plan& plan, const query::Query& q);
+  FindResult Streamed(const Plan& plan, const query::Query& q);
+  FindResult SortedInMemory(const Plan& plan, const query::Query& q);
+  void CheckDeadline(std::size_t rows) const {
+    if (rows % 256 == 0 && std::chrono::steady_clock::now() > deadline_) {
+      throw Error(Errc::kTimeout, "query exceeded its time budget and was interrupted");
+    }
+  }
+
+  Database& db_;
+  std::chrono::steady_clock::time_point deadline_;
+  DeadlineGuard guard_;
+};
+
+Plan Finder::MakePlan(Kind kind, const query::Query& q) {
+  Plan plan;
+  plan.table = std::string(CollectionName(kind));
+  query::SqlWhere where = query::CompileWhere(kind, q.filter.get());
+  plan.params = std::move(where.params);
+  plan.exact = where.exact;
+  plan.where = "(" + where.sql + ")";
+  if (!q.text.empty()) {
+    if (kind != Kind::kSeries) {
+      throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
+    }
+    const std::string match = query::FtsMatchExpression(q.text);
+    if (!match.empty()) {
+      plan.where += " AND rowid IN (SELECT rowid FROM series_fts WHERE series_fts MATCH " +
+                    query::AddParam(plan.params, match) + ")";
+    }
+  }
+  if (plan.where.find(query::kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
+  plan.order = q.sort.empty() ? std::optional<std::string>("rowid ASC") : query::CompileOrderBy(kind, q.sort);
+  if (plan.order && !q.sort.empty()) {
+    std::vector<query::SqlValue> params = plan.params;
+    const std::string hazards = query::SortHazards(kind, q.sort, params);
+    if (Exists("SELECT EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND (" + hazards + "))",
+               params)) {
+      plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
+    }
+  }
+  return plan;
+}
+
+bool Finder::Exists(const std::string& sql, const std::vector<query::SqlValue>& params) {
+  auto raw = db_.PrepareOnce(sql);
+  Statement st(db_.raw(), raw.get());
+  BindAll(st, params);
+  return st.Step() && st.Int(0) != 0;
+}
+
+FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
+  FindResult result;
+  std::vector<query::SqlValue> params = plan.params;
+  const std::string limit = query::AddParam(params, q.limit);
+  const std::string offset = query::AddParam(params, q.skip);
+  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY " + *plan.order +
+                             " LIMIT " + limit + " OFFSET " + offset);
+  Statement st(db_.raw(), raw.get());
+  BindAll(st, params);
+  while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
+  result.total = -1;
+  if (q.count_total) {
+    auto count = db_.PrepareOnce("SELECT count(*) FROM " + plan.table + " WHERE " + plan.where);
+    Statement cs(db_.raw(), count.get());
+    BindAll(cs, plan.params);
+    cs.Step();
+    result.total = cs.Int(0);
+  }
+  return result;
+}
+
+// SQL orders a superset; the matcher filters while paging and counting.
+FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
+  FindResult result;
+  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY " + *plan.order);
+  Statement st(db_.raw(), raw.get());
+  BindAll(st, plan.params);
+  std::int64_t matched = 0;
+  std::size_t rows = 0;
+  while (st.Step()) {
+    CheckDeadline(++rows);
+    Document doc = ParseStoredDocument(st.Text(0));
+    if (!query::Matches(*q.filter, doc)) continue;
+    if (matched >= q.skip && matched - q.skip < q.limit) result.results.push_back(std::move(doc));
+    ++matched;
+    if (!q.count_total && matched >= q.skip + q.limit) break;
+  }
+  result.total = q.count_total ? matched : -1;
+  return result;
+}
+
+FindResult Finder::SortedInMemory(const Plan& plan, const query::Query& q) {
+  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY rowid");
+  Statement st(db_.raw(), raw.get());
+  BindAll(st, plan.params);
+  std::vector<Document> docs;
+  std::size_t rows = 0;
+  while (st.Step()) {
+    CheckDeadline(++rows);
+    Document doc = ParseStoredDocument(st.Text(0));
+    if (!plan.exact && !query::Matches(*q.filter, doc)) continue;
+    if (docs.size() >= kMaxSortCandidates) {
+      throw Error(Errc::kBadRequest,
+                  "sorting more than " + std::to_string(kMaxSortCandidates) +
+                      " matches on a non-indexed field; narrow the filter or sort on an indexed field",
+                  boost::json::object{{"path", "sort"}});
+    }
+    docs.push_back(std::move(doc));
+  }
+  // Stable: ties keep natural (insertion) order, as the SQL path's "rowid ASC" tiebreak does.
+  std::stable_sort(docs.begin(), docs.end(), [&q](const Document& a, const Document& b) {
+    return query::CompareDocuments(a, b, q.sort) < 0;
+  });
+  FindResult result;
+  result.total = q.count_total ? static_cast<std::int64_t>(docs.size()) : -1;
+  const auto size = static_cast<std::int64_t>(docs.size());
+  for (std::int64_t i = q.skip; i < size && i - q.skip < q.limit; ++i) {
+    result.results.push_back(std::move(docs[static_cast<std::size_t>(i)]));
+  }
+  return result;
+}
+
+FindResult Finder::Run(Kind kind, const query::Query& q) {
+  if (q.skip < 0 || q.limit < 0) throw Error(Errc::kBadRequest, "skip and limit must be non-negative");
+  const Plan plan = MakePlan(kind, q);
+  FindResult result;
+  if (plan.order && plan.exact) result = Exact(plan, q);
+  else if (plan.order) result = Streamed(plan, q);
+  else result = SortedInMemory(plan, q);
+  if (q.projection) {
+    for (Document& doc : result.results) doc = query::Project(doc, *q.projection);
+  }
+  return result;
+}
+
+}  // namespace
+
+FindResult SqliteSession::Find(Kind kind, const query::Query& query) { return Finder(db_, query_budget_).Run(kind, query); }
+
+}  // namespace meta_db::sqlite
