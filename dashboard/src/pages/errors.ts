@@ -46,7 +46,7 @@ export function renderErrors(ctx: PageCtx) {
     clear(body);
     body.append(spinner());
     try {
-      const res = await api.list('/errors', { skip, limit, sort: '-last_seen' }, ctx.signal);
+      const res = await api.list('/errors', { skip, limit }, ctx.signal);
       total = res.total;
       clear(body);
       range.textContent = rangeLabel(skip, res.results.length, res.total);

@@ -17,6 +17,8 @@ export const LIST_PARAM: Record<string, Record<string, string>> = {
     'metadata.ManufacturerModelName': 'manufacturer_model_name',
     'metadata.ConvolutionKernel': 'convolution_kernel',
     study_id: 'study_id',
+    patient_id: 'patient_id',
+    accession_number: 'accession_number',
   },
   studies: {
     patient_id: 'patient_id',
@@ -30,7 +32,7 @@ export const LIST_PARAM: Record<string, Record<string, string>> = {
 export function hrefForValue(collection: string, key: string, b: Bucket): string {
   const param = LIST_PARAM[collection]?.[key];
   const raw = b.raw !== undefined ? b.raw : b.value;
-  if (param && (typeof raw === 'string' || typeof raw === 'number') && b.value !== '(none)') {
+  if (param && (typeof raw === 'string' || typeof raw === 'number') && b.value !== '(none)' && b.value !== '(missing)') {
     return `/ui/${collection}?${new URLSearchParams({ [param]: String(raw) }).toString()}`;
   }
   const value = b.value === '(none)' ? null : raw;

@@ -21,7 +21,7 @@ interface DistDef {
   href?: (b: Bucket) => string | null;
 }
 
-const seriesParam = (param: string) => (b: Bucket) => (b.value === '(none)' || b.value.startsWith('other (') ? null : `/ui/series?${new URLSearchParams({ [param]: String(b.raw ?? b.value) })}`);
+const seriesParam = (param: string) => (b: Bucket) => (b.value === '(none)' || b.value === '(missing)' || b.value.startsWith('other (') ? null : `/ui/series?${new URLSearchParams({ [param]: String(b.raw ?? b.value) })}`);
 
 /** "1–2", "1-2", "[1, 2)", "1.0-2.5 mm" → slice_thickness_min/max link. */
 export function thicknessHref(b: Bucket): string | null {
