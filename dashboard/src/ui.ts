@@ -58,7 +58,9 @@ export function dataTable(o: TableOpts): HTMLElement {
     const href = o.rowHref?.(doc) ?? null;
     const tr = h('tr', href ? { tabindex: 0, class: 'clickable', 'data-href': href, 'data-id': docId(doc) } : null);
     for (const c of o.columns) {
-      tr.appendChild(h('td', { class: (c.numeric ? 'num ' : '') + (c.className ?? '') }, cellValue(c, doc)));
+      const v = cellValue(c, doc);
+      const long = /\b(uid|path)\b/.test(c.className ?? '') && typeof v === 'string';
+      tr.appendChild(h('td', { class: (c.numeric ? 'num ' : '') + (c.className ?? ''), title: long ? v : undefined }, v));
     }
     if (href) {
       tr.addEventListener('click', (ev) => {

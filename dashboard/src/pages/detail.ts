@@ -27,11 +27,19 @@ function docRows(doc: Doc, skip: string[]): [string, unknown][] {
   const rows: [string, unknown][] = [];
   for (const [k, v] of Object.entries(doc)) {
     if (skip.includes(k) || k === 'metadata') continue;
-    if (isScalarish(v)) rows.push([k, k.endsWith('_date') ? fmtDate(v) : k.endsWith('_at') ? fmtDate(v) : v]);
+    if (k === 'study_id' && typeof v === 'string' && v) rows.push([k, link(`/ui/studies/${encodeURIComponent(v)}`, v)]);
+    else if (k === 'series_id' && typeof v === 'string' && v) rows.push([k, link(`/ui/series/${encodeURIComponent(v)}`, v)]);
+    else if (isScalarish(v)) rows.push([k, k.endsWith('_date') ? fmtDate(v) : k.endsWith('_at') ? fmtDate(v) : v]);
   }
   const md = (doc.metadata ?? {}) as Doc;
   for (const k of Object.keys(md).sort()) rows.push([`metadata.${k}`, md[k]]);
   return rows;
+}
+
+/** Metadata as two side-by-side key/value tables (one on narrow screens). */
+function metaTables(rows: [string, unknown][], testId: string): HTMLElement {
+  const half = Math.ceil(rows.length / 2);
+  return h('div', { class: 'kv-cols', 'data-testid': testId }, kvTable(rows.slice(0, half)), rows.length > 1 ? kvTable(rows.slice(half)) : '');
 }
 
 function rawJson(doc: unknown): HTMLElement {
@@ -65,7 +73,8 @@ export async function renderStudyDetail(ctx: PageCtx) {
   );
   const seriesSec = h('section', { class: 'card', 'aria-labelledby': 'h-series' }, h('h2', { id: 'h-series' }, 'Series'), spinner());
   ctx.main.append(
-    h('div', { class: 'detail-grid' }, h('section', { class: 'card', 'aria-labelledby': 'h-meta' }, h('h2', { id: 'h-meta' }, 'Metadata'), kvTable(docRows(study, ['series', '_id']), 'study-meta')), seriesSec),
+    h('section', { class: 'card', 'aria-labelledby': 'h-meta' }, h('h2', { id: 'h-meta' }, 'Metadata'), metaTables(docRows(study, ['series', '_id']), 'study-meta')),
+    seriesSec,
     rawJson(study),
   );
   try {
@@ -105,8 +114,16 @@ const INSTANCE_COLUMNS: Column[] = [
   { key: 'sop_instance_uid', label: 'SOP Instance UID', className: 'mono uid' },
   { key: 'sop_class_uid', label: 'SOP class', get: (d) => SOP_CLASSES[String(d.sop_class_uid)] ?? d.sop_class_uid },
   { key: 'metadata.SliceLocation', label: 'Slice loc.', numeric: true },
-  { key: 'metadata.ImagePositionPatient', label: 'Position' },
-  { key: 'path', label: 'Path', className: 'mono path' },
+  { key: 'metadata.ImagePositionPatient', label: 'Position (mm)', className: 'nowrap' },
+  {
+    key: 'path',
+    label: 'Path',
+    className: 'mono path',
+    render: (d) => {
+      const p = String(d.path ?? '');
+      return h('span', { title: p }, p.length > 52 ? '…' + p.slice(-51) : p || '—');
+    },
+  },
 ];
 
 export async function renderSeriesDetail(ctx: PageCtx) {
@@ -144,7 +161,8 @@ export async function renderSeriesDetail(ctx: PageCtx) {
   instHead.append(h('div', { class: 'pager' }, range, prev, next));
   instSec.append(instHead, body);
   ctx.main.append(
-    h('div', { class: 'detail-grid' }, h('section', { class: 'card', 'aria-labelledby': 'h-meta' }, h('h2', { id: 'h-meta' }, 'Metadata'), kvTable(docRows(series, ['instances', '_id', '_search_text']), 'series-meta')), instSec),
+    h('section', { class: 'card', 'aria-labelledby': 'h-meta' }, h('h2', { id: 'h-meta' }, 'Metadata'), metaTables(docRows(series, ['instances', '_id', '_search_text']), 'series-meta')),
+    instSec,
     rawJson({ ...series, instances: Array.isArray(series.instances) ? `[${(series.instances as unknown[]).length} ids]` : series.instances }),
   );
 
