@@ -1,6 +1,8 @@
 // DCMTK element → typed JSON: numbers for numeric VRs, arrays for multi-valued, strings trimmed, SQ to depth 3.
 #include "meta_extractor/dicom_values.hpp"
 
+#include "meta_extractor/iso2022.hpp"
+
 #include <dcmtk/dcmdata/dcelem.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
@@ -117,6 +119,10 @@ std::optional<json::value> TextValue(DcmElement& el, DcmEVR vr, unsigned long po
   if (vr == EVR_DS) return DecimalString(view);
   std::string value(TrimSpaces(view));
   if (IsCharsetVr(vr)) value = decoder.Decode(std::move(value), vr == EVR_PN);
+  // PS3.5 6.2.1.1: trailing empty component groups of a PN may be omitted; "A^B=" and "A^B" are the same name.
+  if (vr == EVR_PN) {
+    while (!value.empty() && value.back() == '=') value.pop_back();
+  }
   return json::value(json::string(ValidUtf8(std::move(value))));
 }
 
@@ -161,11 +167,13 @@ std::string TextDecoder::Decode(std::string raw, bool person_name) {
     converter_ = std::make_unique<DcmSpecificCharacterSet>();
     failed_ = converter_->selectCharacterSet(charset.c_str()).bad();
   }
-  if (failed_) return raw;  // unsupported charset: ValidUtf8() later replaces what is not UTF-8
   OFString out;
-  const OFString in(raw.data(), raw.size());
-  if (converter_->convertString(in, out, person_name ? "\\^=" : "\\").bad()) return raw;
-  return std::string(out.c_str(), out.length());
+  if (!failed_ && converter_->convertString(OFString(raw.data(), raw.size()), out, person_name ? "\\^=" : "\\").good()) {
+    return std::string(out.c_str(), out.length());
+  }
+  // glibc's iconv lacks the Japanese ISO 2022 sets DCMTK asks for (IR 87/159/13): decode those ourselves.
+  if (std::optional<std::string> decoded = DecodeIso2022(raw, charset, person_name)) return std::move(*decoded);
+  return raw;  // ValidUtf8() later replaces whatever is not UTF-8
 }
 
 std::optional<json::value> ElementToJson(DcmElement& element, int depth, TextDecoder& decoder) {

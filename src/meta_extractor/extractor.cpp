@@ -10,6 +10,7 @@
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcobject.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <fcntl.h>
@@ -272,6 +273,9 @@ Extractor::Extractor(ProfileSet profiles)
   // Some writers declare an explicit-VR transfer syntax in the meta header but encode the dataset implicit VR;
   // DCMTK then checks the first dataset tag instead of trusting PS3.10's (0002,0010) blindly, as pydicom does.
   dcmAutoDetectDatasetXfer.set(OFTrue);
+  // PS3.5 6.2.2: a UN element whose tag the dictionary knows may be read with the dictionary's VR (e.g. files
+  // re-encoded by tools that lost the VRs); otherwise their UIDs and names would be invisible.
+  dcmEnableUnknownVRConversion.set(OFTrue);
 }
 
 ExtractResult Extractor::ExtractFile(const std::string& path) const {

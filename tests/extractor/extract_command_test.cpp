@@ -1,0 +1,2 @@
+// extract_command_test (being written)
+#include <gtest/gtest.h>

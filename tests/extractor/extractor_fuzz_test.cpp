@@ -1,0 +1,2 @@
+// extractor_fuzz_test (being written)
+#include <gtest/gtest.h>

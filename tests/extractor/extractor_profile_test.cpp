@@ -1,0 +1,2 @@
+// extractor_profile_test (being written)
+#include <gtest/gtest.h>

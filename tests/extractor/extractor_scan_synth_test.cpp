@@ -1,0 +1,2 @@
+// extractor_scan_synth_test (being written)
+#include <gtest/gtest.h>

@@ -1,0 +1,2 @@
+// extractor_values_test (being written)
+#include <gtest/gtest.h>

@@ -1,0 +1,2 @@
+// extractor_walk_test (being written)
+#include <gtest/gtest.h>
