@@ -285,4 +285,25 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
   }
 
   void load();
+  void enrichModalities();
+
+  /** Offer the modalities actually present in the catalogue (from /stats) in the Modality select. */
+  async function enrichModalities() {
+    const sel = form.querySelector<HTMLSelectElement>('#f-modality');
+    if (!sel) return;
+    try {
+      const stats = await api.stats(ctx.signal);
+      const present = (stats.distributions.modality ?? []).map((b) => b.value).filter((v) => v && !v.startsWith('('));
+      const have = new Set([...sel.options].map((o) => o.value));
+      const anyOpt = sel.options[0]!;
+      for (const m of present.slice().reverse()) {
+        if (have.has(m)) {
+          const opt = [...sel.options].find((o) => o.value === m)!;
+          anyOpt.after(opt);
+        } else anyOpt.after(h('option', { value: m }, m));
+      }
+    } catch {
+      /* the static list stays */
+    }
+  }
 }
