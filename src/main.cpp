@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   synth_cmd->add_flag("--small", synth.small, "Tiny pixel data (headers stay realistic)");
   synth_cmd->add_option("--seed", synth.seed, "Random seed");
 
-  meta_db::db_api::ServeOptions serve;
+  meta_db::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Serve the REST API and the dashboard");
   serve_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
   serve_cmd->add_option("--host", serve.host, "Address to bind")->capture_default_str();
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     }
     if (*serve_cmd) {
       auto store = meta_db::OpenStore(db);
-      return meta_db::db_api::RunServer(*store, serve);
+      return meta_db::RunServer(*store, serve);
     }
     if (*stats_cmd) {
       auto store = meta_db::OpenStore(db);

@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cstdio>
 #include <string>
 
 namespace meta_db::catalog {
@@ -85,7 +86,9 @@ std::string SearchTextOf(const Document& series) {
       text += value->as_string();
     } else if (value->is_number()) {
       if (!text.empty()) text += ' ';
-      text += json::serialize(*value);
+      char number[32];
+      std::snprintf(number, sizeof number, "%g", value->to_number<double>());
+      text += number;
     }
   };
   add(series.if_contains("modality"));

@@ -152,7 +152,10 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
     const auto& result = item.result;
     const auto previous = previous_.find(item.entry.path);
     const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.sop_instance_uid;
-    FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns};
+    FileRecord record;
+    record.path = item.entry.path;
+    record.size = item.entry.size;
+    record.mtime_ns = item.entry.mtime_ns;
     if (result.outcome != FileOutcome::kDicom) {
       if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
       if (result.outcome == FileOutcome::kNotDicom) {

@@ -85,7 +85,8 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   BatchWriter writer(store, collection_id, previous, summary);
   Progress progress(progress_stream, options.progress);
   std::unordered_set<std::string> seen;
-  extractor::ScanOptions scan{.threads = options.threads};
+  extractor::ScanOptions scan;
+  scan.threads = options.threads;
   scan.needs_parse = [&](const extractor::WalkEntry& entry) {
     if (!InShard(entry.path, root, options)) return false;
     const auto found = previous.find(entry.path);

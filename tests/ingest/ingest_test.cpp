@@ -1,0 +1,238 @@
+// Ingest end to end: manifest counts, idempotency, incremental re-ingest, bad input, pydicom's corpus.
+#include "common/json_io.hpp"
+#include "ingest_checks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <fstream>
+
+namespace meta_db::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+const fs::path kPydicomFiles = "/usr/lib/python3/dist-packages/pydicom/data/test_files";
+
+std::int64_t Int(const json::object& doc, std::string_view key) { return doc.at(key).to_number<std::int64_t>(); }
+std::int64_t Int(const json::object& doc, std::string_view key, std::string_view sub) {
+  return doc.at(key).as_object().at(sub).to_number<std::int64_t>();
+}
+
+std::int64_t BrokenFiles(const json::object& manifest) {
+  std::int64_t total = 0;
+  for (const auto& [kind, count] : manifest.at("broken_files").as_object()) total += count.to_number<std::int64_t>();
+  return total;
+}
+
+// Every DICOM file of one series (sorted), found through the catalogue.
+std::vector<std::string> PathsOfFirstSeries(Store& store, std::string* series_id) {
+  std::vector<std::string> paths;
+  store.Read([&](Session& session) {
+    query::Query first;
+    first.limit = 1;
+    const Document series = session.Find(Kind::kSeries, first).results.at(0);
+    *series_id = std::string(series.at("_id").as_string());
+    for (const Document& instance : session.Children(Kind::kInstances, *ObjectId::Parse(*series_id))) {
+      paths.emplace_back(instance.at("path").as_string());
+    }
+  });
+  return paths;
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    archive_dir_ = new TempDir();  // shared by the suite: synth once
+    manifest_ = new json::object(Synthesize(archive_dir_->path() / "archive", 3));
+  }
+  static void TearDownTestSuite() {
+    delete manifest_;
+    delete archive_dir_;
+  }
+  // A private copy of the archive for tests that change files.
+  fs::path CopyArchive() {
+    fs::copy(archive_dir_->path() / "archive", dir_ / "archive", fs::copy_options::recursive);
+    return dir_ / "archive";
+  }
+  fs::path Archive() const { return archive_dir_->path() / "archive"; }
+  std::string Db() const { return "sqlite:" + (dir_ / "catalogue.sqlite").string(); }
+
+  static TempDir* archive_dir_;
+  static json::object* manifest_;
+  TempDir dir_;
+};
+TempDir* IngestTest::archive_dir_ = nullptr;
+json::object* IngestTest::manifest_ = nullptr;
+
+TEST_F(IngestTest, SynthArchiveGivesExactlyTheManifestCounts) {
+  const json::object summary = Ingest(Archive(), Db(), {"--collection", "LIDC-IDRI"});
+  const json::object& m = *manifest_;
+  EXPECT_EQ(Int(summary, "files_seen"), Int(m, "files_total"));
+  EXPECT_EQ(Int(summary, "dicom_parsed"), Int(m, "instances"));
+  EXPECT_EQ(Int(summary, "failed") + Int(summary, "incomplete"), BrokenFiles(m));
+  EXPECT_EQ(Int(summary, "instances", "inserted"), Int(m, "instances"));
+  const json::object stats = Stats(Db());
+  EXPECT_EQ(Int(stats, "studies"), Int(m, "studies"));
+  EXPECT_EQ(Int(stats, "series"), Int(m, "series"));
+  EXPECT_EQ(Int(stats, "instances"), Int(m, "instances"));
+  EXPECT_EQ(Int(stats, "errors"), BrokenFiles(m));
+  EXPECT_EQ(Int(stats, "collections"), 1);
+  auto store = OpenStore(Db());
+  ExpectInvariants(*store);
+  store->Read([&](Session& session) {
+    const auto collection = session.GetByKey(Kind::kCollections, "LIDC-IDRI");
+    ASSERT_TRUE(collection);
+    EXPECT_EQ(collection->at("cases").as_array().size(), static_cast<std::size_t>(Int(m, "patients")));
+    const auto errors = session.Errors(0, 100);
+    ASSERT_EQ(static_cast<std::int64_t>(errors.size()), BrokenFiles(m));
+    for (const ErrorRecord& error : errors) EXPECT_FALSE(error.reason.empty()) << error.path;
+  });
+}
+
+TEST_F(IngestTest, SecondIngestChangesNothing) {
+  Ingest(Archive(), Db());
+  auto store = OpenStore(Db());
+  const auto before = Fingerprint(*store);
+  const json::object again = Ingest(Archive(), Db());
+  EXPECT_EQ(Int(again, "instances", "inserted"), 0);
+  EXPECT_EQ(Int(again, "instances", "updated"), 0);
+  EXPECT_EQ(Int(again, "studies", "updated"), 0);
+  EXPECT_EQ(Int(again, "series", "updated"), 0);
+  EXPECT_EQ(Int(again, "dicom_parsed"), 0) << "unchanged files must not be parsed again";
+  EXPECT_EQ(Int(again, "unchanged_files") + BrokenFiles(*manifest_), Int(again, "files_seen"));
+  EXPECT_EQ(Fingerprint(*store), before);
+}
+
+TEST_F(IngestTest, IngestIntoTwoDatabasesGivesTheSameDocuments) {
+  Ingest(Archive(), Db());
+  const std::string other = "sqlite:" + (dir_ / "other.sqlite").string();
+  Ingest(Archive(), other, {"--threads", "1", "--batch", "7"});
+  auto a = OpenStore(Db());
+  auto b = OpenStore(other);
+  EXPECT_EQ(Fingerprint(*a, false), Fingerprint(*b, false));
+}
+
+TEST_F(IngestTest, IncrementalReingestFollowsTheArchive) {
+  const fs::path archive = CopyArchive();
+  Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  std::string series_id;
+  const auto paths = PathsOfFirstSeries(*store, &series_id);
+  ASSERT_GE(paths.size(), 3u);
+  // Re-map the paths from the catalogue's canonical root.
+  fs::remove(paths[0]);
+  fs::last_write_time(paths[1], fs::last_write_time(paths[1]) + std::chrono::hours(1));
+  fs::copy_file(paths[2], fs::path(paths[2]).parent_path() / "copy-of-slice.dcm");
+  const auto before = Fingerprint(*store);
+  const json::object summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "disappeared"), 1);
+  EXPECT_EQ(Int(summary, "dicom_parsed"), 2) << "the touched file and the copy";
+  EXPECT_EQ(Int(summary, "duplicates"), 1);
+  EXPECT_EQ(Int(summary, "instances", "removed"), 1);
+  EXPECT_EQ(Int(summary, "instances", "updated"), 0) << "a touched but identical file changes nothing";
+  store->Read([&](Session& session) {
+    const auto series = session.Get(Kind::kSeries, *ObjectId::Parse(series_id));
+    EXPECT_EQ(series->at("num_instances").to_number<std::int64_t>(), static_cast<std::int64_t>(paths.size() - 1));
+    bool registered = false;
+    for (const ErrorRecord& error : session.Errors(0, 1000)) {
+      if (error.path.ends_with("copy-of-slice.dcm")) registered = error.reason.find("duplicate") != std::string::npos;
+    }
+    EXPECT_TRUE(registered) << "the duplicate SOP Instance UID is registered";
+  });
+  ExpectInvariants(*store);
+  EXPECT_NE(Fingerprint(*store), before);
+}
+
+TEST_F(IngestTest, RemovedSeriesDisappearsFromItsStudy) {
+  const fs::path archive = CopyArchive();
+  Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  std::string series_id;
+  const auto paths = PathsOfFirstSeries(*store, &series_id);
+  fs::remove_all(fs::path(paths.front()).parent_path());
+  Ingest(archive, Db());
+  store->Read([&](Session& session) { EXPECT_FALSE(session.Get(Kind::kSeries, *ObjectId::Parse(series_id))); });
+  ExpectInvariants(*store);
+}
+
+TEST_F(IngestTest, FixedFileLeavesTheErrorRegister) {
+  const fs::path archive = CopyArchive();
+  Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  std::vector<ErrorRecord> errors;
+  store->Read([&](Session& session) { errors = session.Errors(0, 100); });
+  ASSERT_FALSE(errors.empty());
+  // The broken file is replaced by a whole, valid DICOM file (a SOP Instance UID not in the archive).
+  fs::copy_file(kPydicomFiles / "CT_small.dcm", errors.front().path, fs::copy_options::overwrite_existing);
+  const json::object summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "instances", "inserted"), 1);
+  store->Read([&](Session& session) {
+    EXPECT_EQ(static_cast<std::size_t>(session.Counts().errors), errors.size() - 1);
+  });
+}
+
+TEST_F(IngestTest, BadArchiveRootExitsWithTwo) {
+  const auto result = RunCommand({MetaDbBinary(), "ingest", (dir_ / "missing").string(), "--db", Db()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("missing"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "one line: " << result.err;
+}
+
+TEST_F(IngestTest, UnopenableDatabaseExitsNonZero) {
+  fs::create_directory(dir_ / "a-directory");
+  const auto result =
+      RunCommand({MetaDbBinary(), "ingest", Archive().string(), "--db", "sqlite:" + (dir_ / "a-directory").string()});
+  EXPECT_EQ(result.exit_code, 3) << result.err;
+  EXPECT_FALSE(result.err.empty());
+}
+
+TEST_F(IngestTest, UnknownProfileKeywordNamesFileAndLine) {
+  fs::create_directory(dir_ / "profile");
+  std::ofstream(dir_ / "profile" / "series.txt") << "# series level\nModality\nNotADicomKeyword\n";
+  const auto result = RunCommand({MetaDbBinary(), "ingest", Archive().string(), "--db", Db(), "--profile",
+                                  (dir_ / "profile").string()});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("series.txt:3"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("NotADicomKeyword"), std::string::npos) << result.err;
+}
+
+TEST_F(IngestTest, ProfileDecidesWhichTagsAreStored) {
+  fs::create_directory(dir_ / "profile");
+  std::ofstream(dir_ / "profile" / "series.txt")
+      << "SeriesInstanceUID\nSeriesNumber\nModality\nSeriesDescription\n(0018,0060)\n";
+  Ingest(Archive(), Db(), {"--profile", (dir_ / "profile").string()});
+  auto store = OpenStore(Db());
+  store->Read([&](Session& session) {
+    query::Query first;
+    first.limit = 1;
+    const Document series = session.Find(Kind::kSeries, first).results.at(0);
+    const auto& metadata = series.at("metadata").as_object();
+    EXPECT_TRUE(metadata.contains("KVP")) << json::serialize(metadata);
+    EXPECT_FALSE(metadata.contains("ConvolutionKernel")) << json::serialize(metadata);
+  });
+}
+
+TEST_F(IngestTest, PydicomCorpusNeverStopsTheRun) {
+  const fs::path corpus = kPydicomFiles;
+  if (!fs::exists(corpus)) GTEST_SKIP() << "python3-pydicom is not installed";
+  std::int64_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(corpus)) files += entry.is_regular_file() ? 1 : 0;
+  const json::object summary = Ingest(corpus, Db());
+  EXPECT_EQ(Int(summary, "files_seen"), files);
+  EXPECT_EQ(Int(summary, "dicom_parsed") + Int(summary, "not_dicom") + Int(summary, "failed") +
+                Int(summary, "incomplete"),
+            files);
+  EXPECT_GT(Int(summary, "instances", "inserted"), 30);
+  auto store = OpenStore(Db());
+  ExpectInvariants(*store);
+  store->Read([&](Session& session) {
+    EXPECT_EQ(session.Counts().errors,
+              Int(summary, "failed") + Int(summary, "incomplete") + Int(summary, "duplicates"));
+  });
+}
+
+}  // namespace
+}  // namespace meta_db::testing
