@@ -1,0 +1,96 @@
+// The API's services and handler entry points (pure: Request in, Response out; no Beast here).
+// Thread-safety: handlers run concurrently on the server's threads; ApiContext is shared and synchronised.
+#pragma once
+
+#include "db_api/http.hpp"
+#include "db_api/router.hpp"
+#include "model/kind.hpp"
+#include "store/store.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace meta_db::db_api {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Results of the expensive discovery scans (/fields, /stats), reused while the catalogue is unchanged.
+class DiscoveryCache {
+ public:
+  // The cached value for `key` if computed at `generation` less than `max_age` ago.
+  std::optional<boost::json::object> Get(const std::string& key, std::uint64_t generation,
+                                         std::chrono::seconds max_age);
+  void Put(const std::string& key, std::uint64_t generation, boost::json::object value);
+
+ private:
+  struct Entry {
+    std::uint64_t generation;
+    std::chrono::steady_clock::time_point at;
+    boost::json::object value;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+};
+
+struct ApiContext {
+  ApiContext(Store& store_, std::string web_root_, std::string swagger_dir_)
+      : store(store_), web_root(std::move(web_root_)), swagger_dir(std::move(swagger_dir_)) {}
+
+  Store& store;
+  std::string web_root;     // dashboard build ("" = none)
+  std::string swagger_dir;  // swagger-ui-dist directory ("" = /docs assets unavailable)
+  // Bumped by every write through the API; ingest in another process is covered by the cache's max age.
+  std::atomic<std::uint64_t> generation{0};
+  DiscoveryCache cache;
+  std::string openapi_json;  // rendered once from the route table
+};
+
+// The one route table (routes.cpp).
+std::vector<Route> BuildRoutes(ApiContext& ctx);
+
+// Resources (resources.cpp).
+Response CreateDocument(ApiContext& ctx, Kind kind, const Request& request);
+Response ListDocuments(ApiContext& ctx, Kind kind, const Request& request);
+Response GetDocument(ApiContext& ctx, Kind kind, const Request& request);
+Response GetDocumentByUid(ApiContext& ctx, Kind kind, const Request& request);
+Response PatchDocument(ApiContext& ctx, Kind kind, const Request& request);
+Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request);
+Response ListChildren(ApiContext& ctx, Kind child, const Request& request);
+Response AppendCases(ApiContext& ctx, const Request& request);
+Response CollectionStudies(ApiContext& ctx, const Request& request);
+
+// Jobs (jobs.cpp): creation resolves identifiers against stored studies.
+Response CreateJob(ApiContext& ctx, const Request& request);
+Response PatchJob(ApiContext& ctx, const Request& request);
+Response DeleteJob(ApiContext& ctx, const Request& request);
+
+// Queries and discovery (discovery.cpp).
+Response Health(ApiContext& ctx, const Request& request);
+Response PostQuery(ApiContext& ctx, const Request& request);
+Response FieldsOf(ApiContext& ctx, const Request& request);
+Response Stats(ApiContext& ctx, const Request& request);
+Response ErrorsList(ApiContext& ctx, const Request& request);
+
+// Docs and static files (static_files.cpp).
+Response OpenApiDocument(ApiContext& ctx, const Request& request);
+Response SwaggerPage(ApiContext& ctx, const Request& request);
+Response SwaggerAsset(ApiContext& ctx, const Request& request);
+// The dashboard under "/" and "/ui/..." from web_root; nullopt when the path is not a dashboard path.
+std::optional<Response> StaticFallback(ApiContext& ctx, const Request& request);
+
+// Shared helpers.
+ObjectId PathId(const Request& request, const std::string& name = "id");  // 400 unless 24-hex
+boost::json::object BodyObject(const Request& request);                   // 400/422 on bad JSON
+void Touch(ApiContext& ctx);                                              // after a successful write
+Document MustGet(Session& session, Kind kind, const ObjectId& id);        // 404 when absent
+// Referenced ids (collection_ids, collection_id, study_id, series_id) must exist: 422 naming the field.
+void CheckReferences(Session& session, Kind kind, const boost::json::object& doc);
+
+}  // namespace meta_db::db_api

@@ -1,0 +1,281 @@
+// POST /query, the dashboard's discovery endpoints (/fields, /stats), the error register and /health.
+#include "db_api/api.hpp"
+#include "db_api/listing.hpp"
+
+#include "common/error.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <set>
+
+namespace meta_db::db_api {
+
+namespace {
+
+constexpr std::int64_t kScanPage = 1000;
+constexpr std::int64_t kFieldsSample = 20000;      // documents scanned per /fields answer
+constexpr std::size_t kDistinctTracked = 1000;    // distinct values counted per field (memory bound)
+constexpr std::chrono::seconds kCacheAge{30};     // covers ingest running in another process
+constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
+
+// Calls fn on every document of `kind` (at most `max_docs`) matching nothing in particular, page by page.
+std::int64_t Scan(Session& session, Kind kind, std::optional<query::Projection> projection, std::int64_t max_docs,
+                  const std::function<void(const Document&)>& fn) {
+  query::Query query;
+  query.projection = std::move(projection);
+  query.count_total = false;
+  query.limit = kScanPage;
+  query.sort = {{"_id", 1}};
+  std::int64_t seen = 0;
+  for (query.skip = 0; seen < max_docs; query.skip += kScanPage) {
+    FindResult page = session.Find(kind, query);
+    for (const Document& doc : page.results) fn(doc);
+    seen += static_cast<std::int64_t>(page.results.size());
+    if (static_cast<std::int64_t>(page.results.size()) < kScanPage) break;
+  }
+  return seen;
+}
+
+std::string TypeName(const boost::json::value& value) {
+  switch (value.kind()) {
+    case boost::json::kind::null: return "null";
+    case boost::json::kind::bool_: return "boolean";
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64: return "integer";
+    case boost::json::kind::double_: return "number";
+    case boost::json::kind::string: return "string";
+    case boost::json::kind::array: return "array";
+    case boost::json::kind::object: return "object";
+  }
+  return "unknown";
+}
+
+struct FieldStats {
+  std::int64_t count = 0;
+  std::set<std::string> types;
+  std::map<std::string, std::pair<boost::json::value, std::int64_t>> values;  // serialised value -> (value, n)
+};
+
+void Observe(FieldStats& stats, const boost::json::value& value) {
+  ++stats.count;
+  stats.types.insert(TypeName(value));
+  if (value.is_array() || value.is_object()) return;
+  const std::string key = boost::json::serialize(value);
+  auto it = stats.values.find(key);
+  if (it != stats.values.end()) {
+    ++it->second.second;
+  } else if (stats.values.size() < kDistinctTracked) {
+    stats.values.emplace(key, std::make_pair(value, 1));
+  }
+}
+
+boost::json::array TopValues(const FieldStats& stats, std::size_t n) {
+  std::vector<const std::pair<boost::json::value, std::int64_t>*> all;
+  for (const auto& [key, entry] : stats.values) all.push_back(&entry);
+  std::stable_sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->second > b->second; });
+  boost::json::array out;
+  for (std::size_t i = 0; i < std::min(n, all.size()); ++i) {
+    out.push_back(boost::json::object{{"value", all[i]->first}, {"count", all[i]->second}});
+  }
+  return out;
+}
+
+boost::json::object ComputeFields(Session& session, Kind kind) {
+  std::map<std::string, FieldStats> fields;
+  const std::int64_t sampled = Scan(session, kind, std::nullopt, kFieldsSample, [&](const Document& doc) {
+    for (const auto& [key, value] : doc) {
+      if (key == "metadata" && value.is_object()) {
+        for (const auto& [meta_key, meta_value] : value.as_object()) {
+          Observe(fields["metadata." + std::string(meta_key)], meta_value);
+        }
+      }
+      Observe(fields[std::string(key)], value);
+    }
+  });
+  boost::json::array list;
+  for (const auto& [path, stats] : fields) {
+    boost::json::array types;
+    for (const auto& type : stats.types) types.emplace_back(type);
+    list.push_back(boost::json::object{{"path", path},
+                                       {"promoted", FindIndexedField(kind, path) != nullptr},
+                                       {"count", stats.count},
+                                       {"types", std::move(types)},
+                                       {"values", TopValues(stats, 10)}});
+  }
+  query::Query count;
+  count.limit = 0;
+  const std::int64_t total = session.Find(kind, count).total;
+  return {{"collection", CollectionName(kind)}, {"total", total}, {"sampled", sampled}, {"fields", std::move(list)}};
+}
+
+using Histogram = std::map<std::string, std::int64_t>;
+
+boost::json::array HistogramJson(const Histogram& histogram) {
+  std::vector<std::pair<std::string, std::int64_t>> sorted(histogram.begin(), histogram.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  boost::json::array out;
+  for (auto& [value, count] : sorted) out.push_back(boost::json::object{{"value", value}, {"count", count}});
+  return out;
+}
+
+std::string Text(const Document& doc, std::string_view path) {
+  const boost::json::value* value = nullptr;
+  if (path.starts_with("metadata.")) {
+    if (const auto* meta = doc.if_contains("metadata"); meta != nullptr && meta->is_object()) {
+      value = meta->as_object().if_contains(path.substr(9));
+    }
+  } else {
+    value = doc.if_contains(path);
+  }
+  if (value == nullptr || value->is_null()) return "(missing)";
+  if (value->is_string()) return std::string(value->as_string());
+  if (value->is_array() && !value->as_array().empty() && value->as_array().front().is_string()) {
+    return std::string(value->as_array().front().as_string());  // multi-valued: the first value
+  }
+  return boost::json::serialize(*value);
+}
+
+std::string ThicknessBucket(const Document& doc) {
+  const auto* meta = doc.if_contains("metadata");
+  const auto* value = meta != nullptr && meta->is_object() ? meta->as_object().if_contains("SliceThickness") : nullptr;
+  if (value == nullptr || !value->is_number()) return "(missing)";
+  const double mm = value->to_number<double>();
+  if (mm < 1) return "<1";
+  if (mm < 2) return "1-2";
+  if (mm < 3) return "2-3";
+  if (mm < 5) return "3-5";
+  return ">=5";
+}
+
+std::string InstancesBucket(const Document& doc) {
+  const auto* value = doc.if_contains("num_instances");
+  const std::int64_t n = value != nullptr && value->is_number() ? value->to_number<std::int64_t>() : 0;
+  if (n <= 1) return n == 0 ? "0" : "1";
+  if (n <= 10) return "2-10";
+  if (n <= 50) return "11-50";
+  if (n <= 100) return "51-100";
+  if (n <= 200) return "101-200";
+  if (n <= 500) return "201-500";
+  return ">500";
+}
+
+boost::json::object ComputeStats(Session& session) {
+  const StoreCounts counts = session.Counts();
+  std::map<std::string, Histogram> dist;
+  const query::Projection series_fields{
+      true, {"modality", "num_instances", "metadata.Manufacturer", "metadata.ManufacturerModelName",
+             "metadata.BodyPartExamined", "metadata.ConvolutionKernel", "metadata.SliceThickness"}};
+  Scan(session, Kind::kSeries, series_fields, kNoLimit, [&](const Document& doc) {
+    ++dist["modality"][Text(doc, "modality")];
+    ++dist["manufacturer"][Text(doc, "metadata.Manufacturer")];
+    ++dist["manufacturer_model_name"][Text(doc, "metadata.ManufacturerModelName")];
+    ++dist["body_part_examined"][Text(doc, "metadata.BodyPartExamined")];
+    ++dist["convolution_kernel"][Text(doc, "metadata.ConvolutionKernel")];
+    ++dist["slice_thickness"][ThicknessBucket(doc)];
+    ++dist["instances_per_series"][InstancesBucket(doc)];
+  });
+  Scan(session, Kind::kStudies, query::Projection{true, {"study_date"}}, kNoLimit, [&](const Document& doc) {
+    const std::string date = Text(doc, "study_date");
+    ++dist["study_year"][date.size() >= 4 && std::isdigit(static_cast<unsigned char>(date[0])) ? date.substr(0, 4)
+                                                                                                : "(missing)"];
+  });
+  boost::json::object distributions;
+  for (const auto& [name, histogram] : dist) distributions[name] = HistogramJson(histogram);
+  return {{"counts",
+           {{"researchers", counts.researchers},
+            {"collections", counts.collections},
+            {"studies", counts.studies},
+            {"series", counts.series},
+            {"instances", counts.instances},
+            {"jobs", counts.jobs},
+            {"errors", counts.errors}}},
+          {"distributions", std::move(distributions)}};
+}
+
+Response Cached(ApiContext& ctx, const std::string& key, const std::function<boost::json::object(Session&)>& fn) {
+  const std::uint64_t generation = ctx.generation.load(std::memory_order_relaxed);
+  if (auto hit = ctx.cache.Get(key, generation, kCacheAge)) return JsonResponse(200, *hit);
+  boost::json::object value;
+  ctx.store.Read([&](Session& session) { value = fn(session); });
+  ctx.cache.Put(key, generation, value);
+  return JsonResponse(200, value);
+}
+
+}  // namespace
+
+std::optional<boost::json::object> DiscoveryCache::Get(const std::string& key, std::uint64_t generation,
+                                                       std::chrono::seconds max_age) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.generation != generation ||
+      std::chrono::steady_clock::now() - it->second.at > max_age) {
+    return std::nullopt;
+  }
+  return it->second.value;
+}
+
+void DiscoveryCache::Put(const std::string& key, std::uint64_t generation, boost::json::object value) {
+  std::lock_guard lock(mutex_);
+  entries_[key] = Entry{generation, std::chrono::steady_clock::now(), std::move(value)};
+}
+
+Response Health(ApiContext& ctx, const Request&) {
+  return JsonResponse(200, boost::json::object{{"status", "ok"}, {"db", ctx.store.Backend()}, {"version", kVersion}});
+}
+
+Response PostQuery(ApiContext& ctx, const Request& request) {
+  boost::json::object body = BodyObject(request);
+  const auto* collection = body.if_contains("collection");
+  if (collection == nullptr || !collection->is_string()) {
+    throw Error(Errc::kBadRequest, "'collection' (string) is required", boost::json::object{{"field", "collection"}});
+  }
+  const auto kind = ParseKind(collection->as_string());
+  if (!kind) {
+    throw Error(Errc::kBadRequest, "unknown collection '" + std::string(collection->as_string()) + "'",
+                boost::json::object{{"field", "collection"}});
+  }
+  query::Query query = query::ParseQueryRequest(body);
+  FindResult result;
+  ctx.store.Read([&](Session& session) { result = session.Find(*kind, query); });
+  return JsonResponse(200, ListBody(std::move(result), query));
+}
+
+Response FieldsOf(ApiContext& ctx, const Request& request) {
+  const std::string name = request.Param("collection").value_or("series");
+  const auto kind = ParseKind(name);
+  if (!kind) {
+    throw Error(Errc::kBadRequest, "unknown collection '" + name + "'", boost::json::object{{"parameter", "collection"}});
+  }
+  return Cached(ctx, "fields:" + name, [&](Session& session) { return ComputeFields(session, *kind); });
+}
+
+Response Stats(ApiContext& ctx, const Request&) {
+  return Cached(ctx, "stats", [](Session& session) { return ComputeStats(session); });
+}
+
+Response ErrorsList(ApiContext& ctx, const Request& request) {
+  std::int64_t skip = 0, limit = 0;
+  ParsePaging(request, skip, limit);
+  boost::json::array results;
+  std::int64_t total = 0;
+  ctx.store.Read([&](Session& session) {
+    for (const ErrorRecord& record : session.Errors(skip, limit)) {
+      results.push_back(boost::json::object{{"path", record.path},
+                                             {"reason", record.reason},
+                                             {"first_seen", record.first_seen},
+                                             {"last_seen", record.last_seen}});
+    }
+    total = session.Counts().errors;
+  });
+  return JsonResponse(200, boost::json::object{
+                               {"results", std::move(results)}, {"total", total}, {"limit", limit}, {"skip", skip}});
+}
+
+}  // namespace meta_db::db_api

@@ -1,0 +1,112 @@
+// OpenAPI component schemas generated from the same field tables that validate request bodies.
+#include "db_api/models.hpp"
+
+#include <boost/json/array.hpp>
+
+#include <string>
+
+namespace meta_db::db_api {
+
+namespace {
+
+boost::json::object TypeSchema(FieldType type) {
+  using T = FieldType;
+  const boost::json::object id{{"type", "string"}, {"pattern", "^[0-9a-fA-F]{24}$"}};
+  switch (type) {
+    case T::kString: return {{"type", "string"}};
+    case T::kDateTime: return {{"type", "string"}, {"format", "date-time"}};
+    case T::kInteger: return {{"type", "integer"}};
+    case T::kNumber: return {{"type", "number"}};
+    case T::kObject: return {{"type", "object"}, {"additionalProperties", true}};
+    case T::kObjectId: return id;
+    case T::kObjectIdArray: return {{"type", "array"}, {"items", id}};
+    case T::kStringArray: return {{"type", "array"}, {"items", {{"type", "string"}}}};
+    case T::kCaseArray: return {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/Case"}}}};
+    case T::kAny: return {{"nullable", true}};
+  }
+  return {};
+}
+
+boost::json::object KindSchema(Kind kind, bool for_create) {
+  boost::json::object properties;
+  boost::json::array required;
+  for (const FieldSpec& spec : Fields(kind)) {
+    if (for_create && spec.server_owned) continue;
+    boost::json::object schema = TypeSchema(spec.type);
+    if (!spec.description.empty()) schema["description"] = spec.description;
+    if (!for_create && spec.server_owned) schema["readOnly"] = true;
+    properties[spec.name] = std::move(schema);
+    if (for_create && spec.required) required.emplace_back(spec.name);
+    if (!for_create && (spec.required || spec.name == "_id")) required.emplace_back(spec.name);
+  }
+  boost::json::object out{{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) out["required"] = std::move(required);
+  out["additionalProperties"] = IsOpenSchema(kind);
+  return out;
+}
+
+boost::json::object ListSchema() {
+  return {{"type", "object"},
+          {"required", boost::json::array{"results", "total", "limit", "skip"}},
+          {"properties",
+           {{"results", {{"type", "array"}, {"items", {{"type", "object"}, {"additionalProperties", true}}}}},
+            {"total", {{"type", "integer"}, {"description", "matches before skip/limit"}}},
+            {"limit", {{"type", "integer"}}},
+            {"skip", {{"type", "integer"}}}}}};
+}
+
+boost::json::object QueryRequestSchema() {
+  boost::json::object any_object{{"type", "object"}, {"additionalProperties", true}};
+  return {{"type", "object"},
+          {"required", boost::json::array{"collection"}},
+          {"properties",
+           {{"collection",
+             {{"type", "string"},
+              {"enum", boost::json::array{"studies", "series", "instances", "collections", "researchers", "jobs"}}}},
+            {"query", any_object},
+            {"filter", any_object},
+            {"sort", {{"type", "object"}, {"additionalProperties", {{"type", "integer"}, {"enum", {1, -1}}}}}},
+            {"skip", {{"type", "integer"}, {"minimum", 0}}},
+            {"limit", {{"type", "integer"}, {"minimum", 0}, {"maximum", 1000}}},
+            {"projection", any_object}}}};
+}
+
+}  // namespace
+
+boost::json::object ModelSchemas() {
+  boost::json::object schemas;
+  for (Kind kind : kAllKinds) {
+    const std::string name(SchemaName(kind));
+    schemas[name] = KindSchema(kind, false);
+    schemas[name + "Create"] = KindSchema(kind, true);
+    boost::json::object patch = KindSchema(kind, true);
+    patch.erase("required");
+    patch["description"] = "fields to change; null removes an optional field";
+    schemas[name + "Patch"] = std::move(patch);
+  }
+  schemas["Case"] = {{"type", "object"},
+                     {"required", boost::json::array{"case_id"}},
+                     {"additionalProperties", false},
+                     {"properties",
+                      {{"case_id", {{"type", "string"}}},
+                       {"patient_id", {{"type", "string"}}},
+                       {"accession_numbers", {{"type", "array"}, {"items", {{"type", "string"}}}}}}}};
+  schemas["CasesAppend"] = {
+      {"type", "object"},
+      {"description", "either {\"cases\": [Case, ...]} or a single Case object"},
+      {"properties", {{"cases", {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/Case"}}}}}}},
+      {"additionalProperties", true}};
+  schemas["List"] = ListSchema();
+  schemas["QueryRequest"] = QueryRequestSchema();
+  schemas["Health"] = {{"type", "object"},
+                       {"properties",
+                        {{"status", {{"type", "string"}}}, {"db", {{"type", "string"}}}, {"version", {{"type", "string"}}}}}};
+  schemas["Fields"] = {{"type", "object"}, {"additionalProperties", true},
+                       {"description", "{collection, total, sampled, fields: [{path, promoted, count, types, values}]}"}};
+  schemas["Stats"] = {{"type", "object"}, {"additionalProperties", true},
+                      {"description", "{counts: {...}, distributions: {name: [{value, count}]}}"}};
+  schemas["OpenApi"] = {{"type", "object"}, {"additionalProperties", true}};
+  return schemas;
+}
+
+}  // namespace meta_db::db_api

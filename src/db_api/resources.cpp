@@ -1,0 +1,239 @@
+// CRUD handlers for the six collections; every write is one Store::Write transaction through the catalog,
+// so the hierarchy's invariants hold and a failed request leaves nothing half-written.
+#include "db_api/api.hpp"
+#include "db_api/listing.hpp"
+#include "db_api/models.hpp"
+
+#include "catalog/catalog.hpp"
+#include "common/error.hpp"
+#include "common/json_io.hpp"
+
+#include <boost/json/array.hpp>
+
+namespace meta_db::db_api {
+
+namespace {
+
+[[noreturn]] void Unprocessable(std::string_view field, const std::string& why) {
+  throw Error(Errc::kUnprocessable, "field '" + std::string(field) + "' " + why,
+              boost::json::object{{"field", field}});
+}
+
+// Series carry their study's patient and accession (as ingest writes them), so series-level filters on those
+// fields also find series created through the API.
+void InheritFromStudy(Session& session, boost::json::object& series) {
+  const auto study = session.Get(Kind::kStudies, *ObjectId::Parse(series.at("study_id").as_string()));
+  if (!study) return;
+  for (const char* field : {"patient_id", "accession_number"}) {
+    if (!series.contains(field) && study->contains(field)) series[field] = study->at(field);
+  }
+}
+
+bool ParseCascade(const Request& request) {
+  auto value = request.Param("cascade");
+  if (!value || *value == "false" || *value == "0") return false;
+  if (*value == "true" || *value == "1" || value->empty()) return true;
+  throw Error(Errc::kBadRequest, "query parameter 'cascade' must be true or false",
+              boost::json::object{{"parameter", "cascade"}});
+}
+
+Response Created(const Document& doc, Kind kind) {
+  Response response = JsonResponse(201, doc);
+  if (const auto* id = doc.if_contains("_id"); id != nullptr && id->is_string()) {
+    response.headers.emplace_back("Location", "/" + std::string(CollectionName(kind)) + "/" +
+                                                  std::string(id->as_string()));
+  }
+  return response;
+}
+
+Response FindResponse(ApiContext& ctx, Kind kind, const query::Query& query) {
+  FindResult result;
+  ctx.store.Read([&](Session& session) { result = session.Find(kind, query); });
+  return JsonResponse(200, ListBody(std::move(result), query));
+}
+
+}  // namespace
+
+Document MustGet(Session& session, Kind kind, const ObjectId& id) {
+  auto doc = session.Get(kind, id);
+  if (!doc) {
+    throw Error(Errc::kNotFound, std::string(CollectionName(kind)) + " " + id.ToHex() + " not found",
+                boost::json::object{{"collection", CollectionName(kind)}, {"id", id.ToHex()}});
+  }
+  return std::move(*doc);
+}
+
+// Referenced documents must exist, so the API never creates dangling ids (422 naming the field).
+void CheckReferences(Session& session, Kind kind, const boost::json::object& doc) {
+  if (const auto* ids = doc.if_contains("collection_ids"); ids != nullptr && ids->is_array()) {
+    for (const auto& id : ids->as_array()) {
+      if (!session.Get(Kind::kCollections, *ObjectId::Parse(id.as_string()))) {
+        Unprocessable("collection_ids", "references unknown collection " + std::string(id.as_string()));
+      }
+    }
+  }
+  if (auto parent_field = ParentField(kind)) {
+    const Kind parent = kind == Kind::kSeries ? Kind::kStudies : Kind::kSeries;
+    if (const auto* id = doc.if_contains(*parent_field); id != nullptr && id->is_string()) {
+      if (!session.Get(parent, *ObjectId::Parse(id->as_string()))) {
+        Unprocessable(*parent_field, "references unknown " + std::string(CollectionName(parent)) + " " +
+                                         std::string(id->as_string()));
+      }
+    }
+  }
+  if (const auto* id = doc.if_contains("collection_id"); id != nullptr && id->is_string()) {
+    if (!session.Get(Kind::kCollections, *ObjectId::Parse(id->as_string()))) {
+      Unprocessable("collection_id", "references unknown collection " + std::string(id->as_string()));
+    }
+  }
+}
+
+ObjectId PathId(const Request& request, const std::string& name) {
+  const std::string& text = request.PathParam(name);
+  auto id = ObjectId::Parse(text);
+  if (!id) {
+    throw Error(Errc::kBadRequest, "'" + text + "' is not a valid id (24 hex digits expected)",
+                boost::json::object{{"parameter", name}, {"value", text}});
+  }
+  return *id;
+}
+
+boost::json::object BodyObject(const Request& request) { return ParseJsonObject(request.body); }
+
+void Touch(ApiContext& ctx) { ctx.generation.fetch_add(1, std::memory_order_relaxed); }
+
+Response CreateDocument(ApiContext& ctx, Kind kind, const Request& request) {
+  boost::json::object doc = ValidateBody(kind, Mode::kCreate, BodyObject(request));
+  Document stored;
+  ctx.store.Write([&](Session& session) {
+    CheckReferences(session, kind, doc);
+    if (kind == Kind::kSeries) InheritFromStudy(session, doc);
+    stored = catalog::Create(session, kind, std::move(doc));
+  });
+  Touch(ctx);
+  return Created(stored, kind);
+}
+
+Response ListDocuments(ApiContext& ctx, Kind kind, const Request& request) {
+  return FindResponse(ctx, kind, BuildListQuery(kind, request));
+}
+
+Response GetDocument(ApiContext& ctx, Kind kind, const Request& request) {
+  const ObjectId id = PathId(request);
+  Document doc;
+  ctx.store.Read([&](Session& session) { doc = MustGet(session, kind, id); });
+  return JsonResponse(200, doc);
+}
+
+Response GetDocumentByUid(ApiContext& ctx, Kind kind, const Request& request) {
+  const std::string& uid = request.PathParam("uid");
+  std::optional<Document> doc;
+  ctx.store.Read([&](Session& session) { doc = session.GetByKey(kind, uid); });
+  if (!doc) {
+    throw Error(Errc::kNotFound, std::string(CollectionName(kind)) + " with UID " + uid + " not found",
+                boost::json::object{{"collection", CollectionName(kind)}, {"uid", uid}});
+  }
+  return JsonResponse(200, *doc);
+}
+
+Response PatchDocument(ApiContext& ctx, Kind kind, const Request& request) {
+  const ObjectId id = PathId(request);
+  boost::json::object patch = ValidateBody(kind, Mode::kPatch, BodyObject(request));
+  Document stored;
+  ctx.store.Write([&](Session& session) {
+    MustGet(session, kind, id);
+    CheckReferences(session, kind, patch);
+    stored = catalog::Patch(session, kind, id, patch);
+  });
+  Touch(ctx);
+  return JsonResponse(200, stored);
+}
+
+Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request) {
+  const ObjectId id = PathId(request);
+  const bool cascade = ParseCascade(request);
+  ctx.store.Write([&](Session& session) {
+    MustGet(session, kind, id);
+    catalog::Remove(session, kind, id, cascade);
+  });
+  Touch(ctx);
+  Response response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
+}
+
+Response ListChildren(ApiContext& ctx, Kind child, const Request& request) {
+  const Kind parent = child == Kind::kSeries ? Kind::kStudies : Kind::kSeries;
+  const ObjectId id = PathId(request);
+  ctx.store.Read([&](Session& session) { MustGet(session, parent, id); });
+  query::Query query = BuildListQuery(child, request, {{*ParentField(child), id.ToHex()}});
+  // Children come in their natural order (series_number, instance_number) unless the client sorts.
+  if (query.sort.empty()) query.sort = {{std::string(*ChildOrderField(child)), 1}, {"_id", 1}};
+  return FindResponse(ctx, child, query);
+}
+
+Response AppendCases(ApiContext& ctx, const Request& request) {
+  const ObjectId id = PathId(request);
+  boost::json::object body = BodyObject(request);
+  boost::json::array incoming;
+  if (const auto* cases = body.if_contains("cases")) {
+    if (body.size() != 1 || !cases->is_array()) Unprocessable("cases", "must be the only field, an array");
+    incoming = cases->as_array();
+  } else {
+    incoming.emplace_back(std::move(body));
+  }
+  if (incoming.empty()) Unprocessable("cases", "must not be empty");
+  for (const auto& item : incoming) ValidateCase(item, "cases");
+  Document stored;
+  ctx.store.Write([&](Session& session) {
+    Document collection = MustGet(session, Kind::kCollections, id);
+    boost::json::array cases;
+    if (const auto* old = collection.if_contains("cases"); old != nullptr && old->is_array()) cases = old->as_array();
+    for (const auto& item : incoming) {
+      const auto& case_id = item.as_object().at("case_id");
+      for (const auto& existing : cases) {
+        if (existing.is_object() && existing.as_object().if_contains("case_id") &&
+            existing.as_object().at("case_id") == case_id) {
+          throw Error(Errc::kConflict, "case " + std::string(case_id.as_string()) + " already in the collection",
+                      boost::json::object{{"field", "case_id"}, {"value", case_id}});
+        }
+      }
+      cases.push_back(item);
+    }
+    stored = catalog::Patch(session, Kind::kCollections, id, {{"cases", std::move(cases)}});
+  });
+  Touch(ctx);
+  return JsonResponse(200, stored);
+}
+
+Response CollectionStudies(ApiContext& ctx, const Request& request) {
+  const ObjectId id = PathId(request);
+  Document collection;
+  ctx.store.Read([&](Session& session) { collection = MustGet(session, Kind::kCollections, id); });
+  // A study belongs to a collection when tagged with it, or when one of the collection's cases names its
+  // patient or its accession number (cases are how researchers declare cohorts before ingest tags them).
+  boost::json::array patients, accessions;
+  if (const auto* cases = collection.if_contains("cases"); cases != nullptr && cases->is_array()) {
+    for (const auto& item : cases->as_array()) {
+      if (!item.is_object()) continue;
+      const auto& c = item.as_object();
+      if (const auto* p = c.if_contains("patient_id"); p != nullptr && p->is_string()) patients.push_back(*p);
+      if (const auto* a = c.if_contains("accession_numbers"); a != nullptr && a->is_array()) {
+        for (const auto& acc : a->as_array()) accessions.push_back(acc);
+      }
+    }
+  }
+  boost::json::array any{boost::json::object{{"collection_ids", id.ToHex()}}};
+  if (!patients.empty()) any.push_back(boost::json::object{{"patient_id", {{"$in", patients}}}});
+  if (!accessions.empty()) any.push_back(boost::json::object{{"accession_number", {{"$in", accessions}}}});
+  boost::json::object extra;
+  if (any.size() == 1) {
+    extra = any.front().as_object();
+  } else {
+    extra["$or"] = std::move(any);
+  }
+  return FindResponse(ctx, Kind::kStudies, BuildListQuery(Kind::kStudies, request, extra));
+}
+
+}  // namespace meta_db::db_api

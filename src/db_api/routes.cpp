@@ -1,0 +1,94 @@
+// THE route table: every endpoint, its handler and its OpenAPI description in one place.
+#include "db_api/api.hpp"
+#include "db_api/listing.hpp"
+#include "db_api/models.hpp"
+
+namespace meta_db::db_api {
+
+namespace {
+
+
+Handler Bind(ApiContext& ctx, Kind kind, Response (*fn)(ApiContext&, Kind, const Request&)) {
+  return [&ctx, kind, fn](const Request& request) { return fn(ctx, kind, request); };
+}
+
+Handler Bind(ApiContext& ctx, Response (*fn)(ApiContext&, const Request&)) {
+  return [&ctx, fn](const Request& request) { return fn(ctx, request); };
+}
+
+std::vector<ParamDoc> Cascade() {
+  return {{"cascade", "boolean", "also delete children (series, instances); without it a parent with children is "
+                                 "a 409"}};
+}
+
+// The five CRUD routes of one collection; jobs plug their own create/patch/delete.
+void AddCrud(std::vector<Route>& routes, ApiContext& ctx, Kind kind) {
+  const std::string base = "/" + std::string(CollectionName(kind));
+  const std::string schema(SchemaName(kind));
+  const std::string tag(CollectionName(kind));
+  const bool jobs = kind == Kind::kJobs;
+  const bool open = IsOpenSchema(kind);
+  routes.push_back({"POST", base, tag, "Create a document in " + tag, {}, false, schema + "Create", schema, 201,
+                    "application/json", jobs ? Bind(ctx, CreateJob) : Bind(ctx, kind, CreateDocument)});
+  routes.push_back({"GET", base, tag, "List and filter " + tag, ListParams(kind), open, "", "List", 200,
+                    "application/json", Bind(ctx, kind, ListDocuments)});
+  routes.push_back({"GET", base + "/{id}", tag, "Get one document of " + tag + " by _id", {}, false, "", schema, 200,
+                    "application/json", Bind(ctx, kind, GetDocument)});
+  routes.push_back({"PATCH", base + "/{id}", tag, "Change fields of a document (null removes a field)", {}, false,
+                    schema + "Patch", schema, 200, "application/json",
+                    jobs ? Bind(ctx, PatchJob) : Bind(ctx, kind, PatchDocument)});
+  routes.push_back({"DELETE", base + "/{id}", tag, "Delete a document", jobs ? std::vector<ParamDoc>{} : Cascade(),
+                    false, "", "", 204, "", jobs ? Bind(ctx, DeleteJob) : Bind(ctx, kind, DeleteDocument)});
+}
+
+}  // namespace
+
+std::vector<Route> BuildRoutes(ApiContext& ctx) {
+  std::vector<Route> routes;
+  routes.push_back({"GET", "/health", "service", "Liveness and back-end", {}, false, "", "Health", 200,
+                    "application/json", Bind(ctx, Health)});
+  for (Kind kind : kAllKinds) AddCrud(routes, ctx, kind);
+
+  routes.push_back({"POST", "/collections/{id}/cases", "collections",
+                    "Append cases {case_id, patient_id, accession_numbers[]} (409 on a duplicate case_id)", {}, false,
+                    "CasesAppend", "Collection", 200, "application/json", Bind(ctx, AppendCases)});
+  routes.push_back({"GET", "/collections/{id}/studies", "collections",
+                    "Studies of a collection: tagged with its id, or whose patient_id / accession_number one of its "
+                    "cases names",
+                    ListParams(Kind::kStudies), true, "", "List", 200, "application/json",
+                    Bind(ctx, CollectionStudies)});
+  routes.push_back({"GET", "/studies/{id}/series", "studies", "Series of a study (by series_number)",
+                    PagingParams(true), false, "", "List", 200, "application/json",
+                    Bind(ctx, Kind::kSeries, ListChildren)});
+  routes.push_back({"GET", "/series/{id}/instances", "series", "Instances of a series (by instance_number)",
+                    PagingParams(true), false, "", "List", 200, "application/json",
+                    Bind(ctx, Kind::kInstances, ListChildren)});
+  for (Kind kind : {Kind::kStudies, Kind::kSeries, Kind::kInstances}) {
+    const std::string tag(CollectionName(kind));
+    routes.push_back({"GET", "/" + tag + "/uid/{uid}", tag, "Get one document of " + tag + " by its DICOM UID", {},
+                      false, "", std::string(SchemaName(kind)), 200, "application/json",
+                      Bind(ctx, kind, GetDocumentByUid)});
+  }
+
+  routes.push_back({"POST", "/query", "query",
+                    "Filter any collection with the MongoDB-style filter language; answers results and total", {},
+                    false, "QueryRequest", "List", 200, "application/json", Bind(ctx, PostQuery)});
+  routes.push_back({"GET", "/fields", "discovery",
+                    "Fields present in a collection: promoted and metadata.*, with counts, types and top values",
+                    {{"collection", "string", "studies | series | instances | ... (default series)"}}, false, "",
+                    "Fields", 200, "application/json", Bind(ctx, FieldsOf)});
+  routes.push_back({"GET", "/stats", "discovery", "Document counts and distributions for the dashboard", {}, false,
+                    "", "Stats", 200, "application/json", Bind(ctx, Stats)});
+  routes.push_back({"GET", "/errors", "discovery", "The ingest error register (failing paths and reasons)",
+                    PagingParams(false), false, "", "List", 200, "application/json", Bind(ctx, ErrorsList)});
+
+  routes.push_back({"GET", "/openapi.json", "docs", "This OpenAPI 3.0.3 document", {}, false, "", "OpenApi", 200,
+                    "application/json", Bind(ctx, OpenApiDocument)});
+  routes.push_back({"GET", "/docs", "docs", "Swagger UI", {}, false, "", "", 200, "text/html",
+                    Bind(ctx, SwaggerPage)});
+  routes.push_back({"GET", "/docs/{file}", "docs", "Swagger UI assets (swagger-ui-dist)", {}, false, "", "", 200,
+                    "application/octet-stream", Bind(ctx, SwaggerAsset)});
+  return routes;
+}
+
+}  // namespace meta_db::db_api

@@ -1,0 +1,32 @@
+// meta_db's HTTP server: the REST API, /openapi.json, Swagger UI at /docs and the dashboard's static files.
+// Thread-safety: RunServer uses `store` from several threads at once (Store is thread-safe by contract).
+#pragma once
+
+#include "store/store.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+namespace meta_db {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";  // also "::1", "0.0.0.0", "::"
+  unsigned short port = 8000;      // 0 picks a free port (see on_listening)
+  int threads = 0;                 // <= 0: one per core
+  std::size_t body_limit = 1 << 20;  // bytes; larger bodies get 413
+  std::string web_root;              // dashboard build (index.html, assets); "" serves a landing page at /
+  // swagger-ui-dist directory; "" looks at $META_DB_SWAGGER_DIR, then the source tree's
+  // src/db_api/swagger/node_modules/swagger-ui-dist (installed by `npm ci` there).
+  std::string swagger_dir;
+  int read_timeout_seconds = 30;     // per request, also the keep-alive idle limit
+  int shutdown_grace_seconds = 10;   // in-flight requests get this long after SIGINT/SIGTERM
+  bool access_log = true;            // one spdlog line per request
+  std::function<void(unsigned short port)> on_listening;  // called once bound (tests pass port 0)
+};
+
+// Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish and returns 0.
+// Returns 1 (after logging why) if the address cannot be bound.
+int RunServer(Store& store, const ServeOptions& options);
+
+}  // namespace meta_db

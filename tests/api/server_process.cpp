@@ -1,0 +1,82 @@
+// Process control for the black-box API tests.
+#include "server_process.hpp"
+
+#include "http_client.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace meta_db::api_test {
+
+ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string& web_root)
+    : port_(FreePort()), db_path_(dir / "api.sqlite") {
+  std::vector<std::string> args;
+  const char* use_main = std::getenv("META_DB_API_USE_MAIN");
+  if (use_main != nullptr && std::string(use_main) == "1") {
+    args = {std::getenv("META_DB_BIN"), "serve"};
+  } else {
+    args = {META_DB_API_TEST_SERVER, "--body-limit", "1048576"};
+  }
+  for (const std::string& arg : {std::string("--db"), "sqlite:" + db_path_.string(), std::string("--port"),
+                                 std::to_string(port_), std::string("--threads"), std::string("4")}) {
+    args.push_back(arg);
+  }
+  if (!web_root.empty()) {
+    args.push_back("--web-root");
+    args.push_back(web_root);
+  }
+  const std::string log = (dir / "server.log").string();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // Ready when /health answers (bounded: 20 s).
+  for (int i = 0; i < 400; ++i) {
+    try {
+      HttpClient client(port_);
+      if (client.Get("/health").status == 200) return;
+    } catch (const std::exception&) {
+    }
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("server exited at start; see " + log);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("server did not become ready; see " + log);
+}
+
+ServerProcess::~ServerProcess() { Stop(); }
+
+int ServerProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+}  // namespace meta_db::api_test

@@ -1,0 +1,34 @@
+// Starts the API server under test as a real process on 127.0.0.1 and stops it with SIGTERM.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace meta_db::api_test {
+
+class ServerProcess {
+ public:
+  // Runs the test server (or, with META_DB_API_USE_MAIN=1, `$META_DB_BIN serve`) on a fresh SQLite file.
+  ServerProcess(const std::filesystem::path& dir, const std::string& web_root);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  unsigned short port() const { return port_; }
+  const std::filesystem::path& db_path() const { return db_path_; }
+  // SIGTERM, then waits (bounded); returns the exit status (or -1 if it had to be killed).
+  int Stop();
+
+ private:
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+  std::filesystem::path db_path_;
+};
+
+// The server shared by all tests of the binary (started by the test environment in api_test_main.cpp).
+ServerProcess& SharedServer();
+std::filesystem::path SharedWebRoot();
+
+}  // namespace meta_db::api_test
