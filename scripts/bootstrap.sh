@@ -9,7 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   python3 python3-pydicom
-  curl wrk
+  curl wrk bc time
 )
 if [[ "${META_DB_WITH_BROWSER:-1}" == "1" ]]; then packages+=(chromium); fi
 
