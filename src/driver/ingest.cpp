@@ -83,7 +83,7 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
 
   IngestSummary summary;
   BatchWriter writer(store, collection_id, previous, summary);
-  Progress progress(progress_stream, options.progress);
+  Progress progress(progress_stream, options.progress, static_cast<std::int64_t>(previous.size()));
   std::unordered_set<std::string> seen;
   extractor::ScanOptions scan;
   scan.threads = options.threads;

@@ -3,15 +3,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <iostream>
 
 namespace meta_db::driver {
 
-Progress::Progress(std::ostream& out, bool enabled)
+Progress::Progress(std::ostream& out, bool enabled, std::int64_t expected_files)
     : out_(out),
       enabled_(enabled),
       terminal_(&out == &std::cerr && isatty(STDERR_FILENO) == 1),
+      expected_files_(expected_files),
       started_(std::chrono::steady_clock::now()),
       last_(started_) {}
 
@@ -39,7 +42,13 @@ void Progress::Print(const IngestSummary& s, bool final) {
                 static_cast<long long>(s.unchanged_files), static_cast<long long>(s.failed + s.incomplete), rate,
                 seconds);
   if (terminal_) {
-    out_ << "\r\033[K" << line << (final ? "\n" : "") << std::flush;
+    std::string bar;
+    if (expected_files_ > 0) {
+      constexpr int kWidth = 24;
+      const auto done = std::min<std::int64_t>(kWidth, s.files_seen * kWidth / expected_files_);
+      bar = "[" + std::string(static_cast<std::size_t>(done), '#') + std::string(kWidth - done, '.') + "] ";
+    }
+    out_ << "\r\033[K" << bar << line << (final ? "\n" : "") << std::flush;
   } else {
     out_ << line << "\n" << std::flush;
   }

@@ -4,6 +4,7 @@
 #include "driver/ingest.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <iosfwd>
 
 namespace meta_db::driver {
@@ -11,7 +12,8 @@ namespace meta_db::driver {
 class Progress {
  public:
   // `enabled` false prints nothing; a terminal is detected when the stream is std::cerr and stderr is a tty.
-  Progress(std::ostream& out, bool enabled);
+  // `expected_files`: files the last ingest of this root saw (0 if unknown), for a percentage bar.
+  Progress(std::ostream& out, bool enabled, std::int64_t expected_files);
   void Update(const IngestSummary& summary);
   void Done(const IngestSummary& summary);
 
@@ -21,6 +23,7 @@ class Progress {
   std::ostream& out_;
   bool enabled_;
   bool terminal_;
+  std::int64_t expected_files_;
   std::chrono::steady_clock::time_point started_, last_;
 };
 
