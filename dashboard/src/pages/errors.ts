@@ -14,9 +14,8 @@ const pick = (d: Doc, ...keys: string[]) => {
 };
 
 const COLUMNS: Column[] = [
-  { key: 'path', label: 'Path', className: 'mono path', get: (d) => pick(d, 'path', 'file', 'filename') },
-  { key: 'reason', label: 'Reason', get: (d) => pick(d, 'reason', 'message', 'error', 'error.message') },
-  { key: 'count', label: 'Seen', numeric: true, get: (d) => pick(d, 'count', 'occurrences', 'times') },
+  { key: 'path', label: 'Path', className: 'mono path-wrap', get: (d) => pick(d, 'path', 'file', 'filename') },
+  { key: 'reason', label: 'Reason', className: 'reason', get: (d) => pick(d, 'reason', 'message', 'error', 'error.message') },
   { key: 'first_seen', label: 'First seen', className: 'nowrap', render: (d) => fmtDate(pick(d, 'first_seen', 'created_at')) },
   { key: 'last_seen', label: 'Last seen', className: 'nowrap', render: (d) => fmtDate(pick(d, 'last_seen', 'updated_at')) },
 ];

@@ -89,7 +89,9 @@ export async function renderFields(ctx: PageCtx) {
           h(
             'td',
             null,
-            h('div', { class: 'top-values' }, f.top.length
+            h('div', { class: 'top-values' }, f.top.length && f.count > 10 && f.top.every((b) => b.count === 1)
+              ? h('span', { class: 'muted small' }, 'all distinct (e.g. ', h('code', null, f.top[0]!.value.length > 40 ? f.top[0]!.value.slice(0, 39) + '…' : f.top[0]!.value), ')')
+              : f.top.length
               ? f.top.slice(0, 10).map((b) => {
                   const href = hrefForValue(coll, f.key, b);
                   return h('a', { href, class: 'chip', 'data-link': '', title: `${b.value}: ${fmtNum(b.count)} — ${href.startsWith('/ui/query') ? 'open in query builder' : 'filter the list'}` }, h('span', null, b.value.length > 40 ? b.value.slice(0, 39) + '…' : b.value), h('span', { class: 'chip-n' }, fmtNum(b.count)));
