@@ -19,7 +19,7 @@ const repo = path.resolve(here, '..', '..');
 const dashboard = path.join(repo, 'dashboard');
 const webRoot = path.join(dashboard, 'dist');
 const bin = path.resolve(process.env.META_DB_BIN || path.join(repo, 'build', 'meta_db'));
-const chromiumPath = process.env.CHROMIUM_BIN || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const chromiumPath = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
 const SKIP = 77;
 const deadline = Date.now() + Number(process.env.E2E_TIMEOUT_MS || 240_000);
 
@@ -213,6 +213,12 @@ try {
     await page.locator('[data-testid="series-table"]').waitFor();
     const allText = (await page.locator('[data-testid="range"]').textContent()).trim();
     assert(allText.endsWith(`of ${nf.format(seriesTotal)}`), `unfiltered range "${allText}" should end with "of ${nf.format(seriesTotal)}"`);
+    // a modality the archive may not have: the UI must show exactly the server's total (possibly 0)
+    const mrTotal = (await apiGet('/series?modality=MR&limit=1')).total;
+    await page.selectOption('#f-modality', 'MR');
+    await page.waitForURL(/modality=MR/);
+    await page.waitForFunction((t) => document.querySelector('[data-testid="range"]')?.textContent?.trim().endsWith(t), `of ${nf.format(mrTotal)}`);
+    if (mrTotal === 0) await page.locator('.results .empty').waitFor();
     await page.selectOption('#f-modality', 'CT');
     await page.waitForURL(/modality=CT/);
     await page.waitForFunction((t) => document.querySelector('[data-testid="range"]')?.textContent?.trim().endsWith(t), `of ${nf.format(ctTotal)}`);
