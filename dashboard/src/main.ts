@@ -82,7 +82,7 @@ function layout() {
       { class: 'side-foot' },
       health,
       h('a', { href: '/docs', class: 'small' }, 'API docs ↗'),
-      h('p', { class: 'small muted kbd-help' }, h('kbd', null, '/'), ' search · ', h('kbd', null, 'g'), ' ', h('kbd', null, 's'), ' studies · ', h('kbd', null, 'n'), '/', h('kbd', null, 'p'), ' page'),
+      h('p', { class: 'small muted kbd-help' }, h('kbd', null, '/'), ' search · ', h('kbd', null, 'g'), ' ', h('kbd', null, 's'), ' studies · ', h('kbd', null, 'n'), '/', h('kbd', null, 'p'), ' page · ', h('kbd', null, '?'), ' help'),
     ),
   );
   app.append(h('div', { class: 'shell' }, nav, main));
@@ -160,6 +160,10 @@ document.addEventListener('keydown', (ev) => {
     }
     return;
   }
+  if (ev.key === '?') {
+    showHelp();
+    return;
+  }
   if (ev.key === 'g') {
     gPending = Date.now();
     return;
@@ -174,6 +178,37 @@ document.addEventListener('keydown', (ev) => {
     main.querySelector<HTMLButtonElement>(ev.key === 'n' ? '[data-page="next"]' : '[data-page="prev"]')?.click();
   }
 });
+
+let helpDialog: HTMLDialogElement | null = null;
+function showHelp() {
+  if (!helpDialog) {
+    const row = (keys: (string | Node)[], what: string) => h('tr', null, h('td', null, keys), h('td', null, what));
+    const k = (s: string) => h('kbd', null, s);
+    helpDialog = h(
+      'dialog',
+      { class: 'help', 'aria-labelledby': 'help-title' },
+      h('h2', { id: 'help-title' }, 'Keyboard shortcuts'),
+      h(
+        'table',
+        null,
+        h(
+          'tbody',
+          null,
+          row([k('/')], 'Focus the search / first field'),
+          row([k('n'), ' ', k('p')], 'Next / previous page'),
+          row([k('↑'), ' ', k('↓'), ' or ', k('j'), ' ', k('k')], 'Move between table rows'),
+          row([k('Enter')], 'Open the focused row'),
+          row([k('Ctrl'), '+', k('Enter')], 'Run the query (query builder)'),
+          row([k('Esc')], 'Leave a text field / close this'),
+          NAV.map(([, , label, sc]) => row([k('g'), ' ', k(sc)], `Go to ${label}`)),
+        ),
+      ),
+      h('form', { method: 'dialog' }, h('button', { class: 'btn', type: 'submit' }, 'Close')),
+    ) as HTMLDialogElement;
+    document.body.append(helpDialog);
+  }
+  helpDialog.showModal();
+}
 
 layout();
 void render();

@@ -281,6 +281,26 @@ try {
     await shot('04-study-detail');
   });
 
+  await check('keyboard shortcuts: g e goes to series, / focuses search, n pages', async () => {
+    await page.goto(base + '/ui/');
+    await page.locator('[data-testid="count-studies"]').waitFor();
+    await page.keyboard.press('g');
+    await page.keyboard.press('e');
+    await page.waitForURL(/\/ui\/series$/);
+    await page.locator('[data-testid="series-table"]').waitFor();
+    await page.keyboard.press('/');
+    assert((await page.evaluate(() => document.activeElement?.id)) === 'f-q', '"/" did not focus the search box');
+    await page.keyboard.press('Escape');
+    if (seriesTotal > 1) {
+      await page.selectOption('#page-size', '25');
+      await page.waitForURL(/limit=25/);
+      if (seriesTotal > 25) {
+        await page.keyboard.press('n');
+        await page.waitForURL(/skip=25/);
+      }
+    }
+  });
+
   await check('query builder shows the API 400 error for {"$where":"1"}', async () => {
     const r = await fetch(base + '/query', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ collection: 'series', filter: { $where: '1' }, skip: 0, limit: 50 }) });
     assert(r.status === 400, `API answered ${r.status} to $where`);

@@ -1,7 +1,7 @@
 // Query builder: POST /query with a JSON filter (MongoDB-style subset), results table + raw JSON.
 import type { PageCtx } from '../main';
 import { api, docId, type Doc, type QueryBody } from '../api';
-import { h, clear, spinner, emptyState } from '../dom';
+import { h, clear, spinner, emptyState, fmtDate } from '../dom';
 import { dataTable, errorBox, pageHeader, type Column } from '../ui';
 import { flattenDoc, collectColumns } from '../csv';
 import { QUERY_COLLECTIONS, checkJsonObject, parseQueryState, parseSortInput, queryStateToSearch, rangeLabel, type QueryState } from '../urlstate';
@@ -126,7 +126,15 @@ export function renderQuery(ctx: PageCtx) {
       clear(out);
       const flat = res.results.map((d) => flattenDoc(d, '', {}, new Set(['instances', '_search_text', 'series'])));
       const keys = collectColumns(flat, ['_id', ...(PREFERRED[st.collection] ?? [])]).filter((k) => k !== '_id').slice(0, 10);
-      const columns: Column[] = keys.map((k) => ({ key: k, label: k.replace(/^metadata\./, ''), get: (d: Doc) => flattenDoc(d, '', {}, new Set())[k] }));
+      const columns: Column[] = keys.map((k) => ({
+        key: k,
+        label: k.replace(/^metadata\./, ''),
+        className: /uid$/i.test(k) ? 'mono uid' : /(_date|_at|Date)$/.test(k) ? 'nowrap' : undefined,
+        get: (d: Doc) => {
+          const v = flattenDoc(d, '', {}, new Set())[k];
+          return /(_date|_at|Date)$/.test(k) ? fmtDate(v) : v;
+        },
+      }));
       const linkable = st.collection === 'series' || st.collection === 'studies';
       out.append(
         h('div', { class: 'toolbar' }, h('span', { class: 'range', 'data-testid': 'query-total' }, rangeLabel(st.skip, res.results.length, res.total)), h('span', { class: 'small muted' }, `${ms.toFixed(0)} ms`)),
