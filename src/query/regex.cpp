@@ -277,7 +277,7 @@ bool Parser::ParseQuantifier(Node& atom) {
       atom.k == Node::K::kNotWordB) {
     Fail("quantifier after an assertion");
   }
-  if (atom.k == Node::K::kRep || ((max == -1 || max > 1) && HasUnboundedRep(atom))) {
+  if ((atom.k == Node::K::kRep && max == -1) || ((max == -1 || max > 1) && HasUnboundedRep(atom))) {
     Fail("nested quantifier (catastrophic backtracking)");
   }
   if ((max == -1 || max > 1) && HasAmbiguousAlt(atom)) {

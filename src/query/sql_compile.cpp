@@ -5,6 +5,8 @@
 
 #include "query/filter_tree.hpp"
 
+#include <algorithm>
+
 namespace meta_db::query {
 
 namespace json = boost::json;
@@ -152,6 +154,10 @@ EqTerms EqualTerms(const json::value& v, const Access& a, const std::string& par
       return {a.type + " = " + t, "$E.type = " + t};
     }
     case json::kind::string: {
+      if (v.get_string().subview().find('\0') != std::string_view::npos) {
+        // SQLite's JSON functions end strings at U+0000: compare the part before it (a superset).
+        return {a.value + " = " + param, "$E.type = 'text' AND $E.value = " + param, false};
+      }
       std::string scalar = a.value + " = " + param;
       if (StartsJsonLike(std::string(v.get_string()))) scalar += " AND " + a.type + " = 'text'";
       return {scalar, "$E.type = 'text' AND $E.value = " + param};
@@ -187,13 +193,19 @@ Part Compiler::Values(Op op, const json::array& list, const Access& a) {
   std::vector<std::string> strings, numbers;
   bool small_number = false;
   for (const json::value& v : list) {
-    if (v.is_string() && !StartsJsonLike(std::string(v.get_string()))) {
+    if (v.is_string() && !StartsJsonLike(std::string(v.get_string())) &&
+        v.get_string().subview().find('\0') == std::string_view::npos) {
       strings.push_back(P(ToSql(v)));
     } else if (v.is_number()) {
       numbers.push_back(P(ToSql(v)));
       small_number = small_number || v.to_number<double>() == 0.0 || v.to_number<double>() == 1.0;
     } else {
-      const EqTerms t = EqualTerms(v, a, v.is_string() ? P(ToSql(v)) : std::string());
+      std::string param;
+      if (v.is_string()) {
+        const std::string_view sv = v.get_string();
+        param = P(std::string(sv.substr(0, sv.find('\0'))));
+      }
+      const EqTerms t = EqualTerms(v, a, param);
       scalars.push_back("(" + t.scalar + ")");
       if (!t.element.empty()) elements.push_back("(" + t.element + ")");
       exact = exact && t.exact;
@@ -230,6 +242,7 @@ Part Compiler::Compare(Op op, const json::value& v, const Access& a) {
     return Values(Op::kIn, json::array{nullptr}, a);
   }
   if (!v.is_number() && !v.is_string()) return kTrueInexact;  // booleans, arrays, objects: rare; matcher
+  if (v.is_string() && v.get_string().subview().find('\0') != std::string_view::npos) return kTrueInexact;
   const std::string sym = op == Op::kGt ? ">" : op == Op::kGte ? ">=" : op == Op::kLt ? "<" : "<=";
   const std::string p = P(ToSql(v));
   std::string scalar, element;

@@ -67,7 +67,9 @@ void EnsureRegexFunction(sqlite3* db) {
 }
 
 void BindAll(Statement& st, const std::vector<query::SqlValue>& params) {
-  for (std::size_t i = 0; i < params.size(); ++i) {
+  // A value whose placeholder the translation dropped (e.g. the path of a leaf compiled to "0") is skipped.
+  const int used = sqlite3_bind_parameter_count(st.raw());
+  for (std::size_t i = 0; i < params.size() && static_cast<int>(i) < used; ++i) {
     const int index = static_cast<int>(i + 1);
     std::visit(
         [&](const auto& v) {
