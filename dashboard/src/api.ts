@@ -115,8 +115,9 @@ export class Api {
   async stats(signal?: AbortSignal): Promise<Stats> {
     return normalizeStats(await this.get('/stats', signal));
   }
-  async fields(collection: string, signal?: AbortSignal): Promise<FieldInfo[]> {
-    return normalizeFields(await this.get('/fields' + queryString({ collection }), signal));
+  async fields(collection: string, signal?: AbortSignal): Promise<FieldsResult> {
+    const raw = await this.get('/fields' + queryString({ collection }), signal);
+    return { fields: normalizeFields(raw), ...fieldsTotals(raw) };
   }
   async query(body: QueryBody, signal?: AbortSignal): Promise<ListResult> {
     return normalizeList(await this.post('/query', body, signal));
@@ -306,6 +307,22 @@ export function normalizeFields(json: unknown): FieldInfo[] {
   }
   const seen = new Set<string>();
   return out.filter((f) => (seen.has(f.key) ? false : (seen.add(f.key), true)));
+}
+
+export interface FieldsResult {
+  fields: FieldInfo[];
+  /** documents in the collection, when the server says */
+  total?: number;
+  /** documents the statistics were computed from (a sample when < total) */
+  sampled?: number;
+}
+
+export function fieldsTotals(json: unknown): { total?: number; sampled?: number } {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return {};
+  const o = json as Doc;
+  const t = num(o.total, NaN);
+  const s = num(o.sampled ?? o.sample_size ?? o.scanned, NaN);
+  return { ...(Number.isFinite(t) ? { total: t } : {}), ...(Number.isFinite(s) ? { sampled: s } : {}) };
 }
 
 /** Safe dotted-path read: get(doc, "metadata.Manufacturer"). */

@@ -56,10 +56,12 @@ export async function renderFields(ctx: PageCtx) {
 
   let fields: FieldInfo[];
   let total = 0;
+  let base = 0; // documents the presence counts refer to
   try {
-    const [f, stats] = await Promise.all([api.fields(coll, ctx.signal), api.stats(ctx.signal).catch(() => null)]);
-    fields = f;
-    total = stats?.counts[coll] ?? Math.max(0, ...f.map((x) => x.count));
+    const res = await api.fields(coll, ctx.signal);
+    fields = res.fields;
+    total = res.total ?? (await api.stats(ctx.signal).catch(() => null))?.counts[coll] ?? Math.max(0, ...fields.map((x) => x.count));
+    base = res.sampled !== undefined && res.sampled > 0 && res.sampled < total ? res.sampled : total;
   } catch (e) {
     if ((e as Error).name === 'AbortError') return;
     clear(body);
@@ -67,18 +69,43 @@ export async function renderFields(ctx: PageCtx) {
     return;
   }
 
+  const chip = (f: FieldInfo, b: Bucket) => {
+    const href = hrefForValue(coll, f.key, b);
+    return h('a', { href, class: 'chip', 'data-link': '', title: `${b.value}: ${fmtNum(b.count)} — ${href.startsWith('/ui/query') ? 'open in query builder' : 'filter the list'}` }, h('span', null, b.value.length > 40 ? b.value.slice(0, 39) + '…' : b.value), h('span', { class: 'chip-n' }, fmtNum(b.count)));
+  };
+  const topValues = (f: FieldInfo): HTMLElement => {
+    const box = h('div', { class: 'top-values' });
+    if (!f.top.length) box.append(h('span', { class: 'muted small' }, '—'));
+    else if (f.count > 10 && f.top.every((b) => b.count === 1)) {
+      const v = f.top[0]!.value;
+      box.append(h('span', { class: 'muted small' }, 'all distinct (e.g. ', h('code', null, v.length > 40 ? v.slice(0, 39) + '…' : v), ')'));
+    } else {
+      const top = f.top.slice(0, 10);
+      const first = top.slice(0, 6);
+      box.append(...first.map((b) => chip(f, b)));
+      if (top.length > first.length) {
+        const more = h('button', { type: 'button', class: 'btn small ghost', 'aria-label': `Show ${top.length - first.length} more values of ${f.key}` }, `+${top.length - first.length} more`);
+        more.addEventListener('click', () => {
+          more.replaceWith(...top.slice(first.length).map((b) => chip(f, b)));
+        });
+        box.append(more);
+      }
+    }
+    return box;
+  };
+
   const draw = () => {
     const q = search.value.trim().toLowerCase();
-    const rows = fields.filter((f) => !q || f.key.toLowerCase().includes(q));
+    const rows = fields.filter((f) => f.key !== 'metadata' && (!q || f.key.toLowerCase().includes(q)));
     clear(body);
-    body.append(h('p', { class: 'small muted' }, `${fmtNum(rows.length)} of ${fmtNum(fields.length)} keys · ${fmtNum(total)} ${coll}`));
+    body.append(h('p', { class: 'small muted' }, `${fmtNum(rows.length)} of ${fmtNum(fields.length)} keys · ${fmtNum(total)} ${coll}${base < total ? ` · statistics from a sample of ${fmtNum(base)}` : ''}`));
     if (!rows.length) {
       body.append(emptyState('No keys match.'));
       return;
     }
     const tbody = h('tbody');
     for (const f of rows) {
-      const pct = total ? Math.min(100, (f.count / total) * 100) : 0;
+      const pct = base ? Math.min(100, (f.count / base) * 100) : 0;
       tbody.append(
         h(
           'tr',
@@ -89,14 +116,7 @@ export async function renderFields(ctx: PageCtx) {
           h(
             'td',
             null,
-            h('div', { class: 'top-values' }, f.top.length && f.count > 10 && f.top.every((b) => b.count === 1)
-              ? h('span', { class: 'muted small' }, 'all distinct (e.g. ', h('code', null, f.top[0]!.value.length > 40 ? f.top[0]!.value.slice(0, 39) + '…' : f.top[0]!.value), ')')
-              : f.top.length
-              ? f.top.slice(0, 10).map((b) => {
-                  const href = hrefForValue(coll, f.key, b);
-                  return h('a', { href, class: 'chip', 'data-link': '', title: `${b.value}: ${fmtNum(b.count)} — ${href.startsWith('/ui/query') ? 'open in query builder' : 'filter the list'}` }, h('span', null, b.value.length > 40 ? b.value.slice(0, 39) + '…' : b.value), h('span', { class: 'chip-n' }, fmtNum(b.count)));
-                })
-              : h('span', { class: 'muted small' }, '—')),
+            topValues(f),
           ),
         ),
       );

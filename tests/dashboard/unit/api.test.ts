@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Api, ApiError, errorFromBody, normalizeList, normalizeStats, normalizeBuckets, normalizeFields, canonicalDistKey, getPath, docId, queryString } from '../../../dashboard/src/api';
+import { Api, ApiError, errorFromBody, normalizeList, normalizeStats, normalizeBuckets, normalizeFields, fieldsTotals, canonicalDistKey, getPath, docId, queryString } from '../../../dashboard/src/api';
 
 function fakeFetch(status: number, body: unknown, capture?: { url?: string; init?: RequestInit }) {
   return async (url: string, init?: RequestInit) => {
@@ -81,6 +81,27 @@ describe('normalizeFields', () => {
     expect(f.map((x) => x.key)).toEqual(['modality', 'metadata.SliceThickness']);
     expect(f[0]).toMatchObject({ count: 3, types: ['string'], top: [{ value: 'CT', count: 3 }] });
     expect(f[1]).toMatchObject({ count: 2, types: ['number'], top: [{ value: '1.25', count: 2, raw: 1.25 }] });
+  });
+});
+
+describe('the meta_db /fields shape', () => {
+  it('reads {collection,total,sampled,fields:[{path,promoted,count,types,values}]}', async () => {
+    const body = {
+      collection: 'series',
+      total: 1400,
+      sampled: 1000,
+      fields: [
+        { path: 'metadata.SliceThickness', promoted: false, count: 990, types: ['number'], values: [{ value: 2.5, count: 400 }] },
+        { path: 'modality', promoted: true, count: 1000, types: ['string'], values: [{ value: 'CT', count: 1000 }] },
+      ],
+    };
+    expect(fieldsTotals(body)).toEqual({ total: 1400, sampled: 1000 });
+    const api = new Api(fakeFetch(200, body));
+    const r = await api.fields('series');
+    expect(r.total).toBe(1400);
+    expect(r.sampled).toBe(1000);
+    expect(r.fields[0]).toEqual({ key: 'metadata.SliceThickness', count: 990, types: ['number'], top: [{ value: '2.5', count: 400, raw: 2.5 }] });
+    expect(r.fields[1]!.key).toBe('modality');
   });
 });
 
