@@ -281,6 +281,15 @@ try {
     await shot('04-study-detail');
   });
 
+  await check('unknown and malformed ids show the API error, not a blank page', async () => {
+    await page.goto(base + '/ui/series/000000000000000000000000');
+    const e404 = await page.locator('[data-testid="error"]').textContent();
+    assert(/404/.test(e404), `unknown id: ${e404}`);
+    await page.goto(base + '/ui/studies/not-an-id');
+    const e400 = await page.locator('[data-testid="error"]').textContent();
+    assert(/400/.test(e400), `malformed id: ${e400}`);
+  });
+
   await check('keyboard shortcuts: g e goes to series, / focuses search, n pages', async () => {
     await page.goto(base + '/ui/');
     await page.locator('[data-testid="count-studies"]').waitFor();

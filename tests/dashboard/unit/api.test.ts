@@ -54,6 +54,27 @@ describe('normalizeStats', () => {
   });
 });
 
+describe('the meta_db /stats shape', () => {
+  it('maps the server distribution names onto the dashboard charts', () => {
+    const s = normalizeStats({
+      counts: { researchers: 0, collections: 1, studies: 15, series: 15, instances: 2140, jobs: 0, errors: 6 },
+      distributions: {
+        body_part_examined: [{ value: 'CHEST', count: 15 }],
+        convolution_kernel: [{ value: '(missing)', count: 3 }, { value: 'STANDARD', count: 3 }],
+        instances_per_series: [{ value: '101-200', count: 5 }],
+        manufacturer: [{ value: 'SIEMENS', count: 6 }],
+        manufacturer_model_name: [{ value: 'Sensation 16', count: 6 }],
+        modality: [{ value: 'CT', count: 13 }],
+        slice_thickness: [{ value: '1-2', count: 7 }],
+        study_year: [{ value: '2005', count: 2 }],
+      },
+    });
+    expect(s.counts).toEqual({ researchers: 0, collections: 1, studies: 15, series: 15, instances: 2140, jobs: 0, errors: 6 });
+    expect(Object.keys(s.distributions).sort()).toEqual(['body_part', 'instances_per_series', 'kernel', 'modality', 'model', 'slice_thickness', 'study_year', 'manufacturer'].sort());
+    expect(s.distributions.kernel![0]).toEqual({ value: '(missing)', count: 3, raw: '(missing)' });
+  });
+});
+
 describe('normalizeBuckets / canonicalDistKey', () => {
   it('labels null values and keeps raw numbers', () => {
     expect(normalizeBuckets([{ value: null, count: 2 }, { value: 2.5, count: 1 }])).toEqual([
