@@ -29,6 +29,8 @@ function docRows(doc: Doc, skip: string[]): [string, unknown][] {
     if (skip.includes(k) || k === 'metadata') continue;
     if (k === 'study_id' && typeof v === 'string' && v) rows.push([k, link(`/ui/studies/${encodeURIComponent(v)}`, v)]);
     else if (k === 'series_id' && typeof v === 'string' && v) rows.push([k, link(`/ui/series/${encodeURIComponent(v)}`, v)]);
+    else if (k === 'collection_ids' && Array.isArray(v) && v.length)
+      rows.push([k, h('span', null, v.map((c, i) => [i ? ', ' : '', link(`/ui/studies?collection_id=${encodeURIComponent(String(c))}`, String(c))]))]);
     else if (isScalarish(v)) rows.push([k, k.endsWith('_date') ? fmtDate(v) : k.endsWith('_at') ? fmtDate(v) : v]);
   }
   const md = (doc.metadata ?? {}) as Doc;
