@@ -341,4 +341,28 @@ export function docId(doc: Doc): string {
   return id === undefined || id === null ? '' : String(id);
 }
 
+/** Query-parameter names an OpenAPI 3 document declares for GET <path>; null when it does not say. */
+export function paramsFromOpenApi(doc: unknown, path: string): Set<string> | null {
+  const op = getPath(doc, 'paths') as Doc | undefined;
+  const get = op?.[path] && typeof op[path] === 'object' ? ((op[path] as Doc).get as Doc | undefined) : undefined;
+  if (!get || !Array.isArray(get.parameters)) return null;
+  const names = new Set<string>();
+  for (const p of get.parameters as Doc[]) {
+    let param: unknown = p;
+    const ref = p && typeof p.$ref === 'string' ? p.$ref : null;
+    if (ref && ref.startsWith('#/')) param = getPath(doc, ref.slice(2).split('/').join('.'));
+    const name = getPath(param, 'name');
+    const where = getPath(param, 'in');
+    if (typeof name === 'string' && (where === undefined || where === 'query')) names.add(name);
+  }
+  return names.size ? names : null;
+}
+
+let openApiDoc: Promise<unknown> | null = null;
+/** The list parameters the running server supports (from /openapi.json, fetched once), or null. */
+export async function supportedParams(path: string, client: Api = api): Promise<Set<string> | null> {
+  openApiDoc ??= client.get('/openapi.json').catch(() => null);
+  return paramsFromOpenApi(await openApiDoc, path);
+}
+
 export const api = new Api();

@@ -153,7 +153,8 @@ document.addEventListener('keydown', (ev) => {
     return;
   }
   if (ev.key === '/') {
-    const box = main.querySelector<HTMLElement>('[data-search]') ?? main.querySelector<HTMLElement>('input,textarea');
+    const visible = (el: HTMLElement) => el.offsetParent !== null;
+    const box = [...main.querySelectorAll<HTMLElement>('[data-search]')].find(visible) ?? [...main.querySelectorAll<HTMLElement>('input,textarea,select')].find(visible);
     if (box) {
       ev.preventDefault();
       box.focus();

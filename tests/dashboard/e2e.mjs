@@ -281,6 +281,30 @@ try {
     await shot('04-study-detail');
   });
 
+  await check('studies: text filter via the form, and only server-supported filters are offered', async () => {
+    const openapi = await apiGet('/openapi.json');
+    await page.goto(base + '/ui/studies');
+    await page.locator('[data-testid="studies-table"]').waitFor();
+    const declared = new Set((openapi.paths?.['/studies']?.get?.parameters ?? []).map((p) => p.name).filter(Boolean));
+    if (declared.size) {
+      const all = await page.$$eval('form.filters .field [name]', (els) => els.map((e) => e.getAttribute('name')));
+      const undeclared = all.filter((n) => !declared.has(n));
+      if (undeclared.length)
+        await page.waitForFunction((names) => names.every((n) => document.querySelector(`form.filters [name="${n}"]`)?.closest('.field')?.hasAttribute('hidden')), undeclared);
+      const visible = await page.$$eval('form.filters .field:not([hidden]) [name]', (els) => els.map((e) => e.getAttribute('name')));
+      const unsupported = visible.filter((n) => !declared.has(n));
+      assert(unsupported.length === 0, `filters offered that GET /studies does not declare: ${unsupported.join(', ')}`);
+    }
+    const first = (await apiGet('/studies?limit=1&sort=patient_id')).results[0];
+    const expected = (await apiGet(`/studies?patient_id=${encodeURIComponent(first.patient_id)}&limit=1`)).total;
+    await page.fill('#f-patient_id', first.patient_id);
+    await page.press('#f-patient_id', 'Enter');
+    await page.waitForURL(/patient_id=/);
+    await page.waitForFunction((t) => document.querySelector('[data-testid="range"]')?.textContent?.trim() === t, `1–${nf.format(expected)} of ${nf.format(expected)}`);
+    const cells = await page.locator('[data-testid="studies-table"] tbody tr td:first-child').allTextContents();
+    assert(cells.every((c) => c.trim() === first.patient_id), `rows for other patients: ${cells.join(',')}`);
+  });
+
   await check('unknown and malformed ids show the API error, not a blank page', async () => {
     await page.goto(base + '/ui/series/000000000000000000000000');
     const e404 = await page.locator('[data-testid="error"]').textContent();

@@ -1,6 +1,6 @@
 // Studies and series list pages: server-side filter/sort/paging, URL state, CSV/JSON export.
 import type { PageCtx } from '../main';
-import { api, docId, getPath, type Doc, type ListResult } from '../api';
+import { api, docId, getPath, supportedParams, type Doc, type ListResult } from '../api';
 import { h, clear, fmtDate, fmtNum, spinner, emptyState } from '../dom';
 import { dataTable, errorBox, pageHeader, download, type Column } from '../ui';
 import {
@@ -286,6 +286,17 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
 
   void load();
   void enrichModalities();
+  void hideUnsupported();
+
+  /** Hide filters the running server does not declare in its OpenAPI document (unless in use). */
+  async function hideUnsupported() {
+    const names = await supportedParams(`/${cfg.kind}`);
+    if (!names || ctx.signal.aborted) return;
+    for (const f of cfg.filters) {
+      if (names.has(f.name) || state.filters[f.name]) continue;
+      form.querySelector(`#f-${f.name}`)?.closest('.field')?.setAttribute('hidden', '');
+    }
+  }
 
   /** Offer the modalities actually present in the catalogue (from /stats) in the Modality select. */
   async function enrichModalities() {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { Api, ApiError, errorFromBody, normalizeList, normalizeStats, normalizeBuckets, normalizeFields, fieldsTotals, canonicalDistKey, getPath, docId, queryString } from '../../../dashboard/src/api';
+import { Api, ApiError, errorFromBody, normalizeList, normalizeStats, normalizeBuckets, normalizeFields, fieldsTotals, paramsFromOpenApi, supportedParams, canonicalDistKey, getPath, docId, queryString } from '../../../dashboard/src/api';
 
 function fakeFetch(status: number, body: unknown, capture?: { url?: string; init?: RequestInit }) {
   return async (url: string, init?: RequestInit) => {
@@ -172,6 +172,29 @@ describe('Api calls', () => {
   it('queryString omits undefined and empty values', () => {
     expect(queryString({ a: 'x y', b: undefined, c: '', d: 0 })).toBe('?a=x+y&d=0');
     expect(queryString({})).toBe('');
+  });
+});
+
+describe('OpenAPI parameter discovery', () => {
+  const doc = {
+    paths: {
+      '/studies': { get: { parameters: [{ name: 'modality', in: 'query' }, { $ref: '#/components/parameters/limit' }, { name: 'id', in: 'path' }] } },
+      '/series': { post: {} },
+    },
+    components: { parameters: { limit: { name: 'limit', in: 'query' } } },
+  };
+  it('lists query parameters, following $ref, ignoring path parameters', () => {
+    expect([...paramsFromOpenApi(doc, '/studies')!].sort()).toEqual(['limit', 'modality']);
+  });
+  it('returns null when the document does not describe the endpoint', () => {
+    expect(paramsFromOpenApi(doc, '/series')).toBeNull();
+    expect(paramsFromOpenApi(null, '/studies')).toBeNull();
+  });
+  it('supportedParams fetches /openapi.json', async () => {
+    const cap: { url?: string } = {};
+    const names = await supportedParams('/studies', new Api(fakeFetch(200, doc, cap)));
+    expect(cap.url).toBe('/openapi.json');
+    expect(names?.has('modality')).toBe(true);
   });
 });
 
