@@ -62,6 +62,8 @@ class Compiler {
   Part Values(Op op, const json::array& list, const Access& a);
   Part Compare(Op op, const json::value& v, const Access& a);
   Part ElemMatch(const Filter& f, const Access& a);
+  std::optional<std::string> CleanColumnPredicate(const Filter& f, const Access& a);
+  Part ViaIndex(const Filter& f, const Access& a, const std::string& clean, const Part& full);
   std::string ArrayBranch(const Access& a, const std::vector<std::string>& element_terms);
 
   Kind kind_;
@@ -113,6 +115,9 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
     a.value = "json_extract(" + base + ", " + a.path + ")";
   }
   Part leaf = LeafOn(f, a);
+  if (field != nullptr && leaf.exact) {
+    if (auto clean = CleanColumnPredicate(f, a)) return ViaIndex(f, a, *clean, leaf);
+  }
   // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
   // that is an array makes MongoDB look inside its elements: admit such rows and let the matcher decide.
   if (field == nullptr && f.parts.size() > 1) {
@@ -325,6 +330,76 @@ Part Compiler::LeafOn(const Filter& f, const Access& a) {
   }
 }
 
+// The predicate restricted to "clean" rows of a generated column: values that are plain numbers other
+// than 0/1 or text not starting with '[' or '{', which SQL compares exactly like MongoDB without looking at
+// the document. nullopt when the operator/operands need the document anyway.
+std::optional<std::string> Compiler::CleanColumnPredicate(const Filter& f, const Access& a) {
+  const std::string& v = a.value;
+  auto plain = [](const json::value& x) {
+    if (x.is_number()) return true;
+    if (!x.is_string()) return false;
+    const std::string_view s = x.get_string();
+    return !StartsJsonLike(std::string(s)) && s.find('\0') == std::string_view::npos;
+  };
+  switch (f.op) {
+    case Op::kEq:
+    case Op::kIn: {
+      const json::array list = f.op == Op::kEq ? json::array{f.value} : f.value.get_array();
+      if (list.empty() || !std::all_of(list.begin(), list.end(), plain)) return std::nullopt;
+      std::string in;
+      for (const json::value& x : list) in += (in.empty() ? "" : ", ") + P(ToSql(x));
+      return v + " IN (" + in + ")";
+    }
+    case Op::kGt: case Op::kGte: case Op::kLt: case Op::kLte: {
+      if (!plain(f.value)) return std::nullopt;
+      const std::string sym = f.op == Op::kGt ? ">" : f.op == Op::kGte ? ">=" : f.op == Op::kLt ? "<" : "<=";
+      const std::string type = f.value.is_number() ? "IN ('integer', 'real')" : "= 'text'";
+      return v + " " + sym + " " + P(ToSql(f.value)) + " AND typeof(" + v + ") " + type;
+    }
+    case Op::kRegex:
+      // `>= ''` selects every text value through the index (a covering scan instead of parsing documents).
+      return v + " >= '' AND typeof(" + v + ") = 'text' AND " + kRegexSqlFunction + "(" + P(f.regex->pattern()) + ", " +
+             P(f.regex->options()) + ", " + v + ")";
+    default: return std::nullopt;
+  }
+}
+
+// Whether a leaf on a column could be met by the number 0 or 1 (stored booleans look like those).
+bool CouldMatchZeroOrOne(const Filter& f) {
+  auto is01 = [](const json::value& x) { return x.is_number() && (x.to_number<double>() == 0.0 || x.to_number<double>() == 1.0); };
+  switch (f.op) {
+    case Op::kEq: return is01(f.value);
+    case Op::kIn: return std::any_of(f.value.get_array().begin(), f.value.get_array().end(), is01);
+    case Op::kGt: return f.value.is_number() && f.value.to_number<double>() < 1.0;
+    case Op::kGte: return f.value.is_number() && f.value.to_number<double>() <= 1.0;
+    case Op::kLt: return f.value.is_number() && f.value.to_number<double>() > 0.0;
+    case Op::kLte: return f.value.is_number() && f.value.to_number<double>() >= 0.0;
+    default: return false;
+  }
+}
+
+// Filters on a promoted field as a set of rowids read from its index alone (no JSON parsing): the clean
+// rows straight from the index, plus the rare rows that may match (arrays stored as JSON text, booleans
+// stored as 0/1) found by index ranges and decided by the full predicate. Lets several conditions
+// intersect their indexes and counts run without touching documents.
+Part Compiler::ViaIndex(const Filter& f, const Access& a, const std::string& clean, const Part& full) {
+  const std::string& v = a.value;
+  const std::string arrays = "(" + v + " >= '[' AND " + v + " < '\\')";
+  const std::string objects = "(" + v + " >= '{' AND " + v + " < '|')";
+  const std::string zero_one = v + " IN (0, 1)";
+  const std::string unclean = "(" + arrays + " OR " + objects + " OR (" + zero_one + " AND typeof(" + v + ") = 'integer'))";
+  const std::string table(CollectionName(kind_));
+  // coalesce() hides the full predicate from the planner so the rare index ranges drive those arms; one
+  // arm per range keeps the typeof() test on the index entry, so real 1.0 values never parse a document.
+  std::string sql = "rowid IN (SELECT rowid FROM " + table + " WHERE " + clean + " AND NOT " + unclean +
+                    " UNION ALL SELECT rowid FROM " + table + " WHERE " + arrays + " AND coalesce(" + full.sql + ", 0)";
+  if (CouldMatchZeroOrOne(f)) {
+    sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
+           ") = 'integer' AND coalesce(" + full.sql + ", 0)";
+  }
+  return {sql + ")", true};
+}
+
 }  // namespace
 
 std::string AddParam(std::vector<SqlValue>& params, SqlValue value) {
@@ -380,9 +455,10 @@ std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector
       start = dot + 1;
     }
     const std::string type = "json_type(doc, " + AddParam(params, *SqlJsonPath(parts)) + ")";
-    terms.push_back("(typeof(" + c + ") = 'text' AND substr(" + c + ", 1, 1) IN ('[', '{') AND " + type +
-                    " IN ('array', 'object'))");
-    terms.push_back("(typeof(" + c + ") = 'integer' AND " + c + " IN (0, 1) AND " + type + " IN ('true', 'false'))");
+    // Index ranges find the few candidate rows; only those have their document parsed.
+    terms.push_back("(((" + c + " >= '[' AND " + c + " < '\\') OR (" + c + " >= '{' AND " + c + " < '|')) AND " +
+                    type + " IN ('array', 'object'))");
+    terms.push_back("(" + c + " IN (0, 1) AND typeof(" + c + ") = 'integer' AND " + type + " IN ('true', 'false'))");
   }
   return Join(terms, "OR", "0");
 }

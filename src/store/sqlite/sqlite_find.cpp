@@ -136,7 +136,7 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   if (plan.order && !q.sort.empty()) {
     std::vector<query::SqlValue> params = plan.params;
     const std::string hazards = query::SortHazards(kind, q.sort, params);
-    if (Exists("SELECT EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND (" + hazards + "))",
+    if (Exists("SELECT EXISTS (SELECT 1 FROM " + plan.table + " WHERE (" + hazards + ") AND " + plan.where + ")",
                params)) {
       plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
     }
@@ -156,8 +156,11 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
   std::vector<query::SqlValue> params = plan.params;
   const std::string limit = query::AddParam(params, q.limit);
   const std::string offset = query::AddParam(params, q.skip);
-  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY " + *plan.order +
-                             " LIMIT " + limit + " OFFSET " + offset);
+  // The page's rowids come from the indexes alone (ordered index scan, no JSON parsing); only the page's
+  // documents are read, then put back in order.
+  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE rowid IN (SELECT rowid FROM " + plan.table +
+                             " WHERE " + plan.where + " ORDER BY " + *plan.order + " LIMIT " + limit + " OFFSET " +
+                             offset + ") ORDER BY " + *plan.order);
   Statement st(db_.raw(), raw.get());
   BindAll(st, params);
   while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
