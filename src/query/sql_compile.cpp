@@ -58,12 +58,15 @@ class Compiler {
   std::string Alias() { return "je" + std::to_string(++aliases_); }
 
   Part Leaf(const Filter& f, const std::string& base);
+  Part TopAnd(const Filter& f);
+  Part RangeGroup(const std::vector<const Filter*>& group);
+  Access ColumnAccess(const Filter& f, const IndexedField& field);
   Part LeafOn(const Filter& f, const Access& a);
   Part Values(Op op, const json::array& list, const Access& a);
   Part Compare(Op op, const json::value& v, const Access& a);
   Part ElemMatch(const Filter& f, const Access& a);
   std::optional<std::string> CleanColumnPredicate(const Filter& f, const Access& a);
-  Part ViaIndex(const Filter& f, const Access& a, const std::string& clean, const Part& full);
+  Part ViaIndex(const std::vector<const Filter*>& fs, const Access& a, const std::string& clean, const Part& full);
   std::string ArrayBranch(const Access& a, const std::vector<std::string>& element_terms);
 
   Kind kind_;
@@ -90,6 +93,8 @@ Part Compiler::Tree(const Filter& f, const std::string& base) {
   std::vector<Part> parts;
   switch (f.op) {
     case Op::kAnd:
+      if (base == "doc") return TopAnd(f);
+      [[fallthrough]];
     case Op::kOr:
     case Op::kNor:
       for (const Filter& c : f.children) parts.push_back(Tree(c, base));
@@ -116,7 +121,7 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
   }
   Part leaf = LeafOn(f, a);
   if (field != nullptr && leaf.exact) {
-    if (auto clean = CleanColumnPredicate(f, a)) return ViaIndex(f, a, *clean, leaf);
+    if (auto clean = CleanColumnPredicate(f, a)) return ViaIndex({&f}, a, *clean, leaf);
   }
   // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
   // that is an array makes MongoDB look inside its elements: admit such rows and let the matcher decide.
@@ -364,6 +369,55 @@ std::optional<std::string> Compiler::CleanColumnPredicate(const Filter& f, const
   }
 }
 
+bool IsPlainRange(const Filter& f) {
+  if (f.op != Op::kGt && f.op != Op::kGte && f.op != Op::kLt && f.op != Op::kLte) return false;
+  if (f.value.is_number()) return true;
+  if (!f.value.is_string()) return false;
+  const std::string_view s = f.value.get_string();
+  return !StartsJsonLike(std::string(s)) && s.find('\0') == std::string_view::npos;
+}
+
+// A top-level $and: range bounds on the same promoted field ({"$gte": a, "$lt": b}) become one index
+// range instead of two rowid sets to intersect.
+Part Compiler::TopAnd(const Filter& f) {
+  std::vector<Part> parts;
+  std::vector<std::pair<std::string, std::vector<const Filter*>>> groups;
+  for (const Filter& c : f.children) {
+    if (IsPlainRange(c) && FindIndexedField(kind_, c.path) != nullptr) {
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == c.path; });
+      if (it == groups.end()) groups.push_back({c.path, {&c}});
+      else it->second.push_back(&c);
+    } else {
+      parts.push_back(Tree(c, "doc"));
+    }
+  }
+  for (const auto& [path, group] : groups) {
+    parts.push_back(group.size() == 1 ? Leaf(*group.front(), "doc") : RangeGroup(group));
+  }
+  return Combine(parts, "AND", "1");
+}
+
+Access Compiler::ColumnAccess(const Filter& f, const IndexedField& field) {
+  Access a;
+  a.base = "doc";
+  a.path = P(*SqlJsonPath(f.parts));
+  a.type = "json_type(doc, " + a.path + ")";
+  a.value = std::string(field.column);
+  a.column = true;
+  return a;
+}
+
+Part Compiler::RangeGroup(const std::vector<const Filter*>& group) {
+  const Access a = ColumnAccess(*group.front(), *FindIndexedField(kind_, group.front()->path));
+  std::vector<Part> full;
+  std::vector<std::string> clean;
+  for (const Filter* f : group) {
+    full.push_back(LeafOn(*f, a));
+    clean.push_back(*CleanColumnPredicate(*f, a));
+  }
+  return ViaIndex(group, a, Join(clean, "AND", "1"), Combine(full, "AND", "1"));
+}
+
 // Whether a leaf on a column could be met by the number 0 or 1 (stored booleans look like those).
 bool CouldMatchZeroOrOne(const Filter& f) {
   auto is01 = [](const json::value& x) { return x.is_number() && (x.to_number<double>() == 0.0 || x.to_number<double>() == 1.0); };
@@ -382,7 +436,8 @@ bool CouldMatchZeroOrOne(const Filter& f) {
 // rows straight from the index, plus the rare rows that may match (arrays stored as JSON text, booleans
 // stored as 0/1) found by index ranges and decided by the full predicate. Lets several conditions
 // intersect their indexes and counts run without touching documents.
-Part Compiler::ViaIndex(const Filter& f, const Access& a, const std::string& clean, const Part& full) {
+Part Compiler::ViaIndex(const std::vector<const Filter*>& fs, const Access& a, const std::string& clean,
+                        const Part& full) {
   const std::string& v = a.value;
   const std::string arrays = "(" + v + " >= '[' AND " + v + " < '\\')";
   const std::string objects = "(" + v + " >= '{' AND " + v + " < '|')";
@@ -393,7 +448,7 @@ Part Compiler::ViaIndex(const Filter& f, const Access& a, const std::string& cle
   // arm per range keeps the typeof() test on the index entry, so real 1.0 values never parse a document.
   std::string sql = "rowid IN (SELECT rowid FROM " + table + " WHERE " + clean + " AND NOT " + unclean +
                     " UNION ALL SELECT rowid FROM " + table + " WHERE " + arrays + " AND coalesce(" + full.sql + ", 0)";
-  if (CouldMatchZeroOrOne(f)) {
+  if (std::all_of(fs.begin(), fs.end(), [](const Filter* f) { return CouldMatchZeroOrOne(*f); })) {
     sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
            ") = 'integer' AND coalesce(" + full.sql + ", 0)";
   }
