@@ -32,6 +32,8 @@ enum class PutResult { kUnchanged, kInserted, kUpdated };
 // Writes `doc` (which has "_id") if it differs from what is stored, keeping the stored created_at and moving
 // updated_at only on a real change. Used by ingest's upserts and by every write here.
 PutResult PutIfChanged(Session& session, Kind kind, Document doc);
+// The same when the caller already holds what is stored under doc["_id"] (nullopt: nothing), saving a read.
+PutResult PutIfChanged(Session& session, Kind kind, Document doc, const std::optional<Document>& stored);
 
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.

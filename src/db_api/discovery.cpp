@@ -31,8 +31,7 @@ std::int64_t Scan(Session& session, Kind kind, std::optional<query::Projection> 
   query::Query query;
   query.projection = std::move(projection);
   query.count_total = false;
-  query.limit = kScanPage;
-  query.sort = {{"_id", 1}};
+  query.limit = kScanPage;  // natural order: sorting a large collection per page would cost more than the scan
   std::int64_t seen = 0;
   for (query.skip = 0; seen < max_docs; query.skip += kScanPage) {
     FindResult page = session.Find(kind, query);

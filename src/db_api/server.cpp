@@ -173,6 +173,10 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
     stream.expires_after(timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
     if (ec == http::error::body_limit) {
+      if (server.options.access_log) {
+        spdlog::info("{} {} 413 0B", std::string_view(parser.get().method_string()),
+                     std::string_view(parser.get().target()));
+      }
       co_await RejectAndClose(stream, buffer, Error(Errc::kPayloadTooLarge, "request body over the limit of " +
                                                                                 std::to_string(server.options.body_limit) +
                                                                                 " bytes"));

@@ -52,16 +52,37 @@ void AddUnique(json::object& doc, std::string_view key, const std::string& value
   if (std::find(array.begin(), array.end(), json::value(value)) == array.end()) array.emplace_back(value);
 }
 
-// The stored document with this unique key, or a fresh one whose _id derives from the key, so re-ingest
-// and ingests sharded over several machines agree on ids.
-json::object LoadOrNew(Session& session, Kind kind, const std::string& key) {
-  if (auto existing = session.GetByKey(kind, key)) return std::move(*existing);
+// The stored document with this unique key (nullopt if none) and the document to write: the stored one, or a
+// fresh one whose _id derives from the key, so re-ingest and ingests sharded over machines agree on ids.
+struct Upsert {
+  std::optional<json::object> stored;
   json::object doc;
-  doc["_id"] = ObjectId::FromKey(CollectionName(kind), key).ToHex();
-  return doc;
+};
+
+Upsert LoadOrNew(Session& session, Kind kind, const std::string& key) {
+  Upsert upsert{session.GetByKey(kind, key), {}};
+  if (upsert.stored) {
+    upsert.doc = *upsert.stored;
+  } else {
+    upsert.doc["_id"] = ObjectId::FromKey(CollectionName(kind), key).ToHex();
+  }
+  return upsert;
 }
 
 ObjectId IdOf(const json::object& doc) { return *ObjectId::Parse(doc.at("_id").as_string()); }
+
+// The other file that already provides this instance, if any ("" when the instance is new, comes from this
+// path, was created through the API, or its file is no longer indexed).
+std::string HolderOf(Session& session, const std::optional<json::object>& stored, const std::string& path) {
+  if (!stored) return {};
+  const auto* holder = stored->if_contains("path");
+  if (holder == nullptr || !holder->is_string() || holder->as_string() == path) return {};
+  const std::string other(holder->as_string());
+  for (const std::string& indexed : session.PathsOfInstance(StringField(*stored, "sop_instance_uid"))) {
+    if (indexed == other) return other;
+  }
+  return {};
+}
 
 void Tally(std::set<ObjectId>& inserted, std::set<ObjectId>& updated, const ObjectId& id, catalog::PutResult result) {
   if (result == catalog::PutResult::kInserted) inserted.insert(id);
@@ -111,7 +132,8 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
   }
   std::map<std::string, json::object> stored_studies;
   for (auto& [uid, fresh] : studies) {
-    json::object doc = LoadOrNew(session, Kind::kStudies, uid);
+    Upsert upsert = LoadOrNew(session, Kind::kStudies, uid);
+    json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
     if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
     const std::string patient = StringField(doc, "patient_id");
@@ -121,7 +143,7 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
         accessions.insert(accession);
       }
     }
-    const auto result = catalog::PutIfChanged(session, Kind::kStudies, doc);
+    const auto result = catalog::PutIfChanged(session, Kind::kStudies, doc, upsert.stored);
     Tally(studies_inserted_, studies_updated_, IdOf(doc), result);
     studies_seen_.insert(IdOf(doc));
     touched.studies.insert(IdOf(doc));
@@ -130,7 +152,8 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
   std::map<std::string, ObjectId> series_ids;
   for (auto& [uid, fresh] : series) {
     const json::object& study = stored_studies.at(series_study.at(uid));
-    json::object doc = LoadOrNew(session, Kind::kSeries, uid);
+    Upsert upsert = LoadOrNew(session, Kind::kSeries, uid);
+    json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
     doc["study_id"] = study.at("_id");
     doc["study_instance_uid"] = study.at("study_instance_uid");
@@ -142,7 +165,7 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
     if (!doc.contains("collection_ids")) doc["collection_ids"] = json::array{};
     if (!doc.contains("embeddings_id")) doc["embeddings_id"] = nullptr;
     if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
-    const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc);
+    const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc, upsert.stored);
     Tally(series_inserted_, series_updated_, IdOf(doc), result);
     series_seen_.insert(IdOf(doc));
     touched.series.insert(IdOf(doc));
@@ -171,23 +194,22 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
     }
     const std::string sop = StringField(result.record.instance, "sop_instance_uid");
     if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
-    const auto holders = session.PathsOfInstance(sop);
-    if (!holders.empty() && std::find(holders.begin(), holders.end(), item.entry.path) == holders.end()) {
+    Upsert upsert = LoadOrNew(session, Kind::kInstances, sop);
+    if (const std::string holder = HolderOf(session, upsert.stored, item.entry.path); !holder.empty()) {
       ++summary_.duplicates;
-      const std::string reason = "duplicate SOPInstanceUID " + sop + ": already indexed from " + holders.front();
+      const std::string reason = "duplicate SOPInstanceUID " + sop + ": already indexed from " + holder;
       record.status = "duplicate";
       session.PutError(item.entry.path, reason, now);
       if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, reason);
       session.PutFileRecord(record);
       continue;
     }
-    const ObjectId series_id = series_ids.at(StringField(result.record.series, "series_instance_uid"));
-    json::object doc = LoadOrNew(session, Kind::kInstances, sop);
+    json::object& doc = upsert.doc;
     MergeInto(doc, result.record.instance);
-    doc["series_id"] = series_id.ToHex();
+    doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
     doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
     doc["path"] = item.entry.path;
-    switch (catalog::PutIfChanged(session, Kind::kInstances, doc)) {
+    switch (catalog::PutIfChanged(session, Kind::kInstances, std::move(doc), upsert.stored)) {
       case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
       case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
       case catalog::PutResult::kUnchanged: ++summary_.instances.unchanged; break;
@@ -195,7 +217,8 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
     record.status = "ok";
     record.sop_instance_uid = sop;
     session.PutFileRecord(record);
-    session.ClearError(item.entry.path);
+    // Only files that failed before can have a register entry; skipping the delete keeps the hot path short.
+    if (previous == previous_.end() || previous->second.status != "ok") session.ClearError(item.entry.path);
   }
 }
 

@@ -95,7 +95,7 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   const extractor::ScanStats stats = extractor::ScanArchive(root, extractor, scan, [&](extractor::ScanItem&& item) {
     if (!InShard(item.entry.path, root, options)) return;
     ++summary.files_seen;
-    seen.insert(item.entry.path);
+    if (previous.contains(item.entry.path)) seen.insert(item.entry.path);  // only known files can disappear
     if (!item.parsed) {
       ++summary.unchanged_files;
     } else {

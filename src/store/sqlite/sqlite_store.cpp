@@ -17,6 +17,9 @@ class SqliteStore final : public Store {
   SqliteStore(std::string path, const StoreOptions& options) : path_(std::move(path)), options_(options) {
     if (!options_.read_only) {
       writer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms);
+      // Memory-mapped pages count as resident memory; the writer walks the whole file during a big ingest, so
+      // it reads through its page cache instead and keeps ingest's RSS bounded.
+      writer_->Exec("PRAGMA mmap_size=0");
       EnsureSchema(*writer_);
     }
   }
