@@ -181,6 +181,7 @@ std::optional<json::value> ElementToJson(DcmElement& element, int depth, TextDec
   if (vr == EVR_SQ) return SequenceToJson(static_cast<DcmSequenceOfItems&>(element), depth, decoder);
   if (IsOmitted(vr)) return std::nullopt;
   if (element.getLength() == 0) return json::value(nullptr);
+  if (!element.valueLoaded()) return std::nullopt;  // longer than we read; never loaded (see extractor.cpp)
   // LT/ST/UT/UR/UC-like VRs have VM 1 by definition; backslashes in them are text, not separators.
   const unsigned long vm = element.getVM();
   if (vm == 0) return json::value(nullptr);

@@ -102,6 +102,26 @@ bool LooksLikeDicom(const std::vector<char>& head, std::int64_t file_size) {
   return plausible_group(g_le) && len_le <= static_cast<std::uint64_t>(file_size) && len_le % 2 == 0;
 }
 
+// Values longer than kMaxValueLength are only skipped by DCMTK if the stream can re-open itself later; a plain
+// DcmInputBufferStream cannot, so DCMTK would allocate whatever length a corrupt header claims (we saw 4 GiB
+// requests from 6 KiB files). This stream offers a factory whose streams are empty: such values are skipped
+// while parsing and can never be loaded (ElementToJson omits values that are not loaded).
+class NoReloadFactory : public DcmInputStreamFactory {
+ public:
+  DcmInputStream* create() const override {
+    auto stream = std::make_unique<DcmInputBufferStream>();
+    stream->setEos();
+    return stream.release();  // DCMTK takes ownership
+  }
+  DcmInputStreamFactory* clone() const override { return std::make_unique<NoReloadFactory>().release(); }
+  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputTempFileStreamFactory; }
+};
+
+class HeadStream : public DcmInputBufferStream {
+ public:
+  DcmInputStreamFactory* newFactory() const override { return std::make_unique<NoReloadFactory>().release(); }
+};
+
 struct Parsed {
   std::unique_ptr<DcmFileFormat> file;
   OFCondition status = EC_Normal;
@@ -112,7 +132,7 @@ struct Parsed {
 Parsed ParseHead(const std::vector<char>& head, bool eos) {
   Parsed parsed;
   parsed.file = std::make_unique<DcmFileFormat>();
-  DcmInputBufferStream stream;
+  HeadStream stream;
   stream.setBuffer(head.data(), static_cast<offile_off_t>(head.size()));
   if (eos) stream.setEos();
   parsed.file->transferInit();

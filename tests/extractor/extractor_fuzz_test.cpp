@@ -99,5 +99,18 @@ TEST(Fuzz, MutatedHeadersAndGarbageNeverCrash) {
   }
 }
 
+// A corrupt length field must not become an allocation: DCMTK loads values from memory streams eagerly, so a
+// 6 KiB file once made it allocate (and zero) 4 GiB. Now the value is skipped and the file is reported.
+TEST(Fuzz, LengthClaimingGigabytesIsReportedNotAllocated) {
+  test::TempDir dir;
+  const Extractor extractor(ProfileSet::Defaults());
+  // Implicit VR little endian (PS3.5 7.1.3): tag, 4-byte length, value.
+  std::string bytes("\x08\x00\x18\x00\x06\x00\x00\x00" "1.2.3\0", 14);
+  bytes += std::string("\x10\x00\x10\x00\xF0\xFF\xFF\x7F", 8);  // PatientName, length 0x7FFFFFF0
+  bytes += std::string(64, 'A');
+  const ExtractResult r = ExtractBytes(extractor, dir.path(), bytes);
+  EXPECT_EQ(r.outcome, FileOutcome::kError) << r.error;
+}
+
 }  // namespace
 }  // namespace meta_db::extractor
