@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
     if (*ingest_cmd) {
       if (!shard.empty()) ParseShard(shard, ingest);
       ingest.progress = !quiet;
-      auto store = meta_db::OpenStore(db);
+      meta_db::StoreOptions store_options;
+      store_options.mmap_bytes = 0;
+      auto store = meta_db::OpenStore(db, store_options);
       const auto summary = meta_db::driver::RunIngest(*store, ingest, std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);
       std::cout << meta_db::driver::SummaryJson(summary) << "\n";

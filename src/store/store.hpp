@@ -100,6 +100,9 @@ struct StoreOptions {
   bool read_only = false;
   int query_budget_ms = 2000;   // long queries are interrupted with Error(kTimeout)
   int busy_timeout_ms = 10000;  // how long a write waits for another process's lock before kUnavailable
+  // Bytes of the file readers memory-map (fast reads for serving). Mapped pages count as resident memory, so
+  // batch jobs that touch the whole file (ingest) pass 0 to keep their RSS bounded.
+  std::int64_t mmap_bytes = 256LL << 20;
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://...".

@@ -71,7 +71,7 @@ bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, col
 
 ScopedStatement::~ScopedStatement() { statement_->Reset(); }
 
-Database::Database(const std::string& path, bool read_only, int busy_timeout_ms) {
+Database::Database(const std::string& path, bool read_only, int busy_timeout_ms, std::int64_t mmap_bytes) {
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                     SQLITE_OPEN_NOMUTEX;
@@ -85,7 +85,7 @@ Database::Database(const std::string& path, bool read_only, int busy_timeout_ms)
   Exec("PRAGMA foreign_keys=OFF");
   Exec("PRAGMA cache_size=-65536");
   Exec("PRAGMA temp_store=MEMORY");
-  Exec("PRAGMA mmap_size=268435456");
+  Exec("PRAGMA mmap_size=" + std::to_string(mmap_bytes));
   sqlite3_progress_handler(raw, 1000, &Database::OnProgress, this);
 }
 

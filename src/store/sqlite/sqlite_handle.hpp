@@ -72,7 +72,7 @@ class ScopedStatement {
 class Database {
  public:
   // Opens (creating if allowed) the file; sets WAL, busy timeout, foreign keys off, synchronous NORMAL.
-  Database(const std::string& path, bool read_only, int busy_timeout_ms = 10000);
+  Database(const std::string& path, bool read_only, int busy_timeout_ms = 10000, std::int64_t mmap_bytes = 0);
 
   // Runs SQL text without parameters (schema, pragmas, BEGIN/COMMIT).
   void Exec(std::string_view sql);

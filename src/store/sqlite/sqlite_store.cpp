@@ -16,10 +16,9 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, const StoreOptions& options) : path_(std::move(path)), options_(options) {
     if (!options_.read_only) {
-      writer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms);
-      // Memory-mapped pages count as resident memory; the writer walks the whole file during a big ingest, so
-      // it reads through its page cache instead and keeps ingest's RSS bounded.
-      writer_->Exec("PRAGMA mmap_size=0");
+      // The writer reads through its page cache: during a big ingest it touches the whole file, and mapped
+      // pages would all count as resident memory.
+      writer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms, 0);
       EnsureSchema(*writer_);
     }
   }
@@ -57,7 +56,7 @@ class SqliteStore final : public Store {
         return db;
       }
     }
-    return std::make_unique<Database>(path_, options_.read_only, options_.busy_timeout_ms);
+    return std::make_unique<Database>(path_, options_.read_only, options_.busy_timeout_ms, options_.mmap_bytes);
   }
 
   void CheckIn(std::unique_ptr<Database> db) {
