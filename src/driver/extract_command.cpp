@@ -1,13 +1,12 @@
 // `meta_db extract`: scans an archive with the shared pipeline and streams one JSON line per DICOM-like file.
 #include "driver/extract_command.hpp"
 
-#include "common/error.hpp"
-#include "meta_extractor/archive_scan.hpp"
-
 #include <boost/json/serialize.hpp>
-
 #include <chrono>
 #include <cstdio>
+
+#include "common/error.hpp"
+#include "meta_extractor/archive_scan.hpp"
 
 namespace meta_db::driver {
 
@@ -17,12 +16,12 @@ int RunExtract(const std::string& archive, const std::string& profile_dir, int t
   const auto start = std::chrono::steady_clock::now();
   ex::ScanStats stats;
   try {
-    const ex::Extractor extractor(profile_dir.empty() ? ex::ProfileSet::Defaults()
-                                                      : ex::ProfileSet::Load(profile_dir));
-    stats = ex::ScanArchive(archive, extractor, {.threads = threads, .io_depth = 0, .needs_parse = nullptr}, [&](ex::ScanItem&& item) {
-      if (item.result.outcome == ex::FileOutcome::kNotDicom) return;
-      out << boost::json::serialize(ex::ToExtractLine(item.result)) << '\n';
-    });
+    const ex::Extractor extractor(profile_dir.empty() ? ex::ProfileSet::Defaults() : ex::ProfileSet::Load(profile_dir));
+    stats = ex::ScanArchive(archive, extractor, {.threads = threads, .io_depth = 0, .needs_parse = nullptr},
+                            [&](ex::ScanItem&& item) {
+                              if (item.result.outcome == ex::FileOutcome::kNotDicom) return;
+                              out << boost::json::serialize(ex::ToExtractLine(item.result)) << '\n';
+                            });
   } catch (const Error& e) {
     err << "meta_db extract: " << e.what() << '\n';
     return 2;

@@ -145,10 +145,18 @@ void Count(ScanStats& stats, const ScanItem& item) {
   if (!item.parsed) return;
   ++stats.parsed;
   switch (item.result.outcome) {
-    case FileOutcome::kDicom: ++stats.dicom; break;
-    case FileOutcome::kNotDicom: ++stats.not_dicom; break;
-    case FileOutcome::kError: ++stats.errors; break;
-    case FileOutcome::kIncomplete: ++stats.incomplete; break;
+    case FileOutcome::kDicom:
+      ++stats.dicom;
+      break;
+    case FileOutcome::kNotDicom:
+      ++stats.not_dicom;
+      break;
+    case FileOutcome::kError:
+      ++stats.errors;
+      break;
+    case FileOutcome::kIncomplete:
+      ++stats.incomplete;
+      break;
   }
 }
 

@@ -4,12 +4,12 @@
 // exception thrown by `sink` or `needs_parse` stops the scan promptly (all threads joined) and propagates.
 #pragma once
 
-#include "meta_extractor/archive_walk.hpp"
-#include "meta_extractor/extractor.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <string>
+
+#include "meta_extractor/archive_walk.hpp"
+#include "meta_extractor/extractor.hpp"
 
 namespace meta_db::extractor {
 

@@ -1,8 +1,6 @@
 // Recursive, sorted, symlink-free walk of an archive root using POSIX directory handles (no stat of followed links).
 #include "meta_extractor/archive_walk.hpp"
 
-#include "common/error.hpp"
-
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +12,8 @@
 #include <filesystem>
 #include <memory>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace meta_db::extractor {
 namespace {

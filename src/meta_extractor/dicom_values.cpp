@@ -1,8 +1,6 @@
 // DCMTK element → typed JSON: numbers for numeric VRs, arrays for multi-valued, strings trimmed, SQ to depth 3.
 #include "meta_extractor/dicom_values.hpp"
 
-#include "meta_extractor/iso2022.hpp"
-
 #include <dcmtk/dcmdata/dcelem.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
@@ -11,11 +9,12 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
+
+#include "meta_extractor/iso2022.hpp"
 
 namespace meta_db::extractor::detail {
 namespace {
@@ -62,32 +61,92 @@ std::optional<json::value> BinaryNumber(DcmElement& el, DcmEVR vr, unsigned long
   OFCondition ok = EC_IllegalCall;
   json::value out;
   switch (vr) {
-    case EVR_US: { Uint16 v = 0; ok = el.getUint16(v, pos); out = v; break; }
-    case EVR_SS: { Sint16 v = 0; ok = el.getSint16(v, pos); out = v; break; }
-    case EVR_UL: { Uint32 v = 0; ok = el.getUint32(v, pos); out = v; break; }
-    case EVR_SL: { Sint32 v = 0; ok = el.getSint32(v, pos); out = v; break; }
-    case EVR_UV: { Uint64 v = 0; ok = el.getUint64(v, pos); out = static_cast<std::uint64_t>(v); break; }
-    case EVR_SV: { Sint64 v = 0; ok = el.getSint64(v, pos); out = static_cast<std::int64_t>(v); break; }
-    case EVR_FL: { Float32 v = 0; ok = el.getFloat32(v, pos); out = Float(v); break; }
-    case EVR_FD: { Float64 v = 0; ok = el.getFloat64(v, pos); out = Float(v); break; }
-    default: break;
+    case EVR_US: {
+      Uint16 v = 0;
+      ok = el.getUint16(v, pos);
+      out = v;
+      break;
+    }
+    case EVR_SS: {
+      Sint16 v = 0;
+      ok = el.getSint16(v, pos);
+      out = v;
+      break;
+    }
+    case EVR_UL: {
+      Uint32 v = 0;
+      ok = el.getUint32(v, pos);
+      out = v;
+      break;
+    }
+    case EVR_SL: {
+      Sint32 v = 0;
+      ok = el.getSint32(v, pos);
+      out = v;
+      break;
+    }
+    case EVR_UV: {
+      Uint64 v = 0;
+      ok = el.getUint64(v, pos);
+      out = static_cast<std::uint64_t>(v);
+      break;
+    }
+    case EVR_SV: {
+      Sint64 v = 0;
+      ok = el.getSint64(v, pos);
+      out = static_cast<std::int64_t>(v);
+      break;
+    }
+    case EVR_FL: {
+      Float32 v = 0;
+      ok = el.getFloat32(v, pos);
+      out = Float(v);
+      break;
+    }
+    case EVR_FD: {
+      Float64 v = 0;
+      ok = el.getFloat64(v, pos);
+      out = Float(v);
+      break;
+    }
+    default:
+      break;
   }
   if (ok.bad()) return std::nullopt;
   return out;
 }
 
 bool IsBinaryNumber(DcmEVR vr) {
-  return vr == EVR_US || vr == EVR_SS || vr == EVR_UL || vr == EVR_SL || vr == EVR_UV || vr == EVR_SV ||
-         vr == EVR_FL || vr == EVR_FD;
+  return vr == EVR_US || vr == EVR_SS || vr == EVR_UL || vr == EVR_SL || vr == EVR_UV || vr == EVR_SV || vr == EVR_FL ||
+         vr == EVR_FD;
 }
 
 // Bulk binary VRs (PS3.5 6.2) and anything DCMTK could not classify carry no searchable metadata.
 bool IsOmitted(DcmEVR vr) {
   switch (vr) {
-    case EVR_OB: case EVR_OW: case EVR_OF: case EVR_OD: case EVR_OL: case EVR_OV: case EVR_UN:
-    case EVR_ox: case EVR_px: case EVR_xs: case EVR_lt: case EVR_na: case EVR_up: case EVR_item:
-    case EVR_metainfo: case EVR_dataset: case EVR_fileFormat: case EVR_dicomDir: case EVR_dirRecord:
-    case EVR_pixelSQ: case EVR_pixelItem: case EVR_UNKNOWN: case EVR_UNKNOWN2B:
+    case EVR_OB:
+    case EVR_OW:
+    case EVR_OF:
+    case EVR_OD:
+    case EVR_OL:
+    case EVR_OV:
+    case EVR_UN:
+    case EVR_ox:
+    case EVR_px:
+    case EVR_xs:
+    case EVR_lt:
+    case EVR_na:
+    case EVR_up:
+    case EVR_item:
+    case EVR_metainfo:
+    case EVR_dataset:
+    case EVR_fileFormat:
+    case EVR_dicomDir:
+    case EVR_dirRecord:
+    case EVR_pixelSQ:
+    case EVR_pixelItem:
+    case EVR_UNKNOWN:
+    case EVR_UNKNOWN2B:
       return true;
     default:
       return false;
@@ -146,8 +205,7 @@ std::string TagKeyword(std::uint16_t group, std::uint16_t element) {
 }
 
 bool IsCharsetVr(int vr) {
-  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UC || vr == EVR_UT ||
-         vr == EVR_PN;
+  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UC || vr == EVR_UT || vr == EVR_PN;
 }
 
 TextDecoder::TextDecoder(std::string specific_character_set) : charset_(std::move(specific_character_set)) {}
@@ -168,7 +226,8 @@ std::string TextDecoder::Decode(std::string raw, bool person_name) {
     failed_ = converter_->selectCharacterSet(charset.c_str()).bad();
   }
   OFString out;
-  if (!failed_ && converter_->convertString(OFString(raw.data(), raw.size()), out, person_name ? "\\^=" : "\\").good()) {
+  if (!failed_ &&
+      converter_->convertString(OFString(raw.data(), raw.size()), out, person_name ? "\\^=" : "\\").good()) {
     return std::string(out.c_str(), out.length());
   }
   // glibc's iconv lacks the Japanese ISO 2022 sets DCMTK asks for (IR 87/159/13): decode those ourselves.
@@ -190,8 +249,7 @@ std::optional<json::value> ElementToJson(DcmElement& element, int depth, TextDec
   json::array values;
   values.reserve(vm);
   for (unsigned long pos = 0; pos < vm; ++pos) {
-    std::optional<json::value> v =
-        numeric ? BinaryNumber(element, vr, pos) : TextValue(element, vr, pos, decoder);
+    std::optional<json::value> v = numeric ? BinaryNumber(element, vr, pos) : TextValue(element, vr, pos, decoder);
     if (!v) return std::nullopt;
     values.push_back(std::move(*v));
   }
@@ -207,10 +265,14 @@ std::string ValidUtf8(std::string text) {
   while (i < n) {
     const auto c = static_cast<unsigned char>(text[i]);
     std::size_t len = 0;
-    if (c < 0x80) len = 1;
-    else if (c >= 0xC2 && c <= 0xDF && cont(i + 1)) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2)) len = 3;
-    else if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) len = 4;
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF && cont(i + 1))
+      len = 2;
+    else if (c >= 0xE0 && c <= 0xEF && cont(i + 1) && cont(i + 2))
+      len = 3;
+    else if (c >= 0xF0 && c <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3))
+      len = 4;
     if (len == 0) {
       if (!changed) out.assign(text, 0, i);
       changed = true;

@@ -1,9 +1,6 @@
 // Header-only DICOM extraction: bounded head read, content sniffing, DCMTK parse from memory, documents by profile.
 #include "meta_extractor/extractor.hpp"
 
-#include "meta_extractor/dicom_values.hpp"
-#include "meta_extractor/tag_index.hpp"
-
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -12,7 +9,6 @@
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/oflog/oflog.h>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +20,9 @@
 #include <memory>
 #include <tuple>
 #include <vector>
+
+#include "meta_extractor/dicom_values.hpp"
+#include "meta_extractor/tag_index.hpp"
 
 namespace meta_db::extractor {
 namespace {
@@ -97,8 +96,8 @@ bool LooksLikeDicom(const std::vector<char>& head, std::int64_t file_size) {
   const auto plausible_group = [](std::uint16_t g) { return g % 2 == 0 && g >= 0x0002 && g <= 0x0028; };
   if (!plausible_group(g_le) && !plausible_group(g_be)) return false;
   if (IsVrCode(head.data() + 4)) return true;
-  const std::uint32_t len_le = static_cast<std::uint32_t>(Le16(head.data() + 4)) |
-                               (static_cast<std::uint32_t>(Le16(head.data() + 6)) << 16);
+  const std::uint32_t len_le =
+      static_cast<std::uint32_t>(Le16(head.data() + 4)) | (static_cast<std::uint32_t>(Le16(head.data() + 6)) << 16);
   return plausible_group(g_le) && len_le <= static_cast<std::uint64_t>(file_size) && len_le % 2 == 0;
 }
 
@@ -136,13 +135,11 @@ Parsed ParseHead(const std::vector<char>& head, bool eos) {
   stream.setBuffer(head.data(), static_cast<offile_off_t>(head.size()));
   if (eos) stream.setEos();
   parsed.file->transferInit();
-  parsed.status =
-      parsed.file->readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueLength, DCM_PixelData);
+  parsed.status = parsed.file->readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueLength, DCM_PixelData);
   parsed.file->transferEnd();
   stream.releaseBuffer();
   return parsed;
 }
-
 
 // The value used for a promoted field: the first value, only when present and non-empty.
 std::optional<json::value> FirstValue(const json::value& v) {
@@ -252,7 +249,8 @@ void Fail(ExtractResult& result, std::string reason) {
 void ExtractInto(const std::string& path, const detail::TagIndex& index, ExtractResult& result) {
   FileDescriptor fd(path);
   struct stat st {};
-  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return Fail(result, std::string("cannot open: ") + std::strerror(errno));
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
+    return Fail(result, std::string("cannot open: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return Fail(result, "not a regular file");
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size == 0) {
@@ -287,7 +285,8 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, Extract
 }  // namespace
 
 Extractor::Extractor(ProfileSet profiles)
-    : profiles_(std::move(profiles)), index_(std::make_shared<const detail::TagIndex>(detail::BuildTagIndex(profiles_))) {
+    : profiles_(std::move(profiles)),
+      index_(std::make_shared<const detail::TagIndex>(detail::BuildTagIndex(profiles_))) {
   // DCMTK logs every parser complaint to stderr; per-file problems are reported as values instead.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
   // Some writers declare an explicit-VR transfer syntax in the meta header but encode the dataset implicit VR;

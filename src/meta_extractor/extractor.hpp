@@ -3,12 +3,11 @@
 // Errors: per-file problems are values (FileOutcome::kError with a reason), never exceptions.
 #pragma once
 
-#include "meta_extractor/tag_profile.hpp"
-
 #include <boost/json/object.hpp>
-
 #include <memory>
 #include <string>
+
+#include "meta_extractor/tag_profile.hpp"
 
 namespace meta_db::extractor {
 namespace detail {

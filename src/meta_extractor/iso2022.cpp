@@ -12,12 +12,12 @@ namespace meta_db::extractor::detail {
 namespace {
 
 enum class Set {
-  kAscii,         // ISO 2022 IR 6, and JIS X 0201 Romaji (IR 14), which differs only at 0x5C/0x7E
-  kKatakana,      // JIS X 0201 katakana (IR 13) in G1: 0xA1-0xDF -> U+FF61..
-  kJisX0208,      // IR 87 in G0, two 7-bit bytes -> EUC-JP with the high bits set
-  kJisX0212,      // IR 159 in G0 -> EUC-JP with an SS3 (0x8F) prefix
-  kIconvSingle,   // an ISO 8859 / TIS 620 set in G1, one byte per character
-  kIconvDouble,   // KS X 1001 / GB 2312 in G1, two bytes >= 0x80 (EUC form)
+  kAscii,        // ISO 2022 IR 6, and JIS X 0201 Romaji (IR 14), which differs only at 0x5C/0x7E
+  kKatakana,     // JIS X 0201 katakana (IR 13) in G1: 0xA1-0xDF -> U+FF61..
+  kJisX0208,     // IR 87 in G0, two 7-bit bytes -> EUC-JP with the high bits set
+  kJisX0212,     // IR 159 in G0 -> EUC-JP with an SS3 (0x8F) prefix
+  kIconvSingle,  // an ISO 8859 / TIS 620 set in G1, one byte per character
+  kIconvDouble,  // KS X 1001 / GB 2312 in G1, two bytes >= 0x80 (EUC form)
   kNone,
 };
 
@@ -38,13 +38,23 @@ std::optional<Designation> G1For(std::string_view term) {
     Designation g1;
   };
   static constexpr std::array<Entry, 17> kTerms = {{
-      {"6", {}}, {"100", {Set::kIconvSingle, "ISO-8859-1"}}, {"101", {Set::kIconvSingle, "ISO-8859-2"}},
-      {"109", {Set::kIconvSingle, "ISO-8859-3"}}, {"110", {Set::kIconvSingle, "ISO-8859-4"}},
-      {"144", {Set::kIconvSingle, "ISO-8859-5"}}, {"127", {Set::kIconvSingle, "ISO-8859-6"}},
-      {"126", {Set::kIconvSingle, "ISO-8859-7"}}, {"138", {Set::kIconvSingle, "ISO-8859-8"}},
-      {"148", {Set::kIconvSingle, "ISO-8859-9"}}, {"203", {Set::kIconvSingle, "ISO-8859-15"}},
-      {"166", {Set::kIconvSingle, "TIS-620"}}, {"13", {Set::kKatakana, nullptr}},
-      {"87", {}}, {"159", {}}, {"149", {Set::kIconvDouble, "EUC-KR"}}, {"58", {Set::kIconvDouble, "GB2312"}},
+      {"6", {}},
+      {"100", {Set::kIconvSingle, "ISO-8859-1"}},
+      {"101", {Set::kIconvSingle, "ISO-8859-2"}},
+      {"109", {Set::kIconvSingle, "ISO-8859-3"}},
+      {"110", {Set::kIconvSingle, "ISO-8859-4"}},
+      {"144", {Set::kIconvSingle, "ISO-8859-5"}},
+      {"127", {Set::kIconvSingle, "ISO-8859-6"}},
+      {"126", {Set::kIconvSingle, "ISO-8859-7"}},
+      {"138", {Set::kIconvSingle, "ISO-8859-8"}},
+      {"148", {Set::kIconvSingle, "ISO-8859-9"}},
+      {"203", {Set::kIconvSingle, "ISO-8859-15"}},
+      {"166", {Set::kIconvSingle, "TIS-620"}},
+      {"13", {Set::kKatakana, nullptr}},
+      {"87", {}},
+      {"159", {}},
+      {"149", {Set::kIconvDouble, "EUC-KR"}},
+      {"58", {Set::kIconvDouble, "GB2312"}},
   }};
   if (term.empty()) return Designation{};
   for (std::string_view prefix : {"ISO 2022 IR ", "ISO_IR "}) {
@@ -66,14 +76,22 @@ std::size_t ApplyEscape(std::string_view rest, State& state) {
     Designation d;
   };
   static constexpr std::array<Esc, 17> kEscapes = {{
-      {"(B", true, {Set::kAscii, nullptr}}, {"(J", true, {Set::kAscii, nullptr}},
-      {"$B", true, {Set::kJisX0208, nullptr}}, {"$(D", true, {Set::kJisX0212, nullptr}},
-      {")I", false, {Set::kKatakana, nullptr}}, {"$)C", false, {Set::kIconvDouble, "EUC-KR"}},
-      {"$)A", false, {Set::kIconvDouble, "GB2312"}}, {"-A", false, {Set::kIconvSingle, "ISO-8859-1"}},
-      {"-B", false, {Set::kIconvSingle, "ISO-8859-2"}}, {"-C", false, {Set::kIconvSingle, "ISO-8859-3"}},
-      {"-D", false, {Set::kIconvSingle, "ISO-8859-4"}}, {"-L", false, {Set::kIconvSingle, "ISO-8859-5"}},
-      {"-G", false, {Set::kIconvSingle, "ISO-8859-6"}}, {"-F", false, {Set::kIconvSingle, "ISO-8859-7"}},
-      {"-H", false, {Set::kIconvSingle, "ISO-8859-8"}}, {"-M", false, {Set::kIconvSingle, "ISO-8859-9"}},
+      {"(B", true, {Set::kAscii, nullptr}},
+      {"(J", true, {Set::kAscii, nullptr}},
+      {"$B", true, {Set::kJisX0208, nullptr}},
+      {"$(D", true, {Set::kJisX0212, nullptr}},
+      {")I", false, {Set::kKatakana, nullptr}},
+      {"$)C", false, {Set::kIconvDouble, "EUC-KR"}},
+      {"$)A", false, {Set::kIconvDouble, "GB2312"}},
+      {"-A", false, {Set::kIconvSingle, "ISO-8859-1"}},
+      {"-B", false, {Set::kIconvSingle, "ISO-8859-2"}},
+      {"-C", false, {Set::kIconvSingle, "ISO-8859-3"}},
+      {"-D", false, {Set::kIconvSingle, "ISO-8859-4"}},
+      {"-L", false, {Set::kIconvSingle, "ISO-8859-5"}},
+      {"-G", false, {Set::kIconvSingle, "ISO-8859-6"}},
+      {"-F", false, {Set::kIconvSingle, "ISO-8859-7"}},
+      {"-H", false, {Set::kIconvSingle, "ISO-8859-8"}},
+      {"-M", false, {Set::kIconvSingle, "ISO-8859-9"}},
       {"-T", false, {Set::kIconvSingle, "TIS-620"}},
   }};
   for (const Esc& e : kEscapes) {
@@ -157,8 +175,8 @@ std::optional<std::string> DecodeIso2022(std::string_view raw, std::string_view 
       i += 1 + n;
       continue;
     }
-    const bool delimiter = c == '\\' || c == '\r' || c == '\n' || c == '\t' || c == '\f' ||
-                           (person_name && (c == '^' || c == '='));
+    const bool delimiter =
+        c == '\\' || c == '\r' || c == '\n' || c == '\t' || c == '\f' || (person_name && (c == '^' || c == '='));
     if (delimiter && state.g0.set != Set::kJisX0208 && state.g0.set != Set::kJisX0212) {
       state = initial;  // designations end at delimiters (PS3.5 6.1.2.5.3)
       out += c;

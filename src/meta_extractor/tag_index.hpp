@@ -1,11 +1,11 @@
 // Internal: a sorted tag → destination index built once per Extractor, so each file is routed in one pass.
 #pragma once
 
-#include "meta_extractor/tag_profile.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "meta_extractor/tag_profile.hpp"
 
 namespace meta_db::extractor::detail {
 

@@ -1,16 +1,16 @@
 // Tag profile parsing: keywords resolved through DCMTK's data dictionary, "(gggg,eeee)" for any tag incl. private.
 #include "meta_extractor/tag_profile.hpp"
 
-#include "common/error.hpp"
-#include "default_profiles.hpp"
-#include "meta_extractor/dicom_values.hpp"
-
 #include <dcmtk/dcmdata/dctag.h>
 
 #include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
+
+#include "common/error.hpp"
+#include "default_profiles.hpp"
+#include "meta_extractor/dicom_values.hpp"
 
 namespace meta_db::extractor {
 namespace {

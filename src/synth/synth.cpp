@@ -1,21 +1,20 @@
 // Deterministic LIDC-IDRI-like archive writer: one DCMTK dataset per series, only per-slice attributes change.
 #include "synth/synth.hpp"
 
-#include "common/error.hpp"
-
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
-#include <boost/json/serialize.hpp>
-
 #include <array>
+#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace meta_db::synth {
 namespace {
@@ -89,15 +88,14 @@ struct Counts {
 
 std::string Date(Rng& rng) {
   char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%04d%02d%02d", rng.Uniform(1998, 2011), rng.Uniform(1, 12),
-                rng.Uniform(1, 28));
+  std::snprintf(buffer, sizeof buffer, "%04d%02d%02d", rng.Uniform(1998, 2011), rng.Uniform(1, 12), rng.Uniform(1, 28));
   return buffer;
 }
 
 std::string Time(int seconds_of_day) {
   char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "%02d%02d%02d.%06d", (seconds_of_day / 3600) % 24,
-                (seconds_of_day / 60) % 60, seconds_of_day % 60, 0);
+  std::snprintf(buffer, sizeof buffer, "%02d%02d%02d.%06d", (seconds_of_day / 3600) % 24, (seconds_of_day / 60) % 60,
+                seconds_of_day % 60, 0);
   return buffer;
 }
 
@@ -189,9 +187,9 @@ void PutPatientStudy(DcmItem& ds, const SeriesPlan& plan) {
 void PutSeries(DcmItem& ds, const SeriesPlan& plan) {
   const Vendor& vendor = kVendors[static_cast<std::size_t>(plan.vendor)];
   const bool ct = plan.modality == "CT";
-  Put(ds, DCM_SOPClassUID, ct ? UID_CTImageStorage
-                              : (plan.modality == "CR" ? UID_ComputedRadiographyImageStorage
-                                                       : UID_DigitalXRayImageStorageForPresentation));
+  Put(ds, DCM_SOPClassUID,
+      ct ? UID_CTImageStorage
+         : (plan.modality == "CR" ? UID_ComputedRadiographyImageStorage : UID_DigitalXRayImageStorageForPresentation));
   Put(ds, DCM_ImageType, ct ? "ORIGINAL\\PRIMARY\\AXIAL" : "ORIGINAL\\PRIMARY");
   Put(ds, DCM_Modality, plan.modality);
   Put(ds, DCM_SeriesInstanceUID, plan.series_uid);
@@ -305,10 +303,16 @@ std::string ReadBytes(const fs::path& path) {
 // An LIDC-style reader annotation (the real ones are LidcReadMessage XML); non-DICOM, must be skipped by content.
 std::string AnnotationXml(const SeriesPlan& plan) {
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-         "<LidcReadMessage uid=\"" + plan.series_uid + ".1\" xmlns=\"http://www.nih.gov\">\n"
+         "<LidcReadMessage uid=\"" +
+         plan.series_uid +
+         ".1\" xmlns=\"http://www.nih.gov\">\n"
          "  <ResponseHeader>\n    <Version>1.8.1</Version>\n"
-         "    <StudyInstanceUID>" + plan.study_uid + "</StudyInstanceUID>\n"
-         "    <SeriesInstanceUid>" + plan.series_uid + "</SeriesInstanceUid>\n"
+         "    <StudyInstanceUID>" +
+         plan.study_uid +
+         "</StudyInstanceUID>\n"
+         "    <SeriesInstanceUid>" +
+         plan.series_uid +
+         "</SeriesInstanceUid>\n"
          "    <TaskDescription>Second unblinded read</TaskDescription>\n  </ResponseHeader>\n"
          "  <readingSession>\n    <annotationVersion>3.12</annotationVersion>\n"
          "    <servicingRadiologistID>anon</servicingRadiologistID>\n  </readingSession>\n"

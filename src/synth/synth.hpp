@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <cstdint>
 #include <string>
 
@@ -12,8 +11,8 @@ namespace meta_db::synth {
 
 struct SynthOptions {
   int patients = 10;
-  std::string out;        // archive root; created if missing
-  bool small = false;     // 16x16 pixels instead of 512x512 (headers and slice counts unchanged)
+  std::string out;     // archive root; created if missing
+  bool small = false;  // 16x16 pixels instead of 512x512 (headers and slice counts unchanged)
   std::uint64_t seed = 1;
 };
 

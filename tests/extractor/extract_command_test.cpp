@@ -1,12 +1,13 @@
 // `meta_db extract`: JSON lines for DICOM and failed files only, a one-line summary, exit 2 on bad input.
 #include "driver/extract_command.hpp"
-#include "synth/synth.hpp"
-#include "test_support.hpp"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <sstream>
+
+#include "synth/synth.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::driver {
 namespace {
@@ -15,7 +16,8 @@ namespace json = boost::json;
 
 TEST(ExtractCommand, OneLinePerDicomOrFailedFileAndASummary) {
   test::TempDir dir;
-  const json::object manifest = synth::WriteSynthArchive({.patients = 2, .out = dir.path().string(), .small = true, .seed = 9});
+  const json::object manifest =
+      synth::WriteSynthArchive({.patients = 2, .out = dir.path().string(), .small = true, .seed = 9});
   std::ostringstream out, err;
   ASSERT_EQ(RunExtract(dir.path().string(), "", 2, out, err), 0) << err.str();
   std::istringstream lines(out.str());
@@ -39,7 +41,8 @@ TEST(ExtractCommand, OneLinePerDicomOrFailedFileAndASummary) {
   const std::string summary = err.str();
   EXPECT_EQ(std::count(summary.begin(), summary.end(), '\n'), 1) << summary;
   EXPECT_NE(summary.find(std::to_string(manifest.at("files_total").to_number<std::int64_t>()) + " files seen"),
-            std::string::npos) << summary;
+            std::string::npos)
+      << summary;
   EXPECT_NE(summary.find("files/s"), std::string::npos);
 }
 

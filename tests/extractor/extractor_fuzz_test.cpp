@@ -1,12 +1,12 @@
 // Robustness: truncated prefixes of real files at many lengths, mutated headers and random garbage must never
 // crash (run under ASan/UBSan) and header truncation must be reported, not indexed as a whole file.
-#include "meta_extractor/extractor.hpp"
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <random>
+
+#include "meta_extractor/extractor.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::extractor {
 namespace {
@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 // Writes `bytes` to a fresh file and extracts it. A fresh name each time: rewriting one file in place makes
 // ext4 flush it on close (auto_da_alloc), which turns thousands of cases into minutes of disk waits.
 ExtractResult ExtractBytes(const Extractor& extractor, const fs::path& dir, const std::string& bytes) {
-  const fs::path path = dir / ("case_" + std::to_string(bytes.size()) + "_" + std::to_string(std::hash<std::string>{}(bytes)) + ".dcm");
+  const fs::path path =
+      dir / ("case_" + std::to_string(bytes.size()) + "_" + std::to_string(std::hash<std::string>{}(bytes)) + ".dcm");
   test::WriteAll(path, bytes);
   ExtractResult result = extractor.ExtractFile(path.string());
   fs::remove(path);
@@ -92,8 +93,12 @@ TEST(Fuzz, MutatedHeadersAndGarbageNeverCrash) {
   for (int round = 0; round < 500; ++round) {
     std::string bytes(rng() % 4096, '\0');
     for (char& c : bytes) c = static_cast<char>(rng() & 0xFF);
-    if (round % 3 == 1 && bytes.size() > 132) bytes.replace(128, 4, "DICM");        // a preamble, then noise
-    if (round % 3 == 2 && bytes.size() > 8) bytes.replace(0, 6, "\x08\x00\x05\x00" "CS", 6);  // a plausible start
+    if (round % 3 == 1 && bytes.size() > 132) bytes.replace(128, 4, "DICM");  // a preamble, then noise
+    if (round % 3 == 2 && bytes.size() > 8)
+      bytes.replace(0, 6,
+                    "\x08\x00\x05\x00"
+                    "CS",
+                    6);  // a plausible start
     const ExtractResult r = ExtractBytes(extractor, dir.path(), bytes);
     EXPECT_TRUE(r.outcome != FileOutcome::kError || !r.error.empty());
   }
@@ -105,7 +110,10 @@ TEST(Fuzz, LengthClaimingGigabytesIsReportedNotAllocated) {
   test::TempDir dir;
   const Extractor extractor(ProfileSet::Defaults());
   // Implicit VR little endian (PS3.5 7.1.3): tag, 4-byte length, value.
-  std::string bytes("\x08\x00\x18\x00\x06\x00\x00\x00" "1.2.3\0", 14);
+  std::string bytes(
+      "\x08\x00\x18\x00\x06\x00\x00\x00"
+      "1.2.3\0",
+      14);
   bytes += std::string("\x10\x00\x10\x00\xF0\xFF\xFF\x7F", 8);  // PatientName, length 0x7FFFFFF0
   bytes += std::string(64, 'A');
   const ExtractResult r = ExtractBytes(extractor, dir.path(), bytes);

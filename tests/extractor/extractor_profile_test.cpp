@@ -1,45 +1,65 @@
 // Tag profiles: shipped defaults (and their compiled-in copy), overrides, (gggg,eeee) syntax, errors with file:line.
-#include "common/error.hpp"
-#include "meta_extractor/tag_profile.hpp"
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
+
+#include "common/error.hpp"
+#include "meta_extractor/tag_profile.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::extractor {
 namespace {
 
 bool Has(const TagProfile& profile, const std::string& keyword) {
-  return std::any_of(profile.tags.begin(), profile.tags.end(), [&](const ProfileTag& t) { return t.keyword == keyword; });
+  return std::any_of(profile.tags.begin(), profile.tags.end(),
+                     [&](const ProfileTag& t) { return t.keyword == keyword; });
 }
 
 TEST(Profiles, DefaultsCoverWhatLidcResearchersFilterOn) {
   const ProfileSet set = ProfileSet::Defaults();
-  for (const char* k : {"StudyInstanceUID", "StudyDate", "StudyTime", "AccessionNumber", "PatientID", "PatientName",
-                        "PatientSex", "PatientAge", "PatientBirthDate", "StudyDescription", "StudyID",
-                        "ReferringPhysicianName", "InstitutionName"}) {
+  for (const char* k :
+       {"StudyInstanceUID", "StudyDate", "StudyTime", "AccessionNumber", "PatientID", "PatientName", "PatientSex",
+        "PatientAge", "PatientBirthDate", "StudyDescription", "StudyID", "ReferringPhysicianName", "InstitutionName"}) {
     EXPECT_TRUE(Has(set.study, k)) << k;
   }
-  for (const char* k : {"SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "Modality", "BodyPartExamined",
-                        "Manufacturer", "ManufacturerModelName", "ConvolutionKernel", "SliceThickness", "KVP",
-                        "PixelSpacing", "Rows", "Columns", "SeriesDate", "SeriesTime", "ProtocolName",
-                        "PatientPosition", "ContrastBolusAgent", "SpacingBetweenSlices", "ImageOrientationPatient",
-                        "FrameOfReferenceUID", "SoftwareVersions", "StationName"}) {
+  for (const char* k : {"SeriesInstanceUID",
+                        "SeriesNumber",
+                        "SeriesDescription",
+                        "Modality",
+                        "BodyPartExamined",
+                        "Manufacturer",
+                        "ManufacturerModelName",
+                        "ConvolutionKernel",
+                        "SliceThickness",
+                        "KVP",
+                        "PixelSpacing",
+                        "Rows",
+                        "Columns",
+                        "SeriesDate",
+                        "SeriesTime",
+                        "ProtocolName",
+                        "PatientPosition",
+                        "ContrastBolusAgent",
+                        "SpacingBetweenSlices",
+                        "ImageOrientationPatient",
+                        "FrameOfReferenceUID",
+                        "SoftwareVersions",
+                        "StationName"}) {
     EXPECT_TRUE(Has(set.series, k)) << k;
   }
-  for (const char* k : {"SOPInstanceUID", "SOPClassUID", "InstanceNumber", "AcquisitionDateTime", "AcquisitionDate",
-                        "AcquisitionTime", "ImagePositionPatient", "SliceLocation", "ImageType", "XRayTubeCurrent",
-                        "Exposure", "WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope",
-                        "TransferSyntaxUID"}) {
+  for (const char* k :
+       {"SOPInstanceUID", "SOPClassUID", "InstanceNumber", "AcquisitionDateTime", "AcquisitionDate", "AcquisitionTime",
+        "ImagePositionPatient", "SliceLocation", "ImageType", "XRayTubeCurrent", "Exposure", "WindowCenter",
+        "WindowWidth", "RescaleIntercept", "RescaleSlope", "TransferSyntaxUID"}) {
     EXPECT_TRUE(Has(set.instance, k)) << k;
   }
 }
 
 bool SameTags(const TagProfile& a, const TagProfile& b) {
-  return std::equal(a.tags.begin(), a.tags.end(), b.tags.begin(), b.tags.end(), [](const ProfileTag& x, const ProfileTag& y) {
-    return x.group == y.group && x.element == y.element && x.keyword == y.keyword;
-  });
+  return std::equal(a.tags.begin(), a.tags.end(), b.tags.begin(), b.tags.end(),
+                    [](const ProfileTag& x, const ProfileTag& y) {
+                      return x.group == y.group && x.element == y.element && x.keyword == y.keyword;
+                    });
 }
 
 TEST(Profiles, ShippedFilesEqualCompiledInDefaults) {

@@ -1,11 +1,8 @@
 // Every file of Debian's pydicom test data: extracted with the values pydicom reads, or reported with a reason.
-#include "meta_extractor/archive_walk.hpp"
-#include "meta_extractor/extractor.hpp"
+#include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +11,9 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "meta_extractor/archive_walk.hpp"
+#include "meta_extractor/extractor.hpp"
 
 namespace meta_db::extractor {
 namespace {
@@ -89,21 +89,20 @@ bool SameValue(const json::value& ours, const json::value& theirs) {
 // Compares one file's extraction with pydicom's; returns a description of every difference.
 std::vector<std::string> Differences(const ExtractResult& result, const json::object& reference) {
   std::vector<std::string> diffs;
-  const json::object doc{{"study", result.record.study}, {"series", result.record.series},
-                         {"instance", result.record.instance}};
+  const json::object doc{
+      {"study", result.record.study}, {"series", result.record.series}, {"instance", result.record.instance}};
   for (const auto& [keyword, where] : kLocations) {
     const json::object& level = doc.at(where.level).as_object();
-    const json::value* ours = where.promoted ? level.if_contains(where.field)
-                                             : level.at("metadata").as_object().if_contains(where.field);
+    const json::value* ours =
+        where.promoted ? level.if_contains(where.field) : level.at("metadata").as_object().if_contains(where.field);
     const json::value* theirs = reference.if_contains(keyword);
     if (theirs == nullptr || (theirs->is_null() && where.promoted)) {
       if (ours != nullptr) diffs.push_back(keyword + ": pydicom has none, we have " + json::serialize(*ours));
       continue;
     }
     // A promoted field takes the first value only (e.g. a multi-valued InstanceNumber in a broken file).
-    const json::value expected = (where.promoted && theirs->is_array() && !theirs->as_array().empty())
-                                     ? theirs->as_array().front()
-                                     : *theirs;
+    const json::value expected =
+        (where.promoted && theirs->is_array() && !theirs->as_array().empty()) ? theirs->as_array().front() : *theirs;
     if (ours == nullptr || !SameValue(*ours, expected)) {
       diffs.push_back(keyword + ": pydicom " + json::serialize(expected) + ", we " +
                       (ours ? json::serialize(*ours) : std::string("<missing>")));
@@ -128,8 +127,10 @@ TEST(PydicomCorpus, EveryFileMatchesPydicomOrIsReportedWithAReason) {
       case FileOutcome::kIncomplete:
         if (theirs.contains("__error__")) break;  // pydicom cannot read it; we do - nothing to compare
         for (const std::string& diff : Differences(result, theirs)) ADD_FAILURE() << diff;
-        if (result.outcome == FileOutcome::kDicom) extracted.insert(std::filesystem::path(path).filename());
-        else EXPECT_FALSE(result.error.empty());
+        if (result.outcome == FileOutcome::kDicom)
+          extracted.insert(std::filesystem::path(path).filename());
+        else
+          EXPECT_FALSE(result.error.empty());
         break;
       case FileOutcome::kError:
         EXPECT_FALSE(result.error.empty());

@@ -1,16 +1,16 @@
 // Synth archives scanned with ScanArchive give exactly the manifest's counts; synth is deterministic; the scan
 // pipeline honours needs_parse, stops on a sink exception and reports a bad root.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
+
 #include "common/error.hpp"
 #include "meta_extractor/archive_scan.hpp"
 #include "synth/synth.hpp"
 #include "test_support.hpp"
-
-#include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
-#include <filesystem>
-#include <map>
-#include <set>
 
 namespace meta_db::extractor {
 namespace {
@@ -22,28 +22,29 @@ std::int64_t Count(const json::object& o, const char* key) { return o.at(key).to
 
 TEST(SynthScan, SmallArchiveHasExactlyTheManifestCounts) {
   test::TempDir dir;
-  const json::object manifest = synth::WriteSynthArchive({.patients = 12, .out = dir.path().string(), .small = true, .seed = 7});
+  const json::object manifest =
+      synth::WriteSynthArchive({.patients = 12, .out = dir.path().string(), .small = true, .seed = 7});
   EXPECT_EQ(json::parse(test::ReadAll(dir.path() / "manifest.json")).as_object(), manifest);
   const Extractor extractor(ProfileSet::Defaults());
   std::set<std::string> patients, studies, series, instances;
   std::map<std::string, std::int64_t> modalities;
   std::int64_t xml = 0, small_rows = 0;
   std::map<std::string, std::int64_t> broken;
-  const ScanStats stats = ScanArchive(dir.path().string(), extractor, {.threads = 2, .io_depth = 0, .needs_parse = nullptr},
-                                      [&](ScanItem&& item) {
-    const std::string name = fs::path(item.entry.path).filename().string();
-    const ExtractResult& r = item.result;
-    if (name.ends_with(".xml")) ++xml;
-    if (r.outcome == FileOutcome::kError) ++broken[name];
-    if (r.outcome != FileOutcome::kDicom) return;
-    patients.insert(std::string(r.record.study.at("patient_id").as_string()));
-    studies.insert(std::string(r.record.study.at("study_instance_uid").as_string()));
-    if (series.insert(std::string(r.record.series.at("series_instance_uid").as_string())).second) {
-      ++modalities[std::string(r.record.series.at("modality").as_string())];
-    }
-    instances.insert(std::string(r.record.instance.at("sop_instance_uid").as_string()));
-    if (r.record.series.at("metadata").at("Rows") == 16) ++small_rows;
-  });
+  const ScanStats stats = ScanArchive(
+      dir.path().string(), extractor, {.threads = 2, .io_depth = 0, .needs_parse = nullptr}, [&](ScanItem&& item) {
+        const std::string name = fs::path(item.entry.path).filename().string();
+        const ExtractResult& r = item.result;
+        if (name.ends_with(".xml")) ++xml;
+        if (r.outcome == FileOutcome::kError) ++broken[name];
+        if (r.outcome != FileOutcome::kDicom) return;
+        patients.insert(std::string(r.record.study.at("patient_id").as_string()));
+        studies.insert(std::string(r.record.study.at("study_instance_uid").as_string()));
+        if (series.insert(std::string(r.record.series.at("series_instance_uid").as_string())).second) {
+          ++modalities[std::string(r.record.series.at("modality").as_string())];
+        }
+        instances.insert(std::string(r.record.instance.at("sop_instance_uid").as_string()));
+        if (r.record.series.at("metadata").at("Rows") == 16) ++small_rows;
+      });
   EXPECT_EQ(stats.files, Count(manifest, "files_total"));
   EXPECT_EQ(stats.parsed, stats.files);
   EXPECT_EQ(stats.dicom, Count(manifest, "instances"));
@@ -107,9 +108,10 @@ class ScanPipeline : public ::testing::Test {
 
 TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
   std::int64_t unparsed = 0;
-  const ScanStats stats = ScanArchive(dir_.path().string(), extractor_,
-                                      {.threads = 2, .io_depth = -1, .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); }},
-                                      [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
+  const ScanStats stats = ScanArchive(
+      dir_.path().string(), extractor_,
+      {.threads = 2, .io_depth = -1, .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); }},
+      [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
   EXPECT_GT(unparsed, 0);
   EXPECT_EQ(stats.files - stats.parsed, unparsed);
   EXPECT_EQ(stats.errors, 0);  // the broken files are all named .dcm, so none was parsed

@@ -1,18 +1,17 @@
 // Extraction semantics on files written here with DCMTK: typed values, charsets, levels, outcomes.
-#include "meta_extractor/extractor.hpp"
-#include "test_support.hpp"
-
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
-
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <fstream>
+
+#include "meta_extractor/extractor.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::extractor {
 namespace {
@@ -20,7 +19,9 @@ namespace {
 namespace json = boost::json;
 using test::TempDir;
 
-void Put(DcmItem& item, const DcmTagKey& tag, const char* value) { ASSERT_TRUE(item.putAndInsertString(tag, value).good()); }
+void Put(DcmItem& item, const DcmTagKey& tag, const char* value) {
+  ASSERT_TRUE(item.putAndInsertString(tag, value).good());
+}
 
 // A minimal complete CT header; tests add or remove attributes before saving.
 void PutBasics(DcmDataset& ds) {
@@ -60,7 +61,7 @@ TEST_F(ValuesTest, TypedValuesPromotedFieldsAndLevels) {
   Put(ds, DCM_StudyDate, "20000101");
   Put(ds, DCM_AcquisitionDate, "20000101");
   Put(ds, DCM_AcquisitionTime, "101010.5");
-  Put(ds, DCM_AccessionNumber, "");        // empty promoted: absent at top level
+  Put(ds, DCM_AccessionNumber, "");         // empty promoted: absent at top level
   Put(ds, DCM_ReferringPhysicianName, "");  // empty profiled: null in metadata
   Put(ds, DCM_SeriesDescription, "Recon 2: LUNG  ");
   ASSERT_TRUE(ds.putAndInsertUint16(DCM_Rows, 512).good());
@@ -126,7 +127,7 @@ TEST_F(ValuesTest, SequencesToDepthThreeAndBinaryOmitted) {
   const json::object& item3 = item2.at("ConceptNameCodeSequence").as_array().at(0).as_object();
   EXPECT_EQ(item3.at("CodeValue"), "deep");
   EXPECT_FALSE(item3.contains("ConceptCodeSequence")) << json::serialize(*seq);
-  EXPECT_EQ(Meta(r.record.instance, "0009,1010"), nullptr);  // OB: binary, omitted
+  EXPECT_EQ(Meta(r.record.instance, "0009,1010"), nullptr);                // OB: binary, omitted
   EXPECT_EQ(*Meta(r.record.instance, "ContrastBolusAgent"), "IOPAMIDOL");  // another level's tag, here by profile
 }
 

@@ -1,12 +1,12 @@
 // Archive walk: sorted, regular files only, symlinks never followed (not out of the root, not at all), bad roots.
-#include "common/error.hpp"
-#include "meta_extractor/archive_walk.hpp"
-#include "test_support.hpp"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+
+#include "common/error.hpp"
+#include "meta_extractor/archive_walk.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::extractor {
 namespace {
