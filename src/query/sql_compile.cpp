@@ -14,8 +14,10 @@ namespace json = boost::json;
 namespace {
 
 struct Part {
+  Part(std::string s = "1", bool e = true, std::string r = {}) : sql(std::move(s)), exact(e), rowids(std::move(r)) {}
   std::string sql;
   bool exact = true;
+  std::string rowids;  // when set: a SELECT of exactly the matching rowids, answered from indexes alone
 };
 
 const Part kTrueInexact{"1", false};
@@ -394,7 +396,12 @@ Part Compiler::TopAnd(const Filter& f) {
   for (const auto& [path, group] : groups) {
     parts.push_back(group.size() == 1 ? Leaf(*group.front(), "doc") : RangeGroup(group));
   }
-  return Combine(parts, "AND", "1");
+  Part all = Combine(parts, "AND", "1");
+  // Only promoted-field conditions: their rowid sets intersect without reading the table at all.
+  if (!parts.empty() && std::all_of(parts.begin(), parts.end(), [](const Part& p) { return !p.rowids.empty(); })) {
+    for (const Part& p : parts) all.rowids += (all.rowids.empty() ? "" : " INTERSECT ") + ("SELECT * FROM (" + p.rowids + ")");
+  }
+  return all;
 }
 
 Access Compiler::ColumnAccess(const Filter& f, const IndexedField& field) {
@@ -452,7 +459,7 @@ Part Compiler::ViaIndex(const std::vector<const Filter*>& fs, const Access& a, c
     sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
            ") = 'integer' AND coalesce(" + full.sql + ", 0)";
   }
-  return {sql + ")", true};
+  return {sql + ")", true, sql.substr(std::string("rowid IN (").size())};
 }
 
 }  // namespace
@@ -479,9 +486,10 @@ SqlWhere CompileWhere(Kind kind, const Filter* filter) {
   if (filter == nullptr) return where;
   Compiler compiler(kind, where.params);
   Part p = compiler.Tree(*filter, "doc");
-  if (where.params.size() > kMaxSqlParams) return {"1", {}, false};
+  if (where.params.size() > kMaxSqlParams) return {"1", {}, false, {}};
   where.sql = std::move(p.sql);
   where.exact = p.exact;
+  where.rowids = std::move(p.rowids);
   return where;
 }
 

@@ -20,6 +20,8 @@ struct SqlWhere {
   std::string sql = "1";        // a boolean SQL expression; placeholders ?1, ?2, ... index `params`
   std::vector<SqlValue> params;
   bool exact = true;            // false: rows are a superset; re-check each with Matches()
+  std::string rowids;           // if not empty: a SELECT of exactly the matching rowids that reads only
+                                // indexes (counts use it instead of scanning the table)
 };
 
 // Name of the SQL function (registered by the store) that evaluates $regex with query::Regex:

@@ -88,6 +88,7 @@ struct Plan {
   std::vector<query::SqlValue> params;
   bool exact = true;
   std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
+  std::string rowids;                // index-only SELECT of the matching rowids, if the filter allows one
 };
 
 class Finder {
@@ -121,7 +122,9 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   plan.params = std::move(where.params);
   plan.exact = where.exact;
   plan.where = "(" + where.sql + ")";
+  plan.rowids = std::move(where.rowids);
   if (!q.text.empty()) {
+    plan.rowids.clear();
     if (kind != Kind::kSeries) {
       throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
     }
@@ -166,7 +169,8 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
   while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
   result.total = -1;
   if (q.count_total) {
-    auto count = db_.PrepareOnce("SELECT count(*) FROM " + plan.table + " WHERE " + plan.where);
+    auto count = db_.PrepareOnce(plan.rowids.empty() ? "SELECT count(*) FROM " + plan.table + " WHERE " + plan.where
+                                                     : "SELECT count(*) FROM (" + plan.rowids + ")");
     Statement cs(db_.raw(), count.get());
     BindAll(cs, plan.params);
     cs.Step();
