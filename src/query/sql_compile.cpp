@@ -455,6 +455,10 @@ Part Compiler::ViaIndex(const std::vector<const Filter*>& fs, const Access& a, c
   // arm per range keeps the typeof() test on the index entry, so real 1.0 values never parse a document.
   std::string sql = "rowid IN (SELECT rowid FROM " + table + " WHERE " + clean + " AND NOT " + unclean +
                     " UNION ALL SELECT rowid FROM " + table + " WHERE " + arrays + " AND coalesce(" + full.sql + ", 0)";
+  // Ranges and regexes on text may also accept genuine strings that start with '{'.
+  if (std::any_of(fs.begin(), fs.end(), [](const Filter* f) { return f->op != Op::kEq && f->op != Op::kIn; })) {
+    sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + objects + " AND coalesce(" + full.sql + ", 0)";
+  }
   if (std::all_of(fs.begin(), fs.end(), [](const Filter* f) { return CouldMatchZeroOrOne(*f); })) {
     sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
            ") = 'integer' AND coalesce(" + full.sql + ", 0)";
