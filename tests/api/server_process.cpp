@@ -4,9 +4,12 @@
 #include "http_client.hpp"
 
 #include <csignal>
+#include <fstream>
+#include <iostream>
 #include <cstdlib>
 #include <fcntl.h>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -31,9 +34,11 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string
     args.push_back("--web-root");
     args.push_back(web_root);
   }
-  const std::string log = (dir / "server.log").string();
+  log_path_ = dir / "server.log";
+  const std::string log = log_path_.string();
   pid_ = ::fork();
   if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a crashed test run must not leave servers behind
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -69,7 +74,16 @@ int ServerProcess::Stop() {
   for (int i = 0; i < 300; ++i) {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      if (code != 0) {
+        // The server's own log says why (sanitizer report, exception): show its tail with the failure.
+        std::ifstream in(log_path_);
+        std::string line, tail;
+        while (std::getline(in, line)) tail = (tail.size() > 20000 ? tail.substr(10000) : tail) + line + "\n";
+        std::cerr << "server exited with " << code << " (signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+                  << "); log tail:\n" << tail;
+      }
+      return code;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

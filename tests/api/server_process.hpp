@@ -25,6 +25,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   unsigned short port_ = 0;
   std::filesystem::path db_path_;
+  std::filesystem::path log_path_;
 };
 
 // The server shared by all tests of the binary (started by the test environment in api_test_main.cpp).
