@@ -14,10 +14,12 @@ namespace json = boost::json;
 namespace {
 
 struct Part {
-  Part(std::string s = "1", bool e = true, std::string r = {}) : sql(std::move(s)), exact(e), rowids(std::move(r)) {}
+  Part(std::string s = "1", bool e = true, std::vector<std::string> r = {})
+      : sql(std::move(s)), exact(e), rowid_sets(std::move(r)) {}
   std::string sql;
   bool exact = true;
-  std::string rowids;  // when set: a SELECT of exactly the matching rowids, answered from indexes alone
+  // When set: SELECTs of rowid sets whose intersection is exactly the matching rows (indexes only).
+  std::vector<std::string> rowid_sets;
 };
 
 const Part kTrueInexact{"1", false};
@@ -398,8 +400,8 @@ Part Compiler::TopAnd(const Filter& f) {
   }
   Part all = Combine(parts, "AND", "1");
   // Only promoted-field conditions: their rowid sets intersect without reading the table at all.
-  if (!parts.empty() && std::all_of(parts.begin(), parts.end(), [](const Part& p) { return !p.rowids.empty(); })) {
-    for (const Part& p : parts) all.rowids += (all.rowids.empty() ? "" : " INTERSECT ") + ("SELECT * FROM (" + p.rowids + ")");
+  if (!parts.empty() && std::all_of(parts.begin(), parts.end(), [](const Part& p) { return !p.rowid_sets.empty(); })) {
+    for (const Part& p : parts) all.rowid_sets.insert(all.rowid_sets.end(), p.rowid_sets.begin(), p.rowid_sets.end());
   }
   return all;
 }
@@ -463,7 +465,7 @@ Part Compiler::ViaIndex(const std::vector<const Filter*>& fs, const Access& a, c
     sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
            ") = 'integer' AND coalesce(" + full.sql + ", 0)";
   }
-  return {sql + ")", true, sql.substr(std::string("rowid IN (").size())};
+  return {sql + ")", true, {sql.substr(std::string("rowid IN (").size())}};
 }
 
 }  // namespace
@@ -493,7 +495,7 @@ SqlWhere CompileWhere(Kind kind, const Filter* filter) {
   if (where.params.size() > kMaxSqlParams) return {"1", {}, false, {}};
   where.sql = std::move(p.sql);
   where.exact = p.exact;
-  where.rowids = std::move(p.rowids);
+  where.rowid_sets = std::move(p.rowid_sets);
   return where;
 }
 

@@ -20,8 +20,9 @@ struct SqlWhere {
   std::string sql = "1";        // a boolean SQL expression; placeholders ?1, ?2, ... index `params`
   std::vector<SqlValue> params;
   bool exact = true;            // false: rows are a superset; re-check each with Matches()
-  std::string rowids;           // if not empty: a SELECT of exactly the matching rowids that reads only
-                                // indexes (counts use it instead of scanning the table)
+  // If not empty: SELECTs of rowid sets, read from indexes only, whose intersection is exactly the
+  // matching rows (same placeholders as `sql`). Lets the store count and page without reading the table.
+  std::vector<std::string> rowid_sets;
 };
 
 // Name of the SQL function (registered by the store) that evaluates $regex with query::Regex:

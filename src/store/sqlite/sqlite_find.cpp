@@ -5,7 +5,10 @@
 #include "query/sql_compile.hpp"
 #include "store/sqlite/sqlite_session.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <algorithm>
+#include <iterator>
 #include <variant>
 
 namespace meta_db::sqlite {
@@ -88,7 +91,7 @@ struct Plan {
   std::vector<query::SqlValue> params;
   bool exact = true;
   std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
-  std::string rowids;                // index-only SELECT of the matching rowids, if the filter allows one
+  std::vector<std::string> rowid_sets;  // index-only rowid sets whose intersection is the answer, if any
 };
 
 class Finder {
@@ -102,6 +105,9 @@ class Finder {
   Plan MakePlan(Kind kind, const query::Query& q);
   bool Exists(const std::string& sql, const std::vector<query::SqlValue>& params);
   FindResult Exact(const Plan& plan, const query::Query& q);
+  FindResult FromIntersection(const Plan& plan, const query::Query& q);
+  std::vector<std::int64_t> RowidSet(const std::string& select, const std::vector<query::SqlValue>& params);
+  std::vector<std::int64_t> Intersection(const Plan& plan);
   FindResult Streamed(const Plan& plan, const query::Query& q);
   FindResult SortedInMemory(const Plan& plan, const query::Query& q);
   void CheckDeadline(std::size_t rows) const {
@@ -122,16 +128,16 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   plan.params = std::move(where.params);
   plan.exact = where.exact;
   plan.where = "(" + where.sql + ")";
-  plan.rowids = std::move(where.rowids);
+  plan.rowid_sets = std::move(where.rowid_sets);
   if (!q.text.empty()) {
-    plan.rowids.clear();
     if (kind != Kind::kSeries) {
       throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
     }
     const std::string match = query::FtsMatchExpression(q.text);
     if (!match.empty()) {
-      plan.where += " AND rowid IN (SELECT rowid FROM series_fts WHERE series_fts MATCH " +
-                    query::AddParam(plan.params, match) + ")";
+      const std::string fts = "SELECT rowid FROM series_fts WHERE series_fts MATCH " + query::AddParam(plan.params, match);
+      plan.where += " AND rowid IN (" + fts + ")";
+      if (!plan.rowid_sets.empty()) plan.rowid_sets.push_back(fts);
     }
   }
   if (plan.where.find(query::kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
@@ -154,7 +160,49 @@ bool Finder::Exists(const std::string& sql, const std::vector<query::SqlValue>& 
   return st.Step() && st.Int(0) != 0;
 }
 
+std::vector<std::int64_t> Finder::RowidSet(const std::string& select, const std::vector<query::SqlValue>& params) {
+  auto raw = db_.PrepareOnce("SELECT * FROM (" + select + ")");
+  Statement st(db_.raw(), raw.get());
+  BindAll(st, params);
+  std::vector<std::int64_t> ids;
+  while (st.Step()) ids.push_back(st.Int(0));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// The exact answer as the intersection of index-only rowid sets, in natural (rowid) order.
+std::vector<std::int64_t> Finder::Intersection(const Plan& plan) {
+  std::vector<std::int64_t> result = RowidSet(plan.rowid_sets.front(), plan.params);
+  for (std::size_t i = 1; i < plan.rowid_sets.size() && !result.empty(); ++i) {
+    const std::vector<std::int64_t> next = RowidSet(plan.rowid_sets[i], plan.params);
+    std::vector<std::int64_t> both;
+    std::set_intersection(result.begin(), result.end(), next.begin(), next.end(), std::back_inserter(both));
+    result.swap(both);
+  }
+  return result;
+}
+
+// Promoted-field conditions, natural order: intersect their index sets once (in memory, far cheaper
+// than SQLite's INTERSECT temp tables), then read only the page's documents.
+FindResult Finder::FromIntersection(const Plan& plan, const query::Query& q) {
+  const std::vector<std::int64_t> ids = Intersection(plan);
+  FindResult result;
+  result.total = q.count_total ? static_cast<std::int64_t>(ids.size()) : -1;
+  boost::json::array page;
+  const auto size = static_cast<std::int64_t>(ids.size());
+  for (std::int64_t i = q.skip; i < size && i - q.skip < q.limit; ++i) page.push_back(ids[static_cast<std::size_t>(i)]);
+  if (page.empty()) return result;
+  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table +
+                             " WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY rowid");
+  Statement st(db_.raw(), raw.get());
+  const std::string page_json = boost::json::serialize(page);
+  st.Bind(1, std::string_view(page_json));
+  while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
+  return result;
+}
+
 FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
+  if (q.sort.empty() && !plan.rowid_sets.empty()) return FromIntersection(plan, q);
   FindResult result;
   std::vector<query::SqlValue> params = plan.params;
   const std::string limit = query::AddParam(params, q.limit);
@@ -169,12 +217,16 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
   while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
   result.total = -1;
   if (q.count_total) {
-    auto count = db_.PrepareOnce(plan.rowids.empty() ? "SELECT count(*) FROM " + plan.table + " WHERE " + plan.where
-                                                     : "SELECT count(*) FROM (" + plan.rowids + ")");
-    Statement cs(db_.raw(), count.get());
-    BindAll(cs, plan.params);
-    cs.Step();
-    result.total = cs.Int(0);
+    if (plan.rowid_sets.size() > 1) {
+      result.total = static_cast<std::int64_t>(Intersection(plan).size());
+    } else {
+      auto count = db_.PrepareOnce(plan.rowid_sets.empty() ? "SELECT count(*) FROM " + plan.table + " WHERE " + plan.where
+                                                           : "SELECT count(*) FROM (" + plan.rowid_sets.front() + ")");
+      Statement cs(db_.raw(), count.get());
+      BindAll(cs, plan.params);
+      cs.Step();
+      result.total = cs.Int(0);
+    }
   }
   return result;
 }
