@@ -4,7 +4,7 @@
 # Usage: bench/query.sh [patients...]   (default: 1000 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build-bench}
+BUILD_DIR=${BUILD_DIR:-build-query-bench}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMETA_DB_BENCH=ON -DMETA_DB_TESTS=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target query_bench
 WORK=${WORK:-/tmp/meta_db_query_bench}
