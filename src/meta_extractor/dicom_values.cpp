@@ -173,16 +173,7 @@ std::optional<json::value> SequenceToJson(DcmSequenceOfItems& seq, int depth, Te
 std::optional<json::value> TextValue(DcmElement& el, DcmEVR vr, unsigned long pos, TextDecoder& decoder) {
   OFString text;
   if (el.getOFString(text, pos, OFTrue).bad()) return std::nullopt;
-  const std::string_view view(text.c_str(), text.length());
-  if (vr == EVR_IS) return IntegerString(view);
-  if (vr == EVR_DS) return DecimalString(view);
-  std::string value(TrimSpaces(view));
-  if (IsCharsetVr(vr)) value = decoder.Decode(std::move(value), vr == EVR_PN);
-  // PS3.5 6.2.1.1: trailing empty component groups of a PN may be omitted; "A^B=" and "A^B" are the same name.
-  if (vr == EVR_PN) {
-    while (!value.empty() && value.back() == '=') value.pop_back();
-  }
-  return json::value(json::string(ValidUtf8(std::move(value))));
+  return TextComponentToJson(std::string_view(text.c_str(), text.length()), vr, decoder);
 }
 
 bool NeedsDecoding(const std::string& raw) {
@@ -193,6 +184,20 @@ bool NeedsDecoding(const std::string& raw) {
 }
 
 }  // namespace
+
+json::value TextComponentToJson(std::string_view component, int vr, TextDecoder& decoder) {
+  if (vr == EVR_IS) return IntegerString(component);
+  if (vr == EVR_DS) return DecimalString(component);
+  std::string value(TrimSpaces(component));
+  if (IsCharsetVr(vr)) value = decoder.Decode(std::move(value), vr == EVR_PN);
+  // PS3.5 6.2.1.1: trailing empty component groups of a PN may be omitted; "A^B=" and "A^B" are the same name.
+  if (vr == EVR_PN) {
+    while (!value.empty() && value.back() == '=') value.pop_back();
+  }
+  return json::value(json::string(ValidUtf8(std::move(value))));
+}
+
+json::value FloatToJson(double value) { return Float(value); }
 
 std::string TagKeyword(std::uint16_t group, std::uint16_t element) {
   char hex[10];

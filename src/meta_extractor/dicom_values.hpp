@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 class DcmElement;
 class DcmItem;
@@ -36,6 +37,13 @@ inline constexpr int kMaxSequenceDepth = 3;
 // The JSON form of one element, or nullopt when it is omitted (binary VRs, values that were not loaded).
 // Zero-length elements become null so `{"$exists": true}` still finds them.
 std::optional<boost::json::value> ElementToJson(DcmElement& element, int depth, TextDecoder& decoder);
+
+// One text value (a component between backslashes) of VR `vr` (a DcmEVR) → JSON: IS/DS as numbers when they
+// parse, other VRs as trimmed, charset-decoded, valid UTF-8 strings. Shared by the DCMTK and the fast path.
+boost::json::value TextComponentToJson(std::string_view component, int vr, TextDecoder& decoder);
+
+// FL/FD value → number, or "NaN"/"Infinity"/"-Infinity" (JSON has no non-finite numbers).
+boost::json::value FloatToJson(double value);
 
 // True for VRs whose text is subject to the Specific Character Set (PS3.5 6.1.2.3).
 bool IsCharsetVr(int vr);

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "meta_extractor/dicom_values.hpp"
+#include "meta_extractor/fast_header.hpp"
 #include "meta_extractor/tag_index.hpp"
 
 namespace meta_db::extractor {
@@ -154,21 +156,29 @@ class DocumentBuilder {
  public:
   DocumentBuilder(const detail::TagIndex& index, detail::TextDecoder& decoder) : index_(index), decoder_(decoder) {}
 
+  // The index entries of `key` (empty when the tag goes nowhere).
+  std::pair<const detail::IndexEntry*, const detail::IndexEntry*> Entries(std::uint32_t key) const {
+    const auto* begin = index_.entries.data();
+    const auto* end = begin + index_.entries.size();
+    const auto* lo =
+        std::lower_bound(begin, end, key, [](const detail::IndexEntry& e, std::uint32_t k) { return e.key < k; });
+    const auto* hi = lo;
+    while (hi != end && hi->key == key) ++hi;
+    return {lo, hi};
+  }
+
   void Add(DcmElement& element) {
     const std::uint32_t key = (static_cast<std::uint32_t>(element.getGTag()) << 16) | element.getETag();
-    auto it = std::lower_bound(index_.entries.begin(), index_.entries.end(), key,
-                               [](const detail::IndexEntry& e, std::uint32_t k) { return e.key < k; });
-    std::optional<json::value> value;
-    bool converted = false;
-    for (; it != index_.entries.end() && it->key == key; ++it) {
-      if (!converted) {
-        value = detail::ElementToJson(element, 0, decoder_);
-        converted = true;
-      }
-      if (!value) return;
-      Route(*it, *value);
-    }
+    const auto [lo, hi] = Entries(key);
+    if (lo == hi) return;
+    if (std::optional<json::value> value = detail::ElementToJson(element, 0, decoder_)) Route(lo, hi, *value);
   }
+
+  void Route(const detail::IndexEntry* lo, const detail::IndexEntry* hi, const json::value& value) {
+    for (const auto* it = lo; it != hi; ++it) Route(*it, value);
+  }
+
+  detail::TextDecoder& decoder() { return decoder_; }
 
   void AddAll(DcmItem* item) {
     if (item == nullptr) return;
@@ -217,6 +227,8 @@ class DocumentBuilder {
   std::array<std::string, 3> acquisition_;
 };
 
+void Classify(ExtractResult& result);
+
 void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractResult& result) {
   DcmDataset& dataset = *file.getDataset();
   OFString charset;
@@ -225,8 +237,13 @@ void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractR
   DocumentBuilder builder(index, decoder);
   builder.AddAll(file.getMetaInfo());
   builder.AddAll(&dataset);
-  ExtractedInstance& record = result.record;
-  builder.Finish(record);
+  builder.Finish(result.record);
+  Classify(result);
+}
+
+// kDicom, or kIncomplete naming the missing identifying UIDs (PS3.3 C.7.2.1, C.7.3.1, C.12.1).
+void Classify(ExtractResult& result) {
+  const ExtractedInstance& record = result.record;
   std::string missing;
   for (const auto& [doc, field, name] : {std::tuple{&record.study, "study_instance_uid", "StudyInstanceUID"},
                                          std::tuple{&record.series, "series_instance_uid", "SeriesInstanceUID"},
@@ -241,12 +258,133 @@ void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractR
   }
 }
 
+// ---- Fast path: the common little-endian header without DCMTK's per-element objects (see fast_header.hpp). ----
+
+enum class Conversion { kValue, kOmit, kFallback };
+
+// PS3.5 6.2: these VRs hold exactly one value; a backslash in them is text.
+bool SingleValued(int vr) { return vr == EVR_LT || vr == EVR_ST || vr == EVR_UT || vr == EVR_UR; }
+
+std::size_t BinarySize(int vr) {
+  switch (vr) {
+    case EVR_US: case EVR_SS: return 2;
+    case EVR_UL: case EVR_SL: case EVR_FL: return 4;
+    case EVR_FD: case EVR_SV: case EVR_UV: return 8;
+    default: return 0;
+  }
+}
+
+json::value BinaryValue(const char* p, int vr) {
+  std::uint64_t raw = 0;
+  for (std::size_t i = BinarySize(vr); i-- > 0;) raw = (raw << 8) | static_cast<unsigned char>(p[i]);
+  switch (vr) {
+    case EVR_US: return static_cast<std::uint16_t>(raw);
+    case EVR_SS: return static_cast<std::int16_t>(static_cast<std::uint16_t>(raw));
+    case EVR_UL: return static_cast<std::uint32_t>(raw);
+    case EVR_SL: return static_cast<std::int32_t>(static_cast<std::uint32_t>(raw));
+    case EVR_SV: return static_cast<std::int64_t>(raw);
+    case EVR_UV: return raw;
+    case EVR_FL: return detail::FloatToJson(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
+    default: return detail::FloatToJson(std::bit_cast<double>(raw));
+  }
+}
+
+// The same JSON ElementToJson gives for the DCMTK element; kFallback for what only DCMTK handles.
+Conversion RawToJson(std::string_view bytes, const detail::RawElement& e, int vr, detail::TextDecoder& decoder,
+                     json::value& out) {
+  if (e.undefined || vr == EVR_SQ || vr == EVR_UN || vr == EVR_AT || vr == EVR_xs || vr == EVR_ox ||
+      vr == EVR_lt || vr == EVR_na || vr == EVR_up || vr == EVR_UNKNOWN || vr == EVR_UNKNOWN2B) {
+    return Conversion::kFallback;
+  }
+  if (vr == EVR_OB || vr == EVR_OW || vr == EVR_OF || vr == EVR_OD || vr == EVR_OL || vr == EVR_OV) {
+    return Conversion::kOmit;
+  }
+  if (e.length == 0) {
+    out = nullptr;
+    return Conversion::kValue;
+  }
+  if (e.length > kMaxValueLength) return Conversion::kOmit;  // DCMTK defers (never loads) such values
+  const std::string_view value = bytes.substr(e.offset, e.length);
+  // DCMTK drops NULs inside text values in VR-specific ways; such (damaged) values are left to it.
+  if (BinarySize(vr) == 0) {
+    const std::size_t nul = value.find('\0');
+    if (nul != std::string_view::npos && value.find_first_not_of('\0', nul) != std::string_view::npos) {
+      return Conversion::kFallback;
+    }
+  }
+  // PS3.5 9.1: UIDs are digits and dots; DCMTK repairs other characters its own way, so leave those to it.
+  if (vr == EVR_UI) {
+    std::string_view uid = value;
+    while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.remove_suffix(1);
+    if (uid.find_first_not_of("0123456789.\\") != std::string_view::npos) return Conversion::kFallback;
+  }
+  std::vector<json::value> values;
+  if (const std::size_t size = BinarySize(vr)) {
+    if (e.length % size != 0) return Conversion::kFallback;
+    for (std::size_t at = 0; at < e.length; at += size) values.push_back(BinaryValue(value.data() + at, vr));
+  } else {
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t end = SingleValued(vr) ? std::string_view::npos : value.find('\\', start);
+      values.push_back(detail::TextComponentToJson(value.substr(start, end - start), vr, decoder));
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+  }
+  out = values.size() == 1 ? std::move(values.front()) : json::value(json::array(values.begin(), values.end()));
+  return Conversion::kValue;
+}
+
+// Specific Character Set as DCMTK's findAndGetOFStringArray gives it: values trimmed, joined by backslashes.
+std::string CharsetOf(std::string_view bytes, const std::vector<detail::RawElement>& dataset) {
+  for (const detail::RawElement& e : dataset) {
+    if (e.key != 0x00080005) continue;
+    std::string out;
+    std::string_view rest = bytes.substr(e.offset, e.length);
+    for (;;) {
+      const std::size_t end = rest.find('\\');
+      std::string_view part = rest.substr(0, end);
+      while (!part.empty() && (part.front() == ' ' || part.front() == '\0')) part.remove_prefix(1);
+      while (!part.empty() && (part.back() == ' ' || part.back() == '\0')) part.remove_suffix(1);
+      out += part;
+      if (end == std::string_view::npos) break;
+      out += '\\';
+      rest.remove_prefix(end + 1);
+    }
+    return out;
+  }
+  return {};
+}
+
+// Fills `result` from a successful scan; false when an element needs DCMTK (then nothing is kept).
+bool BuildDocumentsFast(std::string_view bytes, const detail::HeaderScan& scan, const detail::TagIndex& index,
+                        ExtractResult& result) {
+  detail::TextDecoder decoder(CharsetOf(bytes, scan.dataset));
+  DocumentBuilder builder(index, decoder);
+  for (const auto* elements : {&scan.meta, &scan.dataset}) {
+    const bool implicit = elements == &scan.dataset && scan.implicit_vr;
+    for (const detail::RawElement& e : *elements) {
+      const auto [lo, hi] = builder.Entries(e.key);
+      if (lo == hi) continue;
+      int vr = lo->dictionary_vr;
+      if (!implicit) vr = DcmVR(std::string(e.vr, 2).c_str()).getEVR();
+      json::value value;
+      const Conversion c = RawToJson(bytes, e, vr, decoder, value);
+      if (c == Conversion::kFallback) return false;
+      if (c == Conversion::kValue) builder.Route(lo, hi, value);
+    }
+  }
+  builder.Finish(result.record);
+  Classify(result);
+  return true;
+}
+
 void Fail(ExtractResult& result, std::string reason) {
   result.outcome = FileOutcome::kError;
   result.error = std::move(reason);
 }
 
-void ExtractInto(const std::string& path, const detail::TagIndex& index, ExtractResult& result) {
+void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fast_path, ExtractResult& result) {
   FileDescriptor fd(path);
   struct stat st {};
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
@@ -269,6 +407,19 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, Extract
   }
   for (;;) {
     const bool eos = head.size() >= size;
+    if (fast_path) {
+      const detail::HeaderScan scan = detail::ScanHeader(std::string_view(head.data(), head.size()), eos, index.sequence_tags);
+      if (scan.status == detail::ScanStatus::kNeedMore) {
+        const std::size_t want = std::min(size, head.size() * 4) - head.size();
+        if (!ReadAt(fd.get(), head, head.size(), want) || want == 0) return Fail(result, "read error");
+        continue;
+      }
+      if (scan.status == detail::ScanStatus::kOk &&
+          BuildDocumentsFast(std::string_view(head.data(), head.size()), scan, index, result)) {
+        return;
+      }
+      result.record = ExtractedInstance{.path = path, .study = {}, .series = {}, .instance = {}};
+    }
     Parsed parsed = ParseHead(head, eos);
     if (!eos && parsed.status == EC_StreamNotifyClient) {  // header longer than what we read: read 4x more
       const std::size_t want = std::min(size, head.size() * 4) - head.size();
@@ -284,8 +435,11 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, Extract
 
 }  // namespace
 
-Extractor::Extractor(ProfileSet profiles)
+Extractor::Extractor(ProfileSet profiles) : Extractor(std::move(profiles), ExtractorOptions{}) {}
+
+Extractor::Extractor(ProfileSet profiles, ExtractorOptions options)
     : profiles_(std::move(profiles)),
+      options_(options),
       index_(std::make_shared<const detail::TagIndex>(detail::BuildTagIndex(profiles_))) {
   // DCMTK logs every parser complaint to stderr; per-file problems are reported as values instead.
   OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
@@ -301,7 +455,7 @@ ExtractResult Extractor::ExtractFile(const std::string& path) const {
   ExtractResult result;
   result.record.path = path;
   try {
-    ExtractInto(path, *index_, result);
+    ExtractInto(path, *index_, options_.fast_path, result);
   } catch (const std::exception& e) {  // e.g. bad_alloc: one file must never stop a scan
     result = ExtractResult{};
     result.record.path = path;

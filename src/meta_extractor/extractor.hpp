@@ -39,14 +39,22 @@ struct ExtractResult {
   std::string error;
 };
 
+struct ExtractorOptions {
+  // Parse common little-endian headers with meta_db's own strict scanner (several times faster) and use DCMTK
+  // for everything else; false = always DCMTK. Both give identical results (tests/extractor check it).
+  bool fast_path = true;
+};
+
 class Extractor {
  public:
   explicit Extractor(ProfileSet profiles);
+  Extractor(ProfileSet profiles, ExtractorOptions options);
   ExtractResult ExtractFile(const std::string& path) const;
   const ProfileSet& profiles() const { return profiles_; }
 
  private:
   ProfileSet profiles_;
+  ExtractorOptions options_;
   std::shared_ptr<const detail::TagIndex> index_;  // tag -> destinations, built once from profiles_
 };
 

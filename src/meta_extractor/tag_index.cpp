@@ -1,6 +1,10 @@
 // Builds the tag → destination index from the profiles plus the fixed promoted fields of the seed's schema.
 #include "meta_extractor/tag_index.hpp"
 
+#include <dcmtk/dcmdata/dcdicent.h>
+#include <dcmtk/dcmdata/dcdict.h>
+#include <dcmtk/dcmdata/dctag.h>
+
 #include <algorithm>
 #include <array>
 
@@ -34,6 +38,22 @@ bool IsPromotedAt(std::uint32_t key, int level) {
                      [&](const Promoted& p) { return p.key == key && p.level == level; });
 }
 
+std::vector<std::uint32_t> DictionarySequenceTags() {
+  std::vector<std::uint32_t> tags;
+  // The iterators are only offered on the non-const dictionary, hence the write lock (held for microseconds,
+  // once per Extractor).
+  DcmDataDictionary& dict = dcmDataDict.wrlock();
+  for (DcmHashDictIterator it = dict.normalBegin(); it != dict.normalEnd(); ++it) {
+    const DcmDictEntry* entry = *it;
+    if (entry != nullptr && entry->getVR().getEVR() == EVR_SQ && entry->getPrivateCreator() == nullptr) {
+      tags.push_back((static_cast<std::uint32_t>(entry->getGroup()) << 16) | entry->getElement());
+    }
+  }
+  dcmDataDict.wrunlock();
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
 }  // namespace
 
 TagIndex BuildTagIndex(const ProfileSet& profiles) {
@@ -52,6 +72,10 @@ TagIndex BuildTagIndex(const ProfileSet& profiles) {
       index.entries.push_back({.key = key, .level = level, .slot = Slot::kMetadata, .name = tag.keyword});
     }
   }
+  for (IndexEntry& e : index.entries) {
+    e.dictionary_vr = DcmTag(static_cast<Uint16>(e.key >> 16), static_cast<Uint16>(e.key & 0xFFFF)).getEVR();
+  }
+  index.sequence_tags = DictionarySequenceTags();
   std::stable_sort(index.entries.begin(), index.entries.end(),
                    [](const IndexEntry& a, const IndexEntry& b) { return a.key < b.key; });
   return index;

@@ -22,10 +22,14 @@ struct IndexEntry {
   int level = 0;          // 0 study, 1 series, 2 instance
   Slot slot = Slot::kMetadata;
   std::string name;  // metadata keyword or promoted field name
+  int dictionary_vr = 0;  // DcmEVR from the data dictionary (what an implicit-VR value is read as)
 };
 
 struct TagIndex {
   std::vector<IndexEntry> entries;  // sorted by key; a tag may have several entries
+  // Every tag the data dictionary defines as SQ, sorted: in implicit VR only the dictionary tells a sequence
+  // from an opaque value (PS3.5 7.1.3), and the fast path must parse exactly what DCMTK parses.
+  std::vector<std::uint32_t> sequence_tags;
 };
 
 // Promoted fields always; every other profiled tag to its level's metadata (a promoted tag is never repeated
