@@ -31,8 +31,8 @@ namespace {
 
 namespace json = boost::json;
 
-// First read covers a typical CT header (~2 KiB) with room; longer headers grow the read 4x at a time.
-constexpr std::size_t kInitialHead = 16 * 1024;
+// First read covers a typical CT header (2-6 KiB); longer headers grow the read 4x at a time.
+constexpr std::size_t kInitialHead = 8 * 1024;
 // Values longer than this are skipped by DCMTK while parsing (never bulk data we would emit anyway); this also
 // bounds allocations when a corrupt length field claims gigabytes.
 constexpr Uint32 kMaxValueLength = 64 * 1024;
@@ -356,6 +356,27 @@ std::string CharsetOf(std::string_view bytes, const std::vector<detail::RawEleme
   return {};
 }
 
+// Explicit VR code → DcmEVR without DcmVR's string table search (this runs for every profiled element).
+int EvrOf(const char* code) {
+  struct Entry {
+    char a, b;
+    DcmEVR evr;
+  };
+  static constexpr std::array<Entry, 34> kTable = {{
+      {'A', 'E', EVR_AE}, {'A', 'S', EVR_AS}, {'A', 'T', EVR_AT}, {'C', 'S', EVR_CS}, {'D', 'A', EVR_DA},
+      {'D', 'S', EVR_DS}, {'D', 'T', EVR_DT}, {'F', 'L', EVR_FL}, {'F', 'D', EVR_FD}, {'I', 'S', EVR_IS},
+      {'L', 'O', EVR_LO}, {'L', 'T', EVR_LT}, {'O', 'B', EVR_OB}, {'O', 'D', EVR_OD}, {'O', 'F', EVR_OF},
+      {'O', 'L', EVR_OL}, {'O', 'V', EVR_OV}, {'O', 'W', EVR_OW}, {'P', 'N', EVR_PN}, {'S', 'H', EVR_SH},
+      {'S', 'L', EVR_SL}, {'S', 'Q', EVR_SQ}, {'S', 'S', EVR_SS}, {'S', 'T', EVR_ST}, {'S', 'V', EVR_SV},
+      {'T', 'M', EVR_TM}, {'U', 'C', EVR_UC}, {'U', 'I', EVR_UI}, {'U', 'L', EVR_UL}, {'U', 'N', EVR_UN},
+      {'U', 'R', EVR_UR}, {'U', 'S', EVR_US}, {'U', 'T', EVR_UT}, {'U', 'V', EVR_UV},
+  }};
+  for (const Entry& e : kTable) {
+    if (e.a == code[0] && e.b == code[1]) return e.evr;
+  }
+  return EVR_UNKNOWN;
+}
+
 // Fills `result` from a successful scan; false when an element needs DCMTK (then nothing is kept).
 bool BuildDocumentsFast(std::string_view bytes, const detail::HeaderScan& scan, const detail::TagIndex& index,
                         ExtractResult& result) {
@@ -367,7 +388,7 @@ bool BuildDocumentsFast(std::string_view bytes, const detail::HeaderScan& scan, 
       const auto [lo, hi] = builder.Entries(e.key);
       if (lo == hi) continue;
       int vr = lo->dictionary_vr;
-      if (!implicit) vr = DcmVR(std::string(e.vr, 2).c_str()).getEVR();
+      if (!implicit) vr = EvrOf(e.vr);
       json::value value;
       const Conversion c = RawToJson(bytes, e, vr, decoder, value);
       if (c == Conversion::kFallback) return false;
