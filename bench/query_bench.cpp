@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
       {"series: q= free text", Kind::kSeries, Make(R"({"q": "lung siemens"})")},
       {"instances: of one series, by instance_number", Kind::kInstances,
        Make(R"({"query": {"series_id": "000000020000000000000007"}, "sort": "instance_number", "limit": 500})")},
+      {"series: non-promoted metadata.KVP = 120", Kind::kSeries, Make(R"({"query": {"metadata.KVP": 120}})")},
       {"series: $and of 3 conditions", Kind::kSeries,
        Make(R"({"query": {"$and": [{"modality": "CT"}, {"metadata.Manufacturer": "GE MEDICAL SYSTEMS"}, {"metadata.SliceThickness": {"$lte": 1.25}}]}})")},
   };

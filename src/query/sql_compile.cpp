@@ -14,12 +14,14 @@ namespace json = boost::json;
 namespace {
 
 struct Part {
-  Part(std::string s = "1", bool e = true, std::vector<std::string> r = {})
-      : sql(std::move(s)), exact(e), rowid_sets(std::move(r)) {}
+  Part(std::string s = "1", bool e = true, std::vector<std::string> r = {}, std::string rc = {})
+      : sql(std::move(s)), exact(e), rowid_sets(std::move(r)), recheck(rc.empty() ? (e ? "0" : "1") : std::move(rc)) {}
   std::string sql;
   bool exact = true;
   // When set: SELECTs of rowid sets whose intersection is exactly the matching rows (indexes only).
   std::vector<std::string> rowid_sets;
+  // True for the rows where `sql` may be wrong (only those need the matcher); "0" when exact.
+  std::string recheck;
 };
 
 const Part kTrueInexact{"1", false};
@@ -79,18 +81,21 @@ class Compiler {
 };
 
 Part Not(const Part& p) {
-  if (!p.exact) return kTrueInexact;  // the complement of a superset is not a superset
-  return {"NOT IFNULL(" + p.sql + ", 0)", true};
+  const std::string negated = "NOT IFNULL(" + p.sql + ", 0)";
+  if (p.exact) return {negated, true};
+  // Where the part is exact its complement is too; the uncertain rows are all admitted and re-checked.
+  return {"(" + negated + " OR " + p.recheck + ")", false, {}, p.recheck};
 }
 
 Part Combine(const std::vector<Part>& parts, std::string_view op, std::string_view empty) {
-  std::vector<std::string> terms;
+  std::vector<std::string> terms, rechecks;
   bool exact = true;
   for (const Part& p : parts) {
     terms.push_back(p.sql);
     exact = exact && p.exact;
+    if (!p.exact) rechecks.push_back(p.recheck);
   }
-  return {Join(terms, op, empty), exact};
+  return {Join(terms, op, empty), exact, {}, exact ? std::string("0") : Join(rechecks, "OR", "0")};
 }
 
 Part Compiler::Tree(const Filter& f, const std::string& base) {
@@ -129,13 +134,17 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
   }
   // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
   // that is an array makes MongoDB look inside its elements: admit such rows and let the matcher decide.
-  if (field == nullptr && f.parts.size() > 1) {
-    std::vector<std::string> terms{leaf.sql};
+  if (field == nullptr) {
+    // SQLite's JSON functions cut strings at U+0000: documents holding one are decided by the matcher.
+    std::vector<std::string> uncertain{"instr(" + base + ", " + P(std::string("\\u0000")) + ") > 0"};
     for (std::size_t n = 1; n < f.parts.size(); ++n) {
       const std::vector<std::string> prefix(f.parts.begin(), f.parts.begin() + static_cast<std::ptrdiff_t>(n));
-      terms.push_back("json_type(" + base + ", " + P(*SqlJsonPath(prefix)) + ") = 'array'");
+      uncertain.push_back("json_type(" + base + ", " + P(*SqlJsonPath(prefix)) + ") = 'array'");
     }
-    return {Join(terms, "OR", "0"), false};
+    // Only those rows need the matcher: elsewhere the leaf's SQL is exact.
+    if (!leaf.exact) uncertain.push_back(leaf.recheck);
+    const std::string recheck = Join(uncertain, "OR", "0");
+    return {"(" + leaf.sql + " OR " + recheck + ")", false, {}, recheck};
   }
   return leaf;
 }
@@ -492,9 +501,10 @@ SqlWhere CompileWhere(Kind kind, const Filter* filter) {
   if (filter == nullptr) return where;
   Compiler compiler(kind, where.params);
   Part p = compiler.Tree(*filter, "doc");
-  if (where.params.size() > kMaxSqlParams) return {"1", {}, false, {}};
+  if (where.params.size() > kMaxSqlParams) return {"1", {}, false, "1", {}};
   where.sql = std::move(p.sql);
   where.exact = p.exact;
+  where.recheck = std::move(p.recheck);
   where.rowid_sets = std::move(p.rowid_sets);
   return where;
 }

@@ -19,7 +19,8 @@ using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>
 struct SqlWhere {
   std::string sql = "1";        // a boolean SQL expression; placeholders ?1, ?2, ... index `params`
   std::vector<SqlValue> params;
-  bool exact = true;            // false: rows are a superset; re-check each with Matches()
+  bool exact = true;            // false: rows are a superset; re-check with Matches() where `recheck`
+  std::string recheck = "0";    // SQL, true for the rows whose match is uncertain (same placeholders)
   // If not empty: SELECTs of rowid sets, read from indexes only, whose intersection is exactly the
   // matching rows (same placeholders as `sql`). Lets the store count and page without reading the table.
   std::vector<std::string> rowid_sets;

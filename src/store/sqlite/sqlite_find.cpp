@@ -90,6 +90,7 @@ struct Plan {
   std::string where;  // full condition, placeholders into params
   std::vector<query::SqlValue> params;
   bool exact = true;
+  std::string recheck = "0";  // SQL: the rows whose match the matcher must decide
   std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
   std::vector<std::string> rowid_sets;  // index-only rowid sets whose intersection is the answer, if any
 };
@@ -127,6 +128,7 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   query::SqlWhere where = query::CompileWhere(kind, q.filter.get());
   plan.params = std::move(where.params);
   plan.exact = where.exact;
+  plan.recheck = "(" + where.recheck + ")";
   plan.where = "(" + where.sql + ")";
   plan.rowid_sets = std::move(where.rowid_sets);
   if (!q.text.empty()) {
@@ -234,16 +236,22 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
 // SQL orders a superset; the matcher filters while paging and counting.
 FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
   FindResult result;
-  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY " + *plan.order);
+  auto raw = db_.PrepareOnce("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
+                             " ORDER BY " + *plan.order);
   Statement st(db_.raw(), raw.get());
   BindAll(st, plan.params);
   std::int64_t matched = 0;
   std::size_t rows = 0;
   while (st.Step()) {
     CheckDeadline(++rows);
-    Document doc = ParseStoredDocument(st.Text(0));
-    if (!query::Matches(*q.filter, doc)) continue;
-    if (matched >= q.skip && matched - q.skip < q.limit) result.results.push_back(std::move(doc));
+    std::optional<Document> doc;
+    if (st.Int(1) != 0) {  // only uncertain rows are parsed and matched; the others are counted as they are
+      doc = ParseStoredDocument(st.Text(0));
+      if (!query::Matches(*q.filter, *doc)) continue;
+    }
+    if (matched >= q.skip && matched - q.skip < q.limit) {
+      result.results.push_back(doc ? std::move(*doc) : ParseStoredDocument(st.Text(0)));
+    }
     ++matched;
     if (!q.count_total && matched >= q.skip + q.limit) break;
   }
@@ -252,7 +260,8 @@ FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
 }
 
 FindResult Finder::SortedInMemory(const Plan& plan, const query::Query& q) {
-  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE " + plan.where + " ORDER BY rowid");
+  auto raw = db_.PrepareOnce("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
+                             " ORDER BY rowid");
   Statement st(db_.raw(), raw.get());
   BindAll(st, plan.params);
   std::vector<Document> docs;
@@ -260,7 +269,7 @@ FindResult Finder::SortedInMemory(const Plan& plan, const query::Query& q) {
   while (st.Step()) {
     CheckDeadline(++rows);
     Document doc = ParseStoredDocument(st.Text(0));
-    if (!plan.exact && !query::Matches(*q.filter, doc)) continue;
+    if (st.Int(1) != 0 && !query::Matches(*q.filter, doc)) continue;
     if (docs.size() >= kMaxSortCandidates) {
       throw Error(Errc::kBadRequest,
                   "sorting more than " + std::to_string(kMaxSortCandidates) +
