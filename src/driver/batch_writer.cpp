@@ -93,27 +93,68 @@ void Tally(std::set<ObjectId>& inserted, std::set<ObjectId>& updated, const Obje
 
 BatchWriter::BatchWriter(Store& store, std::optional<ObjectId> collection_id,
                          const std::unordered_map<std::string, FileRecord>& previous, IngestSummary& summary)
-    : store_(store), collection_id_(collection_id), previous_(previous), summary_(summary) {}
+    : store_(store),
+      collection_id_(collection_id),
+      previous_(previous),
+      summary_(summary),
+      thread_([this](std::stop_token stop) { RunWriter(stop); }) {}
+
+BatchWriter::~BatchWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    thread_.request_stop();
+  }
+  changed_.notify_all();
+}
 
 void BatchWriter::Add(ScanItem&& item, std::size_t batch_files) {
   pending_.push_back(std::move(item));
-  if (pending_.size() >= batch_files) Flush();
+  if (pending_.size() >= batch_files) Submit();
 }
 
 void BatchWriter::Flush() {
+  Submit();
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !has_work_; });
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
+// Hands the pending batch to the writer thread, waiting while it still writes the previous one: parsing goes
+// on while a batch commits, and at most two batches are in memory.
+void BatchWriter::Submit() {
   if (pending_.empty()) return;
-  IngestSummary before = summary_;
-  try {
-    store_.Write([&](Session& session) {
-      Touched touched;
-      WriteBatch(session, pending_, touched);
-      FinishTouched(session, touched);
-    });
-  } catch (...) {
-    summary_ = before;  // nothing of the batch was committed
-    throw;
-  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !has_work_; });
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  handoff_ = std::move(pending_);
   pending_.clear();
+  has_work_ = true;
+  lock.unlock();
+  changed_.notify_all();
+}
+
+void BatchWriter::RunWriter(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    changed_.wait(lock, [&] { return has_work_ || stop.stop_requested(); });
+    if (!has_work_) return;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      store_.Write([&](Session& session) {
+        Touched touched;
+        WriteBatch(session, handoff_, touched);
+        FinishTouched(session, touched);
+      });
+    } catch (...) {
+      error = std::current_exception();  // rethrown on the ingest thread at its next hand-off
+    }
+    handoff_.clear();
+    lock.lock();
+    error_ = error;
+    has_work_ = false;
+    changed_.notify_all();
+  }
 }
 
 void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Touched& touched) {

@@ -5,7 +5,11 @@
 #include "driver/ingest.hpp"
 #include "meta_extractor/archive_scan.hpp"
 
+#include <condition_variable>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <set>
 #include <unordered_map>
 
@@ -17,9 +21,14 @@ class BatchWriter {
   BatchWriter(Store& store, std::optional<ObjectId> collection_id,
               const std::unordered_map<std::string, FileRecord>& previous, IngestSummary& summary);
 
-  // Queues a parsed file; flushes when the batch is full.
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
+  ~BatchWriter();
+
+  // Queues a parsed file; a full batch goes to the writer thread (one transaction per batch).
+  // Rethrows a failure of an earlier batch's transaction.
   void Add(extractor::ScanItem&& item, std::size_t batch_files);
-  // Writes everything queued in one transaction.
+  // Writes everything queued and waits until it is committed.
   void Flush();
   // Removes what files that no longer exist contributed (instances; series and studies left empty).
   void RemoveDisappeared(const std::vector<FileRecord>& gone);
@@ -28,6 +37,8 @@ class BatchWriter {
 
  private:
   struct Touched;
+  void Submit();
+  void RunWriter(std::stop_token stop);
   void WriteBatch(Session& session, std::vector<extractor::ScanItem>& items, Touched& touched);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
@@ -37,10 +48,16 @@ class BatchWriter {
   std::optional<ObjectId> collection_id_;
   const std::unordered_map<std::string, FileRecord>& previous_;
   IngestSummary& summary_;
-  std::vector<extractor::ScanItem> pending_;
+  std::vector<extractor::ScanItem> pending_;  // filled by the ingest thread
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<extractor::ScanItem> handoff_;  // the batch the writer thread commits
+  bool has_work_ = false;
+  std::exception_ptr error_;
   // Run-wide sets so a study or series touched by several batches is counted once.
   std::set<ObjectId> studies_inserted_, studies_updated_, studies_seen_;
   std::set<ObjectId> series_inserted_, series_updated_, series_seen_;
+  std::jthread thread_;  // last: started after every member it uses exists
 };
 
 }  // namespace meta_db::driver
