@@ -86,7 +86,7 @@ void PrefetchHead(const std::string& path) {
 // Every shared piece of one scan; threads capture a reference to it.
 struct Pipeline {
   Pipeline(std::size_t work_capacity, std::size_t done_capacity) : work(work_capacity), done(done_capacity) {}
-  BoundedQueue<std::vector<WalkEntry>> work;
+  BoundedQueue<std::vector<ScanItem>> work;  // entries, with `parsed` already decided by the walker
   BoundedQueue<std::vector<ScanItem>> done;
   std::atomic<int> workers_left{0};
   std::mutex error_mutex;
@@ -103,12 +103,17 @@ struct Pipeline {
   }
 };
 
-void RunWalker(Pipeline& p, const std::string& root, bool prefetch) {
+// The walker decides which files need parsing, so unchanged files of an incremental re-ingest are neither
+// prefetched nor opened: a re-ingest costs one stat per file.
+void RunWalker(Pipeline& p, const std::string& root, const ScanOptions& options, bool prefetch) {
   try {
-    std::vector<WalkEntry> batch;
+    std::vector<ScanItem> batch;
     p.walk_stats = WalkArchive(root, [&](WalkEntry&& entry) {
-      if (prefetch) PrefetchHead(entry.path);
-      batch.push_back(std::move(entry));
+      ScanItem item;
+      item.parsed = !options.needs_parse || options.needs_parse(entry);
+      if (prefetch && item.parsed) PrefetchHead(entry.path);
+      item.entry = std::move(entry);
+      batch.push_back(std::move(item));
       if (batch.size() < kBatch) return;
       if (!p.work.Push(std::move(batch))) throw StopWalk{};
       batch = {};
@@ -121,18 +126,13 @@ void RunWalker(Pipeline& p, const std::string& root, bool prefetch) {
   p.work.Close();
 }
 
-void RunWorker(Pipeline& p, const Extractor& extractor, const ScanOptions& options) {
+void RunWorker(Pipeline& p, const Extractor& extractor) {
   try {
-    while (std::optional<std::vector<WalkEntry>> batch = p.work.Pop()) {
-      std::vector<ScanItem> items(batch->size());
-      for (std::size_t i = 0; i < batch->size(); ++i) {
-        WalkEntry& entry = (*batch)[i];
-        ScanItem& item = items[i];
-        item.parsed = !options.needs_parse || options.needs_parse(entry);
-        if (item.parsed) item.result = extractor.ExtractFile(entry.path);
-        item.entry = std::move(entry);
+    while (std::optional<std::vector<ScanItem>> batch = p.work.Pop()) {
+      for (ScanItem& item : *batch) {
+        if (item.parsed) item.result = extractor.ExtractFile(item.entry.path);
       }
-      if (!p.done.Push(std::move(items))) break;
+      if (!p.done.Push(std::move(*batch))) break;
     }
   } catch (...) {
     p.Fail(std::current_exception());
@@ -184,9 +184,9 @@ ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const
       }
     };
     pool.reserve(static_cast<std::size_t>(threads) + 1);
-    pool.emplace_back([&] { RunWalker(pipeline, root, io_depth > 0); });
+    pool.emplace_back([&] { RunWalker(pipeline, root, options, io_depth > 0); });
     for (int i = 0; i < threads; ++i) {
-      pool.emplace_back([&] { RunWorker(pipeline, extractor, options); });
+      pool.emplace_back([&] { RunWorker(pipeline, extractor); });
     }
     AbortOnUnwind guard{pipeline};
     while (std::optional<std::vector<ScanItem>> batch = pipeline.done.Pop()) {

@@ -1,5 +1,7 @@
 // Header-only DICOM metadata extraction: one file in, the study/series/instance documents out (never pixels).
 // Thread-safety: an Extractor is immutable after construction; ExtractFile may run on many threads at once.
+// Construction also sets process-wide DCMTK options (log level FATAL; dataset transfer syntax auto-detection;
+// UN values read with the dictionary VR), so construct Extractors before other threads use DCMTK.
 // Errors: per-file problems are values (FileOutcome::kError with a reason), never exceptions.
 #pragma once
 
