@@ -53,9 +53,19 @@ CREATE TABLE IF NOT EXISTS ingest_errors (
 CREATE TABLE IF NOT EXISTS meta_db_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// True when the file already holds this schema version (a read, so opening an existing store takes no write
+// lock and no commit).
+bool HasCurrentSchema(Database& db) {
+  auto exists = db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta_db_info'");
+  if (!exists->Step()) return false;
+  auto version = db.Prepare("SELECT value FROM meta_db_info WHERE key = 'schema_version'");
+  return version->Step() && version->Text(0) == std::to_string(kSchemaVersion);
+}
+
 }  // namespace
 
 void EnsureSchema(Database& db) {
+  if (HasCurrentSchema(db)) return;
   Transaction transaction(db, true);
   db.Exec(kIngestSql);
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
