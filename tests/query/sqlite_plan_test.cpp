@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <limits>
 #include <memory>
 #include <variant>
 
@@ -127,6 +128,28 @@ TEST_F(SqlitePlan, FreeTextAndHostileInput) {
     Query studies;
     studies.text = "x";
     EXPECT_THROW(s.Find(Kind::kStudies, studies), Error);
+  });
+}
+
+TEST_F(SqlitePlan, PagesWithoutTotals) {
+  auto store = OpenStore("sqlite:" + path_);
+  store->Read([](Session& s) {
+    for (const char* filter : {R"({"modality": "CT"})", R"({"_search_text": {"$regex": "kernel"}})",
+                               R"({"modality": "CT", "series_instance_uid": {"$gte": "2.1"}})"}) {
+      Query q;
+      q.filter = ParseFilter(json::parse(filter));
+      q.count_total = false;
+      q.skip = 3;
+      q.limit = 2;
+      const FindResult page = s.Find(Kind::kSeries, q);
+      EXPECT_EQ(page.total, -1) << filter;
+      ASSERT_EQ(page.results.size(), 2u) << filter;
+      q.count_total = true;
+      q.skip = std::numeric_limits<std::int64_t>::max();
+      const FindResult none = s.Find(Kind::kSeries, q);
+      EXPECT_TRUE(none.results.empty()) << filter;
+      EXPECT_GT(none.total, 0) << filter;
+    }
   });
 }
 

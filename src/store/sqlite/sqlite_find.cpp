@@ -253,7 +253,7 @@ FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
       result.results.push_back(doc ? std::move(*doc) : ParseStoredDocument(st.Text(0)));
     }
     ++matched;
-    if (!q.count_total && matched >= q.skip + q.limit) break;
+    if (!q.count_total && matched > q.skip && matched - q.skip >= q.limit) break;  // no overflow on huge skips
   }
   result.total = q.count_total ? matched : -1;
   return result;
