@@ -17,11 +17,19 @@ int RunExtract(const std::string& archive, const std::string& profile_dir, int t
   ex::ScanStats stats;
   try {
     const ex::Extractor extractor(profile_dir.empty() ? ex::ProfileSet::Defaults() : ex::ProfileSet::Load(profile_dir));
-    stats = ex::ScanArchive(archive, extractor, {.threads = threads, .io_depth = 0, .needs_parse = nullptr},
-                            [&](ex::ScanItem&& item) {
-                              if (item.result.outcome == ex::FileOutcome::kNotDicom) return;
-                              out << boost::json::serialize(ex::ToExtractLine(item.result)) << '\n';
-                            });
+    // Lines are rendered on the parser threads (prepare), so the calling thread only writes them out.
+    const ex::ScanOptions options{
+        .threads = threads,
+        .io_depth = 0,
+        .needs_parse = nullptr,
+        .prepare =
+            [](ex::ScanItem& item) {
+              if (item.result.outcome == ex::FileOutcome::kNotDicom) return;
+              item.text = boost::json::serialize(ex::ToExtractLine(item.result));
+              item.text += '\n';
+            },
+    };
+    stats = ex::ScanArchive(archive, extractor, options, [&](ex::ScanItem&& item) { out << item.text; });
   } catch (const Error& e) {
     err << "meta_db extract: " << e.what() << '\n';
     return 2;

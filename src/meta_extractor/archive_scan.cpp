@@ -126,11 +126,12 @@ void RunWalker(Pipeline& p, const std::string& root, const ScanOptions& options,
   p.work.Close();
 }
 
-void RunWorker(Pipeline& p, const Extractor& extractor) {
+void RunWorker(Pipeline& p, const Extractor& extractor, const ScanOptions& options) {
   try {
     while (std::optional<std::vector<ScanItem>> batch = p.work.Pop()) {
       for (ScanItem& item : *batch) {
         if (item.parsed) item.result = extractor.ExtractFile(item.entry.path);
+        if (options.prepare) options.prepare(item);
       }
       if (!p.done.Push(std::move(*batch))) break;
     }
@@ -186,7 +187,7 @@ ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const
     pool.reserve(static_cast<std::size_t>(threads) + 1);
     pool.emplace_back([&] { RunWalker(pipeline, root, options, io_depth > 0); });
     for (int i = 0; i < threads; ++i) {
-      pool.emplace_back([&] { RunWorker(pipeline, extractor); });
+      pool.emplace_back([&] { RunWorker(pipeline, extractor, options); });
     }
     AbortOnUnwind guard{pipeline};
     while (std::optional<std::vector<ScanItem>> batch = pipeline.done.Pop()) {

@@ -13,16 +13,23 @@
 
 namespace meta_db::extractor {
 
+struct ScanItem;
+
 struct ScanOptions {
   int threads = 0;   // parser threads; 0 = hardware_concurrency
   int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 4*threads, <0 = none
-  std::function<bool(const WalkEntry&)> needs_parse;  // null = parse everything; false = unchanged file, not parsed
+  // Called on the walker thread: null = parse everything; false = unchanged file, neither prefetched nor parsed.
+  std::function<bool(const WalkEntry&)> needs_parse;
+  // Optional, runs on the parser threads right after each item is made (so it must be thread-safe): per-item work
+  // that should scale with the parsers instead of serialising on the caller, e.g. rendering ScanItem::text.
+  std::function<void(ScanItem&)> prepare;
 };
 
 struct ScanItem {
   WalkEntry entry;
   bool parsed = false;
   ExtractResult result;
+  std::string text;  // free for ScanOptions::prepare (e.g. the serialised JSON line); empty otherwise
 };
 
 struct ScanStats {

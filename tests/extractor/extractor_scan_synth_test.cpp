@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -31,7 +33,7 @@ TEST(SynthScan, SmallArchiveHasExactlyTheManifestCounts) {
   std::int64_t xml = 0, small_rows = 0;
   std::map<std::string, std::int64_t> broken;
   const ScanStats stats = ScanArchive(
-      dir.path().string(), extractor, {.threads = 2, .io_depth = 0, .needs_parse = nullptr}, [&](ScanItem&& item) {
+      dir.path().string(), extractor, {.threads = 2, .io_depth = 0, .needs_parse = nullptr, .prepare = nullptr}, [&](ScanItem&& item) {
         const std::string name = fs::path(item.entry.path).filename().string();
         const ExtractResult& r = item.result;
         if (name.ends_with(".xml")) ++xml;
@@ -110,7 +112,7 @@ TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
   std::int64_t unparsed = 0;
   const ScanStats stats = ScanArchive(
       dir_.path().string(), extractor_,
-      {.threads = 2, .io_depth = -1, .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); }},
+      {.threads = 2, .io_depth = -1, .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); }, .prepare = nullptr},
       [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
   EXPECT_GT(unparsed, 0);
   EXPECT_EQ(stats.files - stats.parsed, unparsed);
@@ -119,7 +121,7 @@ TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
 
 TEST_F(ScanPipeline, SinkExceptionStopsTheScanAndPropagates) {
   int seen = 0;
-  EXPECT_THROW(ScanArchive(dir_.path().string(), extractor_, {.threads = 2, .io_depth = 8, .needs_parse = nullptr},
+  EXPECT_THROW(ScanArchive(dir_.path().string(), extractor_, {.threads = 2, .io_depth = 8, .needs_parse = nullptr, .prepare = nullptr},
                            [&](ScanItem&&) {
                              if (++seen == 10) throw std::runtime_error("sink failed");
                            }),
@@ -128,13 +130,33 @@ TEST_F(ScanPipeline, SinkExceptionStopsTheScanAndPropagates) {
 }
 
 TEST_F(ScanPipeline, SingleThreadGivesTheSameCounts) {
-  const ScanOptions one{.threads = 1, .io_depth = 0, .needs_parse = nullptr};
-  const ScanOptions many{.threads = 4, .io_depth = 64, .needs_parse = nullptr};
+  const ScanOptions one{.threads = 1, .io_depth = 0, .needs_parse = nullptr, .prepare = nullptr};
+  const ScanOptions many{.threads = 4, .io_depth = 64, .needs_parse = nullptr, .prepare = nullptr};
   const ScanStats a = ScanArchive(dir_.path().string(), extractor_, one, [](ScanItem&&) {});
   const ScanStats b = ScanArchive(dir_.path().string(), extractor_, many, [](ScanItem&&) {});
   EXPECT_EQ(a.files, b.files);
   EXPECT_EQ(a.dicom, b.dicom);
   EXPECT_EQ(a.errors, b.errors);
+}
+
+TEST_F(ScanPipeline, PrepareRunsOnParserThreadsBeforeTheSink) {
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> on_caller{0};
+  int with_text = 0, items = 0;
+  const ScanOptions options{.threads = 2,
+                            .io_depth = 0,
+                            .needs_parse = nullptr,
+                            .prepare = [&](ScanItem& item) {
+                              if (std::this_thread::get_id() == caller) ++on_caller;
+                              item.text = item.entry.path + "|" + std::to_string(static_cast<int>(item.result.outcome));
+                            }};
+  ScanArchive(dir_.path().string(), extractor_, options, [&](ScanItem&& item) {
+    ++items;
+    with_text += item.text.starts_with(item.entry.path) ? 1 : 0;
+  });
+  EXPECT_GT(items, 80);
+  EXPECT_EQ(with_text, items);
+  EXPECT_EQ(on_caller.load(), 0);
 }
 
 TEST_F(ScanPipeline, BadRootThrowsBadRequest) {
