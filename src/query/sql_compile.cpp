@@ -68,7 +68,7 @@ class Compiler {
   Part RangeGroup(const std::vector<const Filter*>& group);
   Access ColumnAccess(const Filter& f, const IndexedField& field);
   Part LeafOn(const Filter& f, const Access& a);
-  Part Values(Op op, const json::array& list, const Access& a);
+  Part AnyOf(const json::array& list, const Access& a);
   Part Compare(Op op, const json::value& v, const Access& a);
   Part ElemMatch(const Filter& f, const Access& a);
   std::optional<std::string> CleanColumnPredicate(const Filter& f, const Access& a);
@@ -210,7 +210,8 @@ SqlValue ToSql(const json::value& v) {
   }
 }
 
-Part Compiler::Values(Op op, const json::array& list, const Access& a) {
+// Equality with any of the listed values (implicit equality, $eq, $in; negated for $ne, $nin).
+Part Compiler::AnyOf(const json::array& list, const Access& a) {
   std::vector<std::string> scalars, elements;
   bool exact = true;
   std::vector<std::string> strings, numbers;
@@ -255,14 +256,13 @@ Part Compiler::Values(Op op, const json::array& list, const Access& a) {
   if (list.empty()) return {"0", true};
   std::vector<std::string> terms = scalars;
   if (!a.whole) terms.push_back(ArrayBranch(a, elements));
-  (void)op;
   return {Join(terms, "OR", "0"), exact};
 }
 
 Part Compiler::Compare(Op op, const json::value& v, const Access& a) {
   if (v.is_null()) {
     if (op == Op::kGt || op == Op::kLt) return {"0", true};
-    return Values(Op::kIn, json::array{nullptr}, a);
+    return AnyOf(json::array{nullptr}, a);
   }
   if (!v.is_number() && !v.is_string()) return kTrueInexact;  // booleans, arrays, objects: rare; matcher
   if (v.is_string() && v.get_string().subview().find('\0') != std::string_view::npos) return kTrueInexact;
@@ -309,14 +309,14 @@ Part Compiler::ElemMatch(const Filter& f, const Access& a) {
 
 Part Compiler::LeafOn(const Filter& f, const Access& a) {
   switch (f.op) {
-    case Op::kEq: return Values(Op::kIn, json::array{f.value}, a);
-    case Op::kNe: return Not(Values(Op::kIn, json::array{f.value}, a));
-    case Op::kIn: return Values(Op::kIn, f.value.get_array(), a);
-    case Op::kNin: return Not(Values(Op::kIn, f.value.get_array(), a));
+    case Op::kEq: return AnyOf(json::array{f.value}, a);
+    case Op::kNe: return Not(AnyOf(json::array{f.value}, a));
+    case Op::kIn: return AnyOf(f.value.get_array(), a);
+    case Op::kNin: return Not(AnyOf(f.value.get_array(), a));
     case Op::kGt: case Op::kGte: case Op::kLt: case Op::kLte: return Compare(f.op, f.value, a);
     case Op::kAll: {
       std::vector<Part> parts;
-      for (const json::value& v : f.value.get_array()) parts.push_back(Values(Op::kIn, json::array{v}, a));
+      for (const json::value& v : f.value.get_array()) parts.push_back(AnyOf(json::array{v}, a));
       return Combine(parts, "AND", "0");
     }
     case Op::kExists: {
