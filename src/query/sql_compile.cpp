@@ -26,6 +26,14 @@ struct Part {
 
 const Part kTrueInexact{"1", false};
 
+// Every table's `id` column holds the document's `_id` (24-hex text) under a unique index: `_id` filters
+// and sorts use it like a promoted field.
+constexpr IndexedField kIdColumn{"_id", "id", ColumnType::kText, true};
+
+const IndexedField* ColumnFor(Kind kind, std::string_view path) {
+  return path == "_id" ? &kIdColumn : FindIndexedField(kind, path);
+}
+
 std::string Join(const std::vector<std::string>& terms, std::string_view op, std::size_t lo, std::size_t hi) {
   // Balanced, so thousands of terms stay far below SQLite's expression depth limit (1000).
   if (hi - lo == 1) return terms[lo];
@@ -115,7 +123,7 @@ Part Compiler::Tree(const Filter& f, const std::string& base) {
 }
 
 Part Compiler::Leaf(const Filter& f, const std::string& base) {
-  const IndexedField* field = base == "doc" ? FindIndexedField(kind_, f.path) : nullptr;
+  const IndexedField* field = base == "doc" ? ColumnFor(kind_, f.path) : nullptr;
   const auto jp = SqlJsonPath(f.parts);
   if (!jp) return kTrueInexact;
   Access a;
@@ -396,7 +404,7 @@ Part Compiler::TopAnd(const Filter& f) {
   std::vector<Part> parts;
   std::vector<std::pair<std::string, std::vector<const Filter*>>> groups;
   for (const Filter& c : f.children) {
-    if (IsPlainRange(c) && FindIndexedField(kind_, c.path) != nullptr) {
+    if (IsPlainRange(c) && ColumnFor(kind_, c.path) != nullptr) {
       auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == c.path; });
       if (it == groups.end()) groups.push_back({c.path, {&c}});
       else it->second.push_back(&c);
@@ -426,7 +434,7 @@ Access Compiler::ColumnAccess(const Filter& f, const IndexedField& field) {
 }
 
 Part Compiler::RangeGroup(const std::vector<const Filter*>& group) {
-  const Access a = ColumnAccess(*group.front(), *FindIndexedField(kind_, group.front()->path));
+  const Access a = ColumnAccess(*group.front(), *ColumnFor(kind_, group.front()->path));
   std::vector<Part> full;
   std::vector<std::string> clean;
   for (const Filter* f : group) {
@@ -512,7 +520,7 @@ SqlWhere CompileWhere(Kind kind, const Filter* filter) {
 std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>& sort) {
   std::string order;
   for (const SortKey& key : sort) {
-    const IndexedField* field = FindIndexedField(kind, key.path);
+    const IndexedField* field = ColumnFor(kind, key.path);
     if (field == nullptr) return std::nullopt;
     order += std::string(field->column) + (key.direction < 0 ? " DESC, " : " ASC, ");
   }
@@ -522,7 +530,7 @@ std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>&
 std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params) {
   std::vector<std::string> terms;
   for (const SortKey& key : sort) {
-    const IndexedField* field = FindIndexedField(kind, key.path);
+    const IndexedField* field = ColumnFor(kind, key.path);
     if (field == nullptr) continue;
     const std::string c(field->column);
     std::vector<std::string> parts;

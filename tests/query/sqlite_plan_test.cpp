@@ -112,6 +112,9 @@ TEST_F(SqlitePlan, IndexForEveryPromotedEqualityAndRange) {
   }
   const std::string plan = Plan(db_.get(), Kind::kInstances, json::object{{"series_id", Hex(1000)}});
   EXPECT_NE(plan.find("ix_instances_series_id"), std::string::npos) << plan;
+  // _id is served by the unique index on the id column.
+  const std::string by_id = Plan(db_.get(), Kind::kSeries, json::parse(R"({"_id": {"$in": ["000000000000000000001000"]}})"));
+  EXPECT_NE(by_id.find("sqlite_autoindex_series"), std::string::npos) << by_id;
 }
 
 TEST_F(SqlitePlan, FreeTextAndHostileInput) {
