@@ -39,7 +39,7 @@ constexpr Uint32 kMaxValueLength = 64 * 1024;
 
 class FileDescriptor {
  public:
-  explicit FileDescriptor(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  explicit FileDescriptor(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {}
   ~FileDescriptor() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -64,6 +64,16 @@ bool ReadAt(int fd, std::vector<char>& buffer, std::size_t offset, std::size_t c
     got += static_cast<std::size_t>(n);
   }
   buffer.resize(start + got);
+  return true;
+}
+
+// Grows the head 4x (up to `size`). A file that shrank since fstat (being rewritten) ends where the read ended:
+// `size` is lowered, so the caller's loop always terminates.
+bool ReadMore(int fd, std::vector<char>& head, std::size_t& size) {
+  const std::size_t before = head.size();
+  const std::size_t want = std::min(size, before * 4) - before;
+  if (want == 0 || !ReadAt(fd, head, before, want)) return false;
+  if (head.size() < before + want) size = head.size();
   return true;
 }
 
@@ -411,7 +421,7 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
     return Fail(result, std::string("cannot open: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return Fail(result, "not a regular file");
-  const auto size = static_cast<std::size_t>(st.st_size);
+  auto size = static_cast<std::size_t>(st.st_size);
   if (size == 0) {
     if (HasDicomExtension(path)) return Fail(result, "empty file");
     result.outcome = FileOutcome::kNotDicom;
@@ -421,7 +431,8 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
   if (!ReadAt(fd.get(), head, 0, std::min(size, kInitialHead))) {
     return Fail(result, std::string("read error: ") + std::strerror(errno));
   }
-  if (!LooksLikeDicom(head, st.st_size)) {
+  if (head.size() < std::min(size, kInitialHead)) size = head.size();  // shrank since fstat
+  if (!LooksLikeDicom(head, static_cast<std::int64_t>(size))) {
     if (HasDicomExtension(path)) return Fail(result, "not DICOM: no DICM prefix and no valid dataset start");
     result.outcome = FileOutcome::kNotDicom;
     return;
@@ -431,8 +442,7 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
     if (fast_path) {
       const detail::HeaderScan scan = detail::ScanHeader(std::string_view(head.data(), head.size()), eos, index.sequence_tags);
       if (scan.status == detail::ScanStatus::kNeedMore) {
-        const std::size_t want = std::min(size, head.size() * 4) - head.size();
-        if (!ReadAt(fd.get(), head, head.size(), want) || want == 0) return Fail(result, "read error");
+        if (!ReadMore(fd.get(), head, size)) return Fail(result, "read error");
         continue;
       }
       if (scan.status == detail::ScanStatus::kOk &&
@@ -443,8 +453,7 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
     }
     Parsed parsed = ParseHead(head, eos);
     if (!eos && parsed.status == EC_StreamNotifyClient) {  // header longer than what we read: read 4x more
-      const std::size_t want = std::min(size, head.size() * 4) - head.size();
-      if (!ReadAt(fd.get(), head, head.size(), want) || want == 0) return Fail(result, "read error");
+      if (!ReadMore(fd.get(), head, size)) return Fail(result, "read error");
       continue;
     }
     if (parsed.status.bad() || parsed.status == EC_StreamNotifyClient) {

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -191,6 +193,14 @@ TEST_F(ValuesTest, OutcomesByContentNotByName) {
   const ExtractResult r = extractor_.ExtractFile(bare_path);
   EXPECT_EQ(r.outcome, FileOutcome::kDicom) << r.error;
   EXPECT_EQ(r.record.instance.at("sop_instance_uid"), "1.2.3.4.5.3");
+}
+
+TEST_F(ValuesTest, FifoIsAnErrorNotAHang) {
+  const std::filesystem::path fifo = dir_.path() / "pipe.dcm";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const ExtractResult r = extractor_.ExtractFile(fifo.string());  // must not block waiting for a writer
+  EXPECT_EQ(r.outcome, FileOutcome::kError);
+  EXPECT_EQ(r.error, "not a regular file");
 }
 
 TEST_F(ValuesTest, MissingUidIsIncompleteAndNamed) {
