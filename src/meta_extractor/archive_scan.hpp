@@ -17,7 +17,7 @@ struct ScanItem;
 
 struct ScanOptions {
   int threads = 0;   // parser threads; 0 = hardware_concurrency
-  int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 4*threads, <0 = none
+  int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 32*threads, <0 = none
   // Called on the walker thread: null = parse everything; false = unchanged file, neither prefetched nor parsed.
   std::function<bool(const WalkEntry&)> needs_parse;
   // Optional, runs on the parser threads right after each item is made (so it must be thread-safe): per-item work
