@@ -166,11 +166,17 @@ Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request) {
 Response ListChildren(ApiContext& ctx, Kind child, const Request& request) {
   const Kind parent = child == Kind::kSeries ? Kind::kStudies : Kind::kSeries;
   const ObjectId id = PathId(request);
-  ctx.store.Read([&](Session& session) { MustGet(session, parent, id); });
   query::Query query = BuildListQuery(child, request, {{*ParentField(child), id.ToHex()}});
   // Children come in their natural order (series_number, instance_number) unless the client sorts.
   if (query.sort.empty()) query.sort = {{std::string(*ChildOrderField(child)), 1}, {"_id", 1}};
-  return FindResponse(ctx, child, query);
+  FindResult result;
+  ctx.store.Read([&](Session& session) {
+    // One snapshot for both; the parent lookup only tells 404 from an empty list, since children imply a
+    // parent (the catalog never orphans them).
+    result = session.Find(child, query);
+    if (result.total == 0) MustGet(session, parent, id);
+  });
+  return JsonResponse(200, ListBody(std::move(result), query));
 }
 
 Response AppendCases(ApiContext& ctx, const Request& request) {

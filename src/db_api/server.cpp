@@ -52,9 +52,11 @@ struct SessionState {
 // Live sessions, so SIGINT/SIGTERM can close idle keep-alive connections and wait for busy ones.
 class SessionRegistry {
  public:
+  // Called on the session's strand; a session accepted while shutting down is told to stop after one request.
   void Add(const std::shared_ptr<SessionState>& state) {
     std::lock_guard lock(mutex_);
     sessions_.push_back(state);
+    if (stopping_) state->stop = true;
   }
   void Remove(const std::shared_ptr<SessionState>& state) {
     std::function<void()> done;
