@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 namespace meta_db {
@@ -152,6 +153,21 @@ net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffe
   }
 }
 
+// Reads one request. Clients such as curl send "Expect: 100-continue" with larger bodies and wait for the
+// interim answer before sending them (RFC 9110 10.1.1); an over-limit Content-Length fails at the header.
+net::awaitable<std::tuple<beast::error_code, std::size_t>> ReadRequest(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+  if (ec || parser.is_done()) co_return std::make_tuple(ec, n);
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> proceed{http::status::continue_, parser.get().version()};
+    auto [write_ec, written] = co_await http::async_write(stream, proceed, kUseTuple);
+    if (write_ec) co_return std::make_tuple(write_ec, n);
+  }
+  auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+  co_return std::make_tuple(body_ec, n + body_n);
+}
+
 void LogAccess(const Server& server, const http::request<http::string_body>& message, int status,
                std::size_t bytes, std::chrono::steady_clock::time_point start) {
   if (!server.options.access_log) return;
@@ -173,7 +189,7 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
     parser.body_limit(server.options.body_limit);
     parser.header_limit(64 * 1024);
     stream.expires_after(timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    auto [ec, n] = co_await ReadRequest(stream, buffer, parser);
     if (ec == http::error::body_limit) {
       if (server.options.access_log) {
         spdlog::info("{} {} 413 0B", std::string_view(parser.get().method_string()),

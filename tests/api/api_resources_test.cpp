@@ -87,6 +87,14 @@ TEST(ApiErrors, BodyOverTheLimitIs413) {
   EXPECT_EQ(Client().Get("/health").status, 200);  // and the server is fine
 }
 
+TEST(ApiErrors, ExpectContinueGetsAnInterimAnswerOrAnEarly413) {
+  HttpClient client = Client();
+  const std::string head = "POST /collections HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Expect: 100-continue\r\nContent-Length: ";
+  EXPECT_EQ(client.Raw(head + "20\r\n\r\n").status, 100);  // the client may now send its body
+  EXPECT_EQ(client.Raw(head + "5000000\r\n\r\n").status, 413);
+}
+
 TEST(ApiErrors, MalformedHttpIs400AndServerSurvives) {
   HttpClient client = Client();
   HttpResponse response = client.Raw("GARBAGE\r\n\r\n");
