@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -149,8 +150,7 @@ Parsed ParseHead(const std::vector<char>& head, bool eos) {
   parsed.file->transferInit();
   parsed.status = parsed.file->readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueLength, DCM_PixelData);
   parsed.file->transferEnd();
-  stream.releaseBuffer();
-  return parsed;
+  return parsed;  // the stream is dropped with its buffer: nothing refers to it after the read
 }
 
 // The value used for a promoted field: the first value, only when present and non-empty.
@@ -187,8 +187,6 @@ class DocumentBuilder {
   void Route(const detail::IndexEntry* lo, const detail::IndexEntry* hi, const json::value& value) {
     for (const auto* it = lo; it != hi; ++it) Route(*it, value);
   }
-
-  detail::TextDecoder& decoder() { return decoder_; }
 
   void AddAll(DcmItem* item) {
     if (item == nullptr) return;
