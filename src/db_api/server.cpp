@@ -155,9 +155,12 @@ net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffe
 
 // Reads one request. Clients such as curl send "Expect: 100-continue" with larger bodies and wait for the
 // interim answer before sending them (RFC 9110 10.1.1); an over-limit Content-Length fails at the header.
+// Once its header is in, a request counts as in flight: shutdown waits for it instead of cancelling the read.
 net::awaitable<std::tuple<beast::error_code, std::size_t>> ReadRequest(
-    beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser) {
+    beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+    SessionState& state) {
   auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+  if (!ec) state.busy = true;
   if (ec || parser.is_done()) co_return std::make_tuple(ec, n);
   if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
     http::response<http::empty_body> proceed{http::status::continue_, parser.get().version()};
@@ -189,7 +192,7 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
     parser.body_limit(server.options.body_limit);
     parser.header_limit(64 * 1024);
     stream.expires_after(timeout);
-    auto [ec, n] = co_await ReadRequest(stream, buffer, parser);
+    auto [ec, n] = co_await ReadRequest(stream, buffer, parser, *state);
     if (ec == http::error::body_limit) {
       if (server.options.access_log) {
         spdlog::info("{} {} 413 0B", std::string_view(parser.get().method_string()),
@@ -208,7 +211,6 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
       }
       break;
     }
-    state->busy = true;
     const auto start = std::chrono::steady_clock::now();
     auto& message = parser.get();
     db_api::Response response = Handle(server, message);
@@ -305,7 +307,16 @@ int RunServer(Store& store, const ServeOptions& options) {
     grace.async_wait([&](const boost::system::error_code& timer_ec) {
       if (!timer_ec) ioc.stop();  // stragglers past the grace period are cut off
     });
-    registry.StopAll([&] { net::post(control, [&] { grace.cancel(); }); });
+    // A second signal cuts the grace period short (as a second Ctrl-C is expected to).
+    signals.async_wait([&](const boost::system::error_code& again, int) {
+      if (!again) ioc.stop();
+    });
+    registry.StopAll([&] {
+      net::post(control, [&] {
+        grace.cancel();
+        signals.cancel();  // nothing left in flight: let run() return
+      });
+    });
   });
   if (options.on_listening) options.on_listening(port);
 

@@ -136,6 +136,11 @@ HttpResponse HttpClient::Raw(std::string_view bytes) {
   return response;
 }
 
+void HttpClient::WriteRaw(std::string_view bytes) {
+  if (fd_ < 0) Connect();
+  WriteAll(bytes);
+}
+
 unsigned short FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -33,6 +33,9 @@ class HttpClient {
   HttpResponse Delete(std::string_view target) { return Send("DELETE", target); }
   // Writes raw bytes and reads one response (for malformed requests); closes the connection afterwards.
   HttpResponse Raw(std::string_view bytes);
+  // Low-level halves, for requests sent in pieces (connects on first use).
+  void WriteRaw(std::string_view bytes);
+  HttpResponse ReadOne() { return ReadResponse(); }
 
  private:
   void Connect();

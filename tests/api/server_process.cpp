@@ -67,9 +67,15 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string
 
 ServerProcess::~ServerProcess() { Stop(); }
 
+void ServerProcess::Signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+  signalled_ = signalled_ || signal == SIGTERM;
+}
+
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  if (!signalled_) ::kill(pid_, SIGTERM);
+  signalled_ = true;
   int status = 0;
   for (int i = 0; i < 300; ++i) {
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {

@@ -20,9 +20,11 @@ class ServerProcess {
   const std::filesystem::path& db_path() const { return db_path_; }
   // SIGTERM, then waits (bounded); returns the exit status (or -1 if it had to be killed).
   int Stop();
+  void Signal(int signal) const;
 
  private:
   pid_t pid_ = -1;
+  mutable bool signalled_ = false;  // a second SIGTERM would cut the graceful shutdown short
   unsigned short port_ = 0;
   std::filesystem::path db_path_;
   std::filesystem::path log_path_;
