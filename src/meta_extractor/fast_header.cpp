@@ -221,6 +221,11 @@ HeaderScan ScanHeader(std::string_view bytes, bool eos, const std::vector<std::u
   }
   scan.implicit_vr = xfer == "1.2.840.10008.1.2";
   scan.status = scanner.ScanDataset(scan.implicit_vr, scan.dataset);
+  // Image datasets start at group 0008 (PS3.3 C.12.1); DICOMDIRs (group 0004) and anything stranger are left to
+  // DCMTK, whose dataset transfer syntax detection looks at exactly this first tag.
+  if (scan.status == ScanStatus::kOk && (scan.dataset.empty() || (scan.dataset.front().key >> 16) < 0x0008)) {
+    scan.status = ScanStatus::kFallback;
+  }
   return scan;
 }
 
