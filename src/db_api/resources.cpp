@@ -29,6 +29,27 @@ void InheritFromStudy(Session& session, boost::json::object& series) {
   }
 }
 
+// Removes a deleted collection's id from every study's and series' collection_ids (no dangling tags).
+void Untag(Session& session, const ObjectId& collection) {
+  const std::string hex = collection.ToHex();
+  for (Kind kind : {Kind::kStudies, Kind::kSeries}) {
+    query::Query query = MakeQuery({{"collection_ids", hex}});
+    query.projection = query::Projection{true, {"collection_ids"}};
+    query.count_total = false;
+    query.limit = query::kMaxLimit;
+    // Each patched document stops matching, so the first page is re-read until it comes back empty.
+    for (FindResult page = session.Find(kind, query); !page.results.empty(); page = session.Find(kind, query)) {
+      for (const Document& doc : page.results) {
+        boost::json::array kept;
+        for (const auto& tag : doc.at("collection_ids").as_array()) {
+          if (tag != boost::json::value(hex)) kept.push_back(tag);
+        }
+        catalog::Patch(session, kind, *ObjectId::Parse(doc.at("_id").as_string()), {{"collection_ids", kept}});
+      }
+    }
+  }
+}
+
 bool ParseCascade(const Request& request) {
   auto value = request.Param("cascade");
   if (!value || *value == "false" || *value == "0") return false;
@@ -155,6 +176,7 @@ Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request) {
   ctx.store.Write([&](Session& session) {
     MustGet(session, kind, id);
     catalog::Remove(session, kind, id, cascade);
+    if (kind == Kind::kCollections) Untag(session, id);
   });
   Touch(ctx);
   Response response;

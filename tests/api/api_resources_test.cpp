@@ -171,6 +171,11 @@ TEST(ApiCollections, CasesAndStudiesOfACollection) {
   EXPECT_EQ(client.Get("/studies?collection_id=" + cid).Json().at("total"), 1);
   EXPECT_EQ(client.Post("/studies", {{"study_instance_uid", Unique("1.2.3")},
                                      {"collection_ids", {"0123456789abcdef01234567"}}}).status, 422);
+  // Deleting the collection removes its tag from the studies.
+  const std::string tagged(client.Get("/studies?collection_id=" + cid).Json().at("results").as_array()[0].at("_id")
+                               .as_string());
+  EXPECT_EQ(client.Delete("/collections/" + cid).status, 204);
+  EXPECT_EQ(client.Get("/studies/" + tagged).Json().at("collection_ids"), json::array{});
 }
 
 // Creates a study with `series_count` series of `instances` instances each; returns {study, series ids}.
