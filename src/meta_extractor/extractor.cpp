@@ -413,6 +413,20 @@ void Fail(ExtractResult& result, std::string reason) {
   result.error = std::move(reason);
 }
 
+// The fast path: true when it produced the result; false when the file must go to DCMTK (head may have grown).
+bool TryFastPath(int fd, std::vector<char>& head, std::size_t& size, const detail::TagIndex& index,
+                 ExtractResult& result) {
+  for (;;) {
+    const std::string_view bytes(head.data(), head.size());
+    const detail::HeaderScan scan = detail::ScanHeader(bytes, head.size() >= size, index.sequence_tags);
+    if (scan.status == detail::ScanStatus::kNeedMore) {
+      if (!ReadMore(fd, head, size)) return false;  // DCMTK will read (and report) it again
+      continue;
+    }
+    return scan.status == detail::ScanStatus::kOk && BuildDocumentsFast(bytes, scan, index, result);
+  }
+}
+
 void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fast_path, ExtractResult& result) {
   FileDescriptor fd(path);
   struct stat st {};
@@ -435,20 +449,12 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
     result.outcome = FileOutcome::kNotDicom;
     return;
   }
+  if (fast_path && TryFastPath(fd.get(), head, size, index, result)) return;
+  // DCMTK starts again from the first read, so its verdict never depends on how far the fast scan read.
+  head.resize(std::min(head.size(), kInitialHead));
+  result.record = ExtractedInstance{.path = path, .study = {}, .series = {}, .instance = {}};
   for (;;) {
     const bool eos = head.size() >= size;
-    if (fast_path) {
-      const detail::HeaderScan scan = detail::ScanHeader(std::string_view(head.data(), head.size()), eos, index.sequence_tags);
-      if (scan.status == detail::ScanStatus::kNeedMore) {
-        if (!ReadMore(fd.get(), head, size)) return Fail(result, "read error");
-        continue;
-      }
-      if (scan.status == detail::ScanStatus::kOk &&
-          BuildDocumentsFast(std::string_view(head.data(), head.size()), scan, index, result)) {
-        return;
-      }
-      result.record = ExtractedInstance{.path = path, .study = {}, .series = {}, .instance = {}};
-    }
     Parsed parsed = ParseHead(head, eos);
     if (!eos && parsed.status == EC_StreamNotifyClient) {  // header longer than what we read: read 4x more
       if (!ReadMore(fd.get(), head, size)) return Fail(result, "read error");
