@@ -235,7 +235,10 @@ net::awaitable<void> Listen(tcp::acceptor& acceptor, const Server& server) {
     auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(server.ioc), kUseTuple);
     if (ec) {
       if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
-      spdlog::warn("accept failed: {}", ec.message());  // e.g. out of descriptors: keep serving the others
+      // E.g. out of descriptors: keep serving the open connections, and retry later instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kUseTuple);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
