@@ -1,6 +1,8 @@
 // Black-box tests of listing, filtering, paging, sorting, POST /query and the discovery endpoints.
 #include "api_test_util.hpp"
 
+#include "store/store.hpp"
+
 #include <set>
 
 namespace meta_db::api_test {
@@ -169,9 +171,20 @@ TEST_F(ApiQuery, FieldsStatsAndErrors) {
                            "convolution_kernel", "slice_thickness", "study_year", "instances_per_series"}) {
     EXPECT_TRUE(stats.Json().at("distributions").as_object().contains(name)) << name;
   }
-  HttpResponse errors = client.Get("/errors?limit=5");
+  // The error register is written by ingest (another process); do the same through the store.
+  auto store = OpenStore("sqlite:" + SharedServer().db_path().string());
+  store->Write([](Session& session) {
+    session.PutError("/archive/a.dcm", "truncated header", "2026-01-01T00:00:00.000Z");
+    session.PutError("/archive/b.dcm", "not DICOM", "2026-01-01T00:00:00.000Z");
+  });
+  HttpResponse errors = client.Get("/errors?limit=1");
   ASSERT_EQ(errors.status, 200) << errors.body;
-  EXPECT_EQ(errors.Json().at("total"), 0);
+  const json::value register_page = errors.Json();
+  EXPECT_EQ(register_page.at("total"), 2);
+  ASSERT_EQ(register_page.at("results").as_array().size(), 1u);
+  for (const char* key : {"path", "reason", "first_seen", "last_seen"}) {
+    EXPECT_TRUE(register_page.at("results").as_array()[0].as_object().contains(key)) << key;
+  }
   EXPECT_EQ(client.Get("/errors?limit=5000").status, 400);
 }
 
