@@ -326,6 +326,11 @@ Conversion RawToJson(std::string_view bytes, const detail::RawElement& e, int vr
     while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.remove_suffix(1);
     if (uid.find_first_not_of("0123456789.\\") != std::string_view::npos) return Conversion::kFallback;
   }
+  // A text value of nothing but padding has VM 0 in DCMTK, i.e. it is empty: null, as for length 0.
+  if (BinarySize(vr) == 0 && value.find_first_not_of(std::string_view(" \0", 2)) == std::string_view::npos) {
+    out = nullptr;
+    return Conversion::kValue;
+  }
   std::vector<json::value> values;
   if (const std::size_t size = BinarySize(vr)) {
     if (e.length % size != 0) return Conversion::kFallback;

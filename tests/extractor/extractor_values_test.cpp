@@ -65,6 +65,7 @@ TEST_F(ValuesTest, TypedValuesPromotedFieldsAndLevels) {
   Put(ds, DCM_AcquisitionTime, "101010.5");
   Put(ds, DCM_AccessionNumber, "");         // empty promoted: absent at top level
   Put(ds, DCM_ReferringPhysicianName, "");  // empty profiled: null in metadata
+  Put(ds, DCM_InstitutionName, "    ");       // only padding: empty as well (DCMTK: VM 0)
   Put(ds, DCM_SeriesDescription, "Recon 2: LUNG  ");
   ASSERT_TRUE(ds.putAndInsertUint16(DCM_Rows, 512).good());
   ASSERT_TRUE(ds.putAndInsertFloat64(DCM_SpiralPitchFactor, 0.9375).good());
@@ -78,6 +79,8 @@ TEST_F(ValuesTest, TypedValuesPromotedFieldsAndLevels) {
   EXPECT_FALSE(x.study.at("metadata").as_object().contains("AccessionNumber"));
   ASSERT_NE(Meta(x.study, "ReferringPhysicianName"), nullptr);
   EXPECT_TRUE(Meta(x.study, "ReferringPhysicianName")->is_null());
+  ASSERT_NE(Meta(x.study, "InstitutionName"), nullptr);
+  EXPECT_TRUE(Meta(x.study, "InstitutionName")->is_null());
   EXPECT_EQ(x.series.at("series_number"), 3004);
   EXPECT_EQ(x.series.at("series_description"), "Recon 2: LUNG");
   EXPECT_EQ(x.series.at("modality"), "CT");
