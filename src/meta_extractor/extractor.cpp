@@ -326,8 +326,10 @@ Conversion RawToJson(std::string_view bytes, const detail::RawElement& e, int vr
     while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.remove_suffix(1);
     if (uid.find_first_not_of("0123456789.\\") != std::string_view::npos) return Conversion::kFallback;
   }
-  // A text value of nothing but padding has VM 0 in DCMTK, i.e. it is empty: null, as for length 0.
-  if (BinarySize(vr) == 0 && value.find_first_not_of(std::string_view(" \0", 2)) == std::string_view::npos) {
+  // A text value of nothing but padding (spaces; NULs too for UI, PS3.5 6.2) has VM 0 in DCMTK, i.e. it is
+  // empty: null, as for length 0.
+  const std::string_view padding = vr == EVR_UI ? std::string_view(" \0", 2) : std::string_view(" ");
+  if (BinarySize(vr) == 0 && value.find_first_not_of(padding) == std::string_view::npos) {
     out = nullptr;
     return Conversion::kValue;
   }
