@@ -147,12 +147,11 @@ class Scanner {
       if (!sq) return SkipValue(e);
       return ScanDefinedSequence(implicit, pos_ + e.length, depth + 1);
     }
-    // Undefined length: a sequence, or (explicit VR) UN holding implicit-VR items (CP-246); encapsulated OB is
-    // only legal for Pixel Data, which we never reach.
+    // Undefined length: a sequence. UN with undefined length (implicit-VR items inside, CP-246) is rare and
+    // DCMTK re-reads it by dictionary VR, so it goes to DCMTK; encapsulated OB is only legal for Pixel Data.
     const bool sq = implicit || (e.vr[0] == 'S' && e.vr[1] == 'Q');
-    const bool un = !implicit && e.vr[0] == 'U' && e.vr[1] == 'N';
-    if (!sq && !un) return ScanStatus::kFallback;
-    return SkipSequence(implicit || un, depth + 1);
+    if (!sq) return ScanStatus::kFallback;
+    return SkipSequence(implicit, depth + 1);
   }
 
   // Items of a defined-length sequence must exactly fill it (PS3.5 7.5.1).
