@@ -1,4 +1,4 @@
-// The parallel extraction pipeline shared by `meta_db extract` and ingest: walk → prefetch → parse → caller's sink.
+// The parallel extraction pipeline of `meta_db extract` and ingest: walk, prefetch, parse, caller's sink.
 // Thread-safety: ScanArchive may be called concurrently with different sinks; the Extractor is shared read-only.
 // Errors: a bad root throws Error(kBadRequest) (from WalkArchive); per-file failures are ScanItem values; an
 // exception thrown by `sink` or `needs_parse` stops the scan promptly (all threads joined) and propagates.

@@ -275,10 +275,19 @@ bool SingleValued(int vr) { return vr == EVR_LT || vr == EVR_ST || vr == EVR_UT 
 
 std::size_t BinarySize(int vr) {
   switch (vr) {
-    case EVR_US: case EVR_SS: return 2;
-    case EVR_UL: case EVR_SL: case EVR_FL: return 4;
-    case EVR_FD: case EVR_SV: case EVR_UV: return 8;
-    default: return 0;
+    case EVR_US:
+    case EVR_SS:
+      return 2;
+    case EVR_UL:
+    case EVR_SL:
+    case EVR_FL:
+      return 4;
+    case EVR_FD:
+    case EVR_SV:
+    case EVR_UV:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -286,22 +295,30 @@ json::value BinaryValue(const char* p, int vr) {
   std::uint64_t raw = 0;
   for (std::size_t i = BinarySize(vr); i-- > 0;) raw = (raw << 8) | static_cast<unsigned char>(p[i]);
   switch (vr) {
-    case EVR_US: return static_cast<std::uint16_t>(raw);
-    case EVR_SS: return static_cast<std::int16_t>(static_cast<std::uint16_t>(raw));
-    case EVR_UL: return static_cast<std::uint32_t>(raw);
-    case EVR_SL: return static_cast<std::int32_t>(static_cast<std::uint32_t>(raw));
-    case EVR_SV: return static_cast<std::int64_t>(raw);
-    case EVR_UV: return raw;
-    case EVR_FL: return detail::FloatToJson(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
-    default: return detail::FloatToJson(std::bit_cast<double>(raw));
+    case EVR_US:
+      return static_cast<std::uint16_t>(raw);
+    case EVR_SS:
+      return static_cast<std::int16_t>(static_cast<std::uint16_t>(raw));
+    case EVR_UL:
+      return static_cast<std::uint32_t>(raw);
+    case EVR_SL:
+      return static_cast<std::int32_t>(static_cast<std::uint32_t>(raw));
+    case EVR_SV:
+      return static_cast<std::int64_t>(raw);
+    case EVR_UV:
+      return raw;
+    case EVR_FL:
+      return detail::FloatToJson(std::bit_cast<float>(static_cast<std::uint32_t>(raw)));
+    default:
+      return detail::FloatToJson(std::bit_cast<double>(raw));
   }
 }
 
 // The same JSON ElementToJson gives for the DCMTK element; kFallback for what only DCMTK handles.
 Conversion RawToJson(std::string_view bytes, const detail::RawElement& e, int vr, detail::TextDecoder& decoder,
                      json::value& out) {
-  if (e.undefined || vr == EVR_SQ || vr == EVR_UN || vr == EVR_AT || vr == EVR_xs || vr == EVR_ox ||
-      vr == EVR_lt || vr == EVR_na || vr == EVR_up || vr == EVR_UNKNOWN || vr == EVR_UNKNOWN2B) {
+  if (e.undefined || vr == EVR_SQ || vr == EVR_UN || vr == EVR_AT || vr == EVR_xs || vr == EVR_ox || vr == EVR_lt ||
+      vr == EVR_na || vr == EVR_up || vr == EVR_UNKNOWN || vr == EVR_UNKNOWN2B) {
     return Conversion::kFallback;
   }
   if (vr == EVR_OB || vr == EVR_OW || vr == EVR_OF || vr == EVR_OD || vr == EVR_OL || vr == EVR_OV) {

@@ -88,7 +88,8 @@ class Scanner {
       if (ScanStatus s = ReadHeader(true, item); s != ScanStatus::kOk) return s;
       if (item.key == kSequenceEnd) return ScanStatus::kOk;
       if (item.key != kItem) return ScanStatus::kFallback;
-      ScanStatus s = item.undefined ? SkipItemElements(implicit, depth) : ScanItemElements(implicit, pos_ + item.length, depth);
+      ScanStatus s =
+          item.undefined ? SkipItemElements(implicit, depth) : ScanItemElements(implicit, pos_ + item.length, depth);
       if (s != ScanStatus::kOk) return s;
     }
   }
@@ -161,7 +162,8 @@ class Scanner {
       RawElement item;
       if (ScanStatus s = ReadHeader(true, item); s != ScanStatus::kOk) return s;
       if (item.key != kItem || pos_ > end) return ScanStatus::kFallback;
-      ScanStatus s = item.undefined ? SkipItemElements(implicit, depth) : ScanItemElements(implicit, pos_ + item.length, depth);
+      ScanStatus s =
+          item.undefined ? SkipItemElements(implicit, depth) : ScanItemElements(implicit, pos_ + item.length, depth);
       if (s != ScanStatus::kOk) return s;
     }
     return pos_ == end ? ScanStatus::kOk : ScanStatus::kFallback;

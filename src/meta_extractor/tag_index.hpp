@@ -21,7 +21,7 @@ struct IndexEntry {
   std::uint32_t key = 0;  // (group << 16) | element
   int level = 0;          // 0 study, 1 series, 2 instance
   Slot slot = Slot::kMetadata;
-  std::string name;  // metadata keyword or promoted field name
+  std::string name;       // metadata keyword or promoted field name
   int dictionary_vr = 0;  // DcmEVR from the data dictionary (what an implicit-VR value is read as)
 };
 

@@ -1,8 +1,8 @@
 // The fast header path and the DCMTK path must give identical results on every file we have: pydicom's corpus,
 // a synth archive, and truncated/byte-flipped copies of both.
-#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <random>

@@ -2,12 +2,12 @@
 // pipeline honours needs_parse, stops on a sink exception and reports a bad root.
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
 #include <atomic>
+#include <boost/json/parse.hpp>
 #include <filesystem>
-#include <thread>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/error.hpp"
 #include "meta_extractor/archive_scan.hpp"
@@ -32,21 +32,22 @@ TEST(SynthScan, SmallArchiveHasExactlyTheManifestCounts) {
   std::map<std::string, std::int64_t> modalities;
   std::int64_t xml = 0, small_rows = 0;
   std::map<std::string, std::int64_t> broken;
-  const ScanStats stats = ScanArchive(
-      dir.path().string(), extractor, {.threads = 2, .io_depth = 0, .needs_parse = nullptr, .prepare = nullptr}, [&](ScanItem&& item) {
-        const std::string name = fs::path(item.entry.path).filename().string();
-        const ExtractResult& r = item.result;
-        if (name.ends_with(".xml")) ++xml;
-        if (r.outcome == FileOutcome::kError) ++broken[name];
-        if (r.outcome != FileOutcome::kDicom) return;
-        patients.insert(std::string(r.record.study.at("patient_id").as_string()));
-        studies.insert(std::string(r.record.study.at("study_instance_uid").as_string()));
-        if (series.insert(std::string(r.record.series.at("series_instance_uid").as_string())).second) {
-          ++modalities[std::string(r.record.series.at("modality").as_string())];
-        }
-        instances.insert(std::string(r.record.instance.at("sop_instance_uid").as_string()));
-        if (r.record.series.at("metadata").at("Rows") == 16) ++small_rows;
-      });
+  const ScanStats stats =
+      ScanArchive(dir.path().string(), extractor,
+                  {.threads = 2, .io_depth = 0, .needs_parse = nullptr, .prepare = nullptr}, [&](ScanItem&& item) {
+                    const std::string name = fs::path(item.entry.path).filename().string();
+                    const ExtractResult& r = item.result;
+                    if (name.ends_with(".xml")) ++xml;
+                    if (r.outcome == FileOutcome::kError) ++broken[name];
+                    if (r.outcome != FileOutcome::kDicom) return;
+                    patients.insert(std::string(r.record.study.at("patient_id").as_string()));
+                    studies.insert(std::string(r.record.study.at("study_instance_uid").as_string()));
+                    if (series.insert(std::string(r.record.series.at("series_instance_uid").as_string())).second) {
+                      ++modalities[std::string(r.record.series.at("modality").as_string())];
+                    }
+                    instances.insert(std::string(r.record.instance.at("sop_instance_uid").as_string()));
+                    if (r.record.series.at("metadata").at("Rows") == 16) ++small_rows;
+                  });
   EXPECT_EQ(stats.files, Count(manifest, "files_total"));
   EXPECT_EQ(stats.parsed, stats.files);
   EXPECT_EQ(stats.dicom, Count(manifest, "instances"));
@@ -110,10 +111,12 @@ class ScanPipeline : public ::testing::Test {
 
 TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
   std::int64_t unparsed = 0;
-  const ScanStats stats = ScanArchive(
-      dir_.path().string(), extractor_,
-      {.threads = 2, .io_depth = -1, .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); }, .prepare = nullptr},
-      [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
+  const ScanStats stats = ScanArchive(dir_.path().string(), extractor_,
+                                      {.threads = 2,
+                                       .io_depth = -1,
+                                       .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); },
+                                       .prepare = nullptr},
+                                      [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
   EXPECT_GT(unparsed, 0);
   EXPECT_EQ(stats.files - stats.parsed, unparsed);
   EXPECT_EQ(stats.errors, 0);  // the broken files are all named .dcm, so none was parsed
@@ -121,7 +124,8 @@ TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
 
 TEST_F(ScanPipeline, SinkExceptionStopsTheScanAndPropagates) {
   int seen = 0;
-  EXPECT_THROW(ScanArchive(dir_.path().string(), extractor_, {.threads = 2, .io_depth = 8, .needs_parse = nullptr, .prepare = nullptr},
+  EXPECT_THROW(ScanArchive(dir_.path().string(), extractor_,
+                           {.threads = 2, .io_depth = 8, .needs_parse = nullptr, .prepare = nullptr},
                            [&](ScanItem&&) {
                              if (++seen == 10) throw std::runtime_error("sink failed");
                            }),
@@ -143,10 +147,7 @@ TEST_F(ScanPipeline, PrepareRunsOnParserThreadsBeforeTheSink) {
   const std::thread::id caller = std::this_thread::get_id();
   std::atomic<int> on_caller{0};
   int with_text = 0, items = 0;
-  const ScanOptions options{.threads = 2,
-                            .io_depth = 0,
-                            .needs_parse = nullptr,
-                            .prepare = [&](ScanItem& item) {
+  const ScanOptions options{.threads = 2, .io_depth = 0, .needs_parse = nullptr, .prepare = [&](ScanItem& item) {
                               if (std::this_thread::get_id() == caller) ++on_caller;
                               item.text = item.entry.path + "|" + std::to_string(static_cast<int>(item.result.outcome));
                             }};

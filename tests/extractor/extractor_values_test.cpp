@@ -5,10 +5,9 @@
 #include <dcmtk/dcmdata/dcsequen.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <gtest/gtest.h>
-
-#include <boost/json/serialize.hpp>
 #include <sys/stat.h>
 
+#include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -65,7 +64,7 @@ TEST_F(ValuesTest, TypedValuesPromotedFieldsAndLevels) {
   Put(ds, DCM_AcquisitionTime, "101010.5");
   Put(ds, DCM_AccessionNumber, "");         // empty promoted: absent at top level
   Put(ds, DCM_ReferringPhysicianName, "");  // empty profiled: null in metadata
-  Put(ds, DCM_InstitutionName, "    ");       // only padding: empty as well (DCMTK: VM 0)
+  Put(ds, DCM_InstitutionName, "    ");     // only padding: empty as well (DCMTK: VM 0)
   Put(ds, DCM_SeriesDescription, "Recon 2: LUNG  ");
   ASSERT_TRUE(ds.putAndInsertUint16(DCM_Rows, 512).good());
   ASSERT_TRUE(ds.putAndInsertFloat64(DCM_SpiralPitchFactor, 0.9375).good());
