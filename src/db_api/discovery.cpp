@@ -241,9 +241,10 @@ Response PostQuery(ApiContext& ctx, const Request& request) {
                 boost::json::object{{"field", "collection"}});
   }
   query::Query query = query::ParseQueryRequest(body);
+  query.raw_documents = true;
   FindResult result;
   ctx.store.Read([&](Session& session) { result = session.Find(*kind, query); });
-  return JsonResponse(200, ListBody(std::move(result), query));
+  return ListResponse(result, query);
 }
 
 Response FieldsOf(ApiContext& ctx, const Request& request) {

@@ -29,7 +29,7 @@ query::Query BuildListQuery(Kind kind, const Request& request, const boost::json
 query::Query MakeQuery(const boost::json::object& filter);
 
 // {"results", "total", "limit", "skip"}.
-boost::json::object ListBody(FindResult result, const query::Query& query);
+Response ListResponse(const FindResult& result, const query::Query& query);
 
 // Escapes regex metacharacters so user text is matched literally.
 std::string EscapeRegex(std::string_view text);

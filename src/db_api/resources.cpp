@@ -70,7 +70,7 @@ Response Created(const Document& doc, Kind kind) {
 Response FindResponse(ApiContext& ctx, Kind kind, const query::Query& query) {
   FindResult result;
   ctx.store.Read([&](Session& session) { result = session.Find(kind, query); });
-  return JsonResponse(200, ListBody(std::move(result), query));
+  return ListResponse(result, query);
 }
 
 }  // namespace
@@ -198,7 +198,7 @@ Response ListChildren(ApiContext& ctx, Kind child, const Request& request) {
     result = session.Find(child, query);
     if (result.total == 0) MustGet(session, parent, id);
   });
-  return JsonResponse(200, ListBody(std::move(result), query));
+  return ListResponse(result, query);
 }
 
 Response AppendCases(ApiContext& ctx, const Request& request) {

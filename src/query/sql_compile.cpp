@@ -527,7 +527,7 @@ std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>&
   return order + "rowid ASC";
 }
 
-std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params) {
+std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params) {
   std::vector<std::string> terms;
   for (const SortKey& key : sort) {
     const IndexedField* field = ColumnFor(kind, key.path);
@@ -543,11 +543,11 @@ std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector
     }
     const std::string type = "json_type(doc, " + AddParam(params, *SqlJsonPath(parts)) + ")";
     // Index ranges find the few candidate rows; only those have their document parsed.
-    terms.push_back("(((" + c + " >= '[' AND " + c + " < '\\') OR (" + c + " >= '{' AND " + c + " < '|')) AND " +
-                    type + " IN ('array', 'object'))");
+    terms.push_back("(" + c + " >= '[' AND " + c + " < '\\' AND " + type + " IN ('array', 'object'))");
+    terms.push_back("(" + c + " >= '{' AND " + c + " < '|' AND " + type + " IN ('array', 'object'))");
     terms.push_back("(" + c + " IN (0, 1) AND typeof(" + c + ") = 'integer' AND " + type + " IN ('true', 'false'))");
   }
-  return Join(terms, "OR", "0");
+  return terms;
 }
 
 std::string FtsMatchExpression(std::string_view text) {

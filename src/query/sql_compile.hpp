@@ -47,9 +47,11 @@ std::string AddParam(std::vector<SqlValue>& params, SqlValue value);
 
 // ORDER BY for a sort that only uses indexed fields (ties broken by natural order, rowid), or nullopt.
 std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>& sort);
-// An expression true for rows whose sort columns hold values SQL would order differently from
+// Conditions, each true for rows whose sort columns hold values SQL would order differently from
 // MongoDB (booleans stored as 0/1, arrays/objects stored as JSON text); only valid if CompileOrderBy is.
-std::string SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params);
+// Each term starts with a range on one indexed column, so checking them one EXISTS at a time is an index
+// search (an OR of them would make SQLite scan and parse every document).
+std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params);
 
 // FTS5 MATCH expression for free text: every word a quoted FTS5 string, AND-ed ("" if no words).
 std::string FtsMatchExpression(std::string_view text);

@@ -23,8 +23,9 @@ namespace meta_db {
 using Document = boost::json::object;
 
 struct FindResult {
-  std::vector<Document> results;
-  std::int64_t total = 0;  // matches before skip/limit (-1 when not counted)
+  std::vector<Document> results;  // when the query did not ask for raw documents
+  std::vector<std::string> raw;   // when it did (query::Query::raw_documents): each a JSON object's text
+  std::int64_t total = 0;         // matches before skip/limit (-1 when not counted)
 };
 
 // What the last ingest knew of one archive file, for incremental re-ingest.

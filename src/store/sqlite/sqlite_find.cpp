@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <unordered_map>
 #include <iterator>
 #include <variant>
 
@@ -97,8 +98,8 @@ struct Plan {
 
 class Finder {
  public:
-  Finder(Database& db, std::chrono::milliseconds budget)
-      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_) {}
+  Finder(Database& db, std::chrono::milliseconds budget, bool may_memoise)
+      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_), may_memoise_(may_memoise) {}
 
   FindResult Run(Kind kind, const query::Query& q);
 
@@ -117,9 +118,12 @@ class Finder {
     }
   }
 
+  bool SortMayMisorder(const Plan& plan, Kind kind, const query::Query& q);
+
   Database& db_;
   std::chrono::steady_clock::time_point deadline_;
   DeadlineGuard guard_;
+  bool may_memoise_;
 };
 
 Plan Finder::MakePlan(Kind kind, const query::Query& q) {
@@ -144,27 +148,48 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   }
   if (plan.where.find(query::kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
   plan.order = q.sort.empty() ? std::optional<std::string>("rowid ASC") : query::CompileOrderBy(kind, q.sort);
-  if (plan.order && !q.sort.empty()) {
-    std::vector<query::SqlValue> params = plan.params;
-    const std::string hazards = query::SortHazards(kind, q.sort, params);
-    if (Exists("SELECT EXISTS (SELECT 1 FROM " + plan.table + " WHERE (" + hazards + ") AND " + plan.where + ")",
-               params)) {
-      plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
-    }
+  if (plan.order && !q.sort.empty() && SortMayMisorder(plan, kind, q)) {
+    plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
   }
   return plan;
 }
 
+// Whether a row matching the filter holds a sort value SQL orders unlike MongoDB. Asked first of the whole
+// table, which a read connection remembers until the data changes: nearly always the answer is no, and the
+// per-filter question (which parses the documents holding 0/1 values) is then never asked.
+bool Finder::SortMayMisorder(const Plan& plan, Kind kind, const query::Query& q) {
+  std::vector<query::SqlValue> params;
+  const std::vector<std::string> terms = query::SortHazards(kind, q.sort, params);
+  std::string anywhere = "SELECT 0";
+  for (const std::string& term : terms) anywhere += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + term + ")";
+  std::string key = "sort-hazard " + plan.table;
+  for (const query::SortKey& sort : q.sort) key += "\x1f" + sort.path;
+  std::optional<bool> table_has_hazard = may_memoise_ ? db_.Recall(key) : std::nullopt;
+  if (!table_has_hazard) {
+    table_has_hazard = Exists(anywhere, params);
+    if (may_memoise_) db_.Remember(key, *table_has_hazard);
+  }
+  if (!*table_has_hazard) return false;
+  params = plan.params;
+  std::string filtered = "SELECT 0";
+  for (const std::string& term : query::SortHazards(kind, q.sort, params)) {
+    // The filter comes first: SQLite tests the remaining terms in written order, so json_type() only parses
+    // documents that both match and hold a suspicious value.
+    filtered += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND " + term + ")";
+  }
+  return Exists(filtered, params);
+}
+
 bool Finder::Exists(const std::string& sql, const std::vector<query::SqlValue>& params) {
-  auto raw = db_.PrepareOnce(sql);
-  Statement st(db_.raw(), raw.get());
+  auto raw = db_.Prepare(sql);
+  Statement& st = *raw;
   BindAll(st, params);
   return st.Step() && st.Int(0) != 0;
 }
 
 std::vector<std::int64_t> Finder::RowidSet(const std::string& select, const std::vector<query::SqlValue>& params) {
-  auto raw = db_.PrepareOnce("SELECT * FROM (" + select + ")");
-  Statement st(db_.raw(), raw.get());
+  auto raw = db_.Prepare("SELECT * FROM (" + select + ")");
+  Statement& st = *raw;
   BindAll(st, params);
   std::vector<std::int64_t> ids;
   while (st.Step()) ids.push_back(st.Int(0));
@@ -186,6 +211,15 @@ std::vector<std::int64_t> Finder::Intersection(const Plan& plan) {
 
 // Promoted-field conditions, natural order: intersect their index sets once (in memory, far cheaper
 // than SQLite's INTERSECT temp tables), then read only the page's documents.
+// Appends one stored document to the page, as text when the caller takes raw documents.
+void Emit(FindResult& result, std::string_view text, const query::Query& q) {
+  if (q.raw_documents && !q.projection) {
+    result.raw.emplace_back(text);
+  } else {
+    result.results.push_back(ParseStoredDocument(text));
+  }
+}
+
 FindResult Finder::FromIntersection(const Plan& plan, const query::Query& q) {
   const std::vector<std::int64_t> ids = Intersection(plan);
   FindResult result;
@@ -194,12 +228,12 @@ FindResult Finder::FromIntersection(const Plan& plan, const query::Query& q) {
   const auto size = static_cast<std::int64_t>(ids.size());
   for (std::int64_t i = q.skip; i < size && i - q.skip < q.limit; ++i) page.push_back(ids[static_cast<std::size_t>(i)]);
   if (page.empty()) return result;
-  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table +
+  auto raw = db_.Prepare("SELECT doc FROM " + plan.table +
                              " WHERE rowid IN (SELECT value FROM json_each(?1)) ORDER BY rowid");
-  Statement st(db_.raw(), raw.get());
+  Statement& st = *raw;
   const std::string page_json = boost::json::serialize(page);
   st.Bind(1, std::string_view(page_json));
-  while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
+  while (st.Step()) Emit(result, st.Text(0), q);
   return result;
 }
 
@@ -209,22 +243,39 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
   std::vector<query::SqlValue> params = plan.params;
   const std::string limit = query::AddParam(params, q.limit);
   const std::string offset = query::AddParam(params, q.skip);
-  // The page's rowids come from the indexes alone (ordered index scan, no JSON parsing); only the page's
-  // documents are read, then put back in order.
-  auto raw = db_.PrepareOnce("SELECT doc FROM " + plan.table + " WHERE rowid IN (SELECT rowid FROM " + plan.table +
-                             " WHERE " + plan.where + " ORDER BY " + *plan.order + " LIMIT " + limit + " OFFSET " +
-                             offset + ") ORDER BY " + *plan.order);
-  Statement st(db_.raw(), raw.get());
-  BindAll(st, params);
-  while (st.Step()) result.results.push_back(ParseStoredDocument(st.Text(0)));
+  // The page's rowids come from the indexes alone (ordered index scan, no JSON parsing); then only the
+  // page's documents are read, by rowid, and put back in the index order here — an ORDER BY on the outer
+  // query would make SQLite extract the sort columns from every document of the page again.
+  auto ids_statement = db_.Prepare("SELECT rowid FROM " + plan.table + " WHERE " + plan.where + " ORDER BY " +
+                                       *plan.order + " LIMIT " + limit + " OFFSET " + offset);
+  Statement& ids = *ids_statement;
+  BindAll(ids, params);
+  boost::json::array page;
+  std::unordered_map<std::int64_t, std::size_t> position;
+  while (ids.Step()) {
+    position.emplace(ids.Int(0), page.size());
+    page.push_back(ids.Int(0));
+  }
+  if (!page.empty()) {
+    auto docs_statement = db_.Prepare("SELECT rowid, doc FROM " + plan.table +
+                                          " WHERE rowid IN (SELECT value FROM json_each(?1))");
+    Statement& docs = *docs_statement;
+    const std::string page_json = boost::json::serialize(page);
+    docs.Bind(1, std::string_view(page_json));
+    std::vector<std::pair<std::size_t, std::string>> texts;
+    texts.reserve(page.size());
+    while (docs.Step()) texts.emplace_back(position.at(docs.Int(0)), std::string(docs.Text(1)));
+    std::sort(texts.begin(), texts.end());
+    for (const auto& [index, text] : texts) Emit(result, text, q);
+  }
   result.total = -1;
   if (q.count_total) {
     if (plan.rowid_sets.size() > 1) {
       result.total = static_cast<std::int64_t>(Intersection(plan).size());
     } else {
-      auto count = db_.PrepareOnce(plan.rowid_sets.empty() ? "SELECT count(*) FROM " + plan.table + " WHERE " + plan.where
+      auto count = db_.Prepare(plan.rowid_sets.empty() ? "SELECT count(*) FROM " + plan.table + " WHERE " + plan.where
                                                            : "SELECT count(*) FROM (" + plan.rowid_sets.front() + ")");
-      Statement cs(db_.raw(), count.get());
+      Statement& cs = *count;
       BindAll(cs, plan.params);
       cs.Step();
       result.total = cs.Int(0);
@@ -236,9 +287,9 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
 // SQL orders a superset; the matcher filters while paging and counting.
 FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
   FindResult result;
-  auto raw = db_.PrepareOnce("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
+  auto raw = db_.Prepare("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
                              " ORDER BY " + *plan.order);
-  Statement st(db_.raw(), raw.get());
+  Statement& st = *raw;
   BindAll(st, plan.params);
   std::int64_t matched = 0;
   std::size_t rows = 0;
@@ -250,7 +301,11 @@ FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
       if (!query::Matches(*q.filter, *doc)) continue;
     }
     if (matched >= q.skip && matched - q.skip < q.limit) {
-      result.results.push_back(doc ? std::move(*doc) : ParseStoredDocument(st.Text(0)));
+      if (doc && !(q.raw_documents && !q.projection)) {
+        result.results.push_back(std::move(*doc));
+      } else {
+        Emit(result, st.Text(0), q);
+      }
     }
     ++matched;
     if (!q.count_total && matched > q.skip && matched - q.skip >= q.limit) break;  // no overflow on huge skips
@@ -260,9 +315,9 @@ FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
 }
 
 FindResult Finder::SortedInMemory(const Plan& plan, const query::Query& q) {
-  auto raw = db_.PrepareOnce("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
+  auto raw = db_.Prepare("SELECT doc, " + plan.recheck + " FROM " + plan.table + " WHERE " + plan.where +
                              " ORDER BY rowid");
-  Statement st(db_.raw(), raw.get());
+  Statement& st = *raw;
   BindAll(st, plan.params);
   std::vector<Document> docs;
   std::size_t rows = 0;
@@ -301,11 +356,17 @@ FindResult Finder::Run(Kind kind, const query::Query& q) {
   if (q.projection) {
     for (Document& doc : result.results) doc = query::Project(doc, *q.projection);
   }
+  if (q.raw_documents) {  // documents that had to be parsed (sorted in memory, projected) go out as text too
+    for (const Document& doc : result.results) result.raw.push_back(boost::json::serialize(doc));
+    result.results.clear();
+  }
   return result;
 }
 
 }  // namespace
 
-FindResult SqliteSession::Find(Kind kind, const query::Query& query) { return Finder(db_, query_budget_).Run(kind, query); }
+FindResult SqliteSession::Find(Kind kind, const query::Query& query) {
+  return Finder(db_, query_budget_, !writes_).Run(kind, query);
+}
 
 }  // namespace meta_db::sqlite

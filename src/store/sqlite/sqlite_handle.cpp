@@ -3,6 +3,8 @@
 
 #include "common/error.hpp"
 
+#include <mutex>
+
 namespace meta_db::sqlite {
 
 void ThrowSqlite(sqlite3* db, int rc, std::string_view what) {
@@ -71,7 +73,17 @@ bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, col
 
 ScopedStatement::~ScopedStatement() { statement_->Reset(); }
 
+namespace {
+// Process-wide SQLite settings, applied once before the library initialises. Memory statistics take a
+// global mutex on every allocation, which serialises all reader threads of the server; we never read them.
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+}  // namespace
+
 Database::Database(const std::string& path, bool read_only, int busy_timeout_ms, std::int64_t mmap_bytes) {
+  ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                     SQLITE_OPEN_NOMUTEX;
@@ -110,12 +122,36 @@ ScopedStatement Database::Prepare(const std::string& sql) {
   return ScopedStatement(*found->second);
 }
 
+void Database::TrimStatementCache(std::size_t max_statements) {
+  if (cache_.size() <= max_statements) return;
+  cache_.clear();
+  owned_.clear();
+}
+
 std::unique_ptr<sqlite3_stmt, StatementFinalizer> Database::PrepareOnce(const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   const int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1), &stmt, nullptr);
   std::unique_ptr<sqlite3_stmt, StatementFinalizer> owned(stmt);
   if (rc != SQLITE_OK) ThrowSqlite(db_.get(), rc, "prepare");
   return owned;
+}
+
+std::int64_t Database::DataVersion() {
+  auto statement = Prepare("PRAGMA data_version");
+  statement->Step();
+  return statement->Int(0);
+}
+
+std::optional<bool> Database::Recall(const std::string& key) {
+  const auto found = memo_.find(key);
+  if (found == memo_.end() || found->second.first != DataVersion()) return std::nullopt;
+  return found->second.second;
+}
+
+void Database::Remember(const std::string& key, bool value) {
+  constexpr std::size_t kMaxEntries = 256;  // keys come from sort shapes; bound them all the same
+  if (memo_.size() >= kMaxEntries) memo_.clear();
+  memo_[key] = {DataVersion(), value};
 }
 
 void Database::SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) { deadline_ = deadline; }

@@ -76,13 +76,22 @@ class Database {
 
   // Runs SQL text without parameters (schema, pragmas, BEGIN/COMMIT).
   void Exec(std::string_view sql);
-  // A prepared statement cached for the connection's lifetime (SQL text must be a constant of ours).
+  // A prepared statement cached for the connection (SQL text of ours: constants and placeholders, never values;
+  // the filter translation makes one text per filter shape).
   ScopedStatement Prepare(const std::string& sql);
+  // Drops cached statements past a bound; call only when none is in use (between transactions).
+  void TrimStatementCache(std::size_t max_statements);
   // A one-off statement (dynamic SQL built with placeholders only).
   std::unique_ptr<sqlite3_stmt, StatementFinalizer> PrepareOnce(const std::string& sql);
 
   std::int64_t Changes() const { return sqlite3_changes64(db_.get()); }
   sqlite3* raw() const { return db_.get(); }
+
+  // A per-connection memo of facts about the data, valid until another connection commits a change
+  // (PRAGMA data_version). Only for connections that never write themselves: their own commits do not
+  // change data_version.
+  std::optional<bool> Recall(const std::string& key);
+  void Remember(const std::string& key, bool value);
 
   // Interrupts statements running past `deadline` (SQLITE_INTERRUPT → Error kTimeout); nullopt clears it.
   void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline);
@@ -94,6 +103,8 @@ class Database {
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StatementFinalizer>> owned_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
+  std::int64_t DataVersion();
+  std::unordered_map<std::string, std::pair<std::int64_t, bool>> memo_;  // key -> (data_version, value)
 };
 
 // BEGIN ... COMMIT; the destructor rolls back unless Commit() ran (as Orthanc's SQLite Transaction).

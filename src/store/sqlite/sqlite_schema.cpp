@@ -4,11 +4,24 @@
 #include "common/error.hpp"
 #include "model/kind.hpp"
 
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace meta_db::sqlite {
 
 namespace {
+
+// The parent reference of a child kind is indexed together with the children's natural order (instances of a
+// series by instance_number, series of a study by series_number): one index serves the filter, the order and
+// the sort-hazard check, so a page of a 300-slice series never extracts anything from the documents.
+std::string IndexedColumns(Kind kind, const IndexedField& field) {
+  const auto parent = ParentField(kind);
+  if (parent && field.path == *parent) {
+    return std::string(field.column) + ", " + std::string(FindIndexedField(kind, *ChildOrderField(kind))->column);
+  }
+  return std::string(field.column);
+}
 
 std::string TableSql(Kind kind) {
   const std::string table(CollectionName(kind));
@@ -24,10 +37,16 @@ std::string TableSql(Kind kind) {
   sql += ");\n";
   for (const IndexedField& field : IndexedFields(kind)) {
     sql += std::string("CREATE ") + (field.unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS ix_" + table + "_" +
-           std::string(field.column) + " ON " + table + "(" + std::string(field.column) + ");\n";
+           std::string(field.column) + " ON " + table + "(" + IndexedColumns(kind, field) + ");\n";
   }
   return sql;
 }
+
+// Version 1 indexed the parent references alone; they are rebuilt with the order column.
+constexpr const char* kUpgradeFrom1Sql = R"sql(
+DROP INDEX IF EXISTS ix_series_study_id;
+DROP INDEX IF EXISTS ix_instances_series_id;
+)sql";
 
 constexpr const char* kFtsSql = R"sql(
 CREATE VIRTUAL TABLE IF NOT EXISTS series_fts USING fts5(search_text, content='series', content_rowid='rowid');
@@ -68,19 +87,25 @@ void EnsureSchema(Database& db) {
   if (HasCurrentSchema(db)) return;
   Transaction transaction(db, true);
   db.Exec(kIngestSql);
+  // The creation statements are idempotent, so an older file is upgraded by running them after the version's
+  // own steps; a newer file (written by a later meta_db) is refused rather than half-understood.
+  std::optional<int> stored_version;
+  {
+    auto stored = db.Prepare("SELECT value FROM meta_db_info WHERE key = 'schema_version'");
+    if (stored->Step()) stored_version = std::atoi(std::string(stored->Text(0)).c_str());
+  }  // reset before the schema changes: an open read of a table blocks DROP INDEX
+  if (stored_version) {
+    const int version = *stored_version;
+    if (version > kSchemaVersion) {
+      throw Error(Errc::kUnavailable, "database schema version " + std::to_string(version) +
+                                          " is newer than this meta_db supports (" + std::to_string(kSchemaVersion) + ")");
+    }
+    if (version == 1) db.Exec(kUpgradeFrom1Sql);
+  }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);
-  auto stored = db.Prepare("SELECT value FROM meta_db_info WHERE key = 'schema_version'");
-  if (stored->Step()) {
-    const std::string value(stored->Text(0));
-    if (value != std::to_string(kSchemaVersion)) {
-      throw Error(Errc::kUnavailable, "database schema version " + value + " is not supported (expected " +
-                                          std::to_string(kSchemaVersion) + ")");
-    }
-  } else {
-    auto insert = db.Prepare("INSERT INTO meta_db_info(key, value) VALUES ('schema_version', ?)");
-    insert->Bind(1, std::to_string(kSchemaVersion)).Run();
-  }
+  auto put = db.Prepare("INSERT OR REPLACE INTO meta_db_info(key, value) VALUES ('schema_version', ?)");
+  put->Bind(1, std::to_string(kSchemaVersion)).Run();
   transaction.Commit();
 }
 

@@ -5,7 +5,8 @@
 
 namespace meta_db::sqlite {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: composite (parent, order) indexes for children listings.
+inline constexpr int kSchemaVersion = 2;
 
 // Idempotent: creates missing tables, generated columns, indexes and the FTS table.
 void EnsureSchema(Database& db);

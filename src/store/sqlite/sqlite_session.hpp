@@ -13,7 +13,9 @@ namespace meta_db::sqlite {
 
 class SqliteSession final : public Session {
  public:
-  SqliteSession(Database& db, std::chrono::milliseconds query_budget) : db_(db), query_budget_(query_budget) {}
+  // `writes`: the session may change data (Store::Write); read sessions may memoise facts about the data.
+  SqliteSession(Database& db, std::chrono::milliseconds query_budget, bool writes)
+      : db_(db), query_budget_(query_budget), writes_(writes) {}
 
   std::optional<Document> Get(Kind kind, const ObjectId& id) override;
   std::optional<Document> GetByKey(Kind kind, std::string_view value) override;
@@ -39,10 +41,12 @@ class SqliteSession final : public Session {
 
   Database& database() { return db_; }
   std::chrono::milliseconds query_budget() const { return query_budget_; }
+  bool writes() const { return writes_; }
 
  private:
   Database& db_;
   std::chrono::milliseconds query_budget_;
+  bool writes_;
 };
 
 // Parses a stored JSON document (kInternal if the stored text is not an object).

@@ -27,9 +27,10 @@ class SqliteStore final : public Store {
 
   void Read(const std::function<void(Session&)>& fn) override {
     std::unique_ptr<Database> db = CheckOut();
+    db->TrimStatementCache(kMaxCachedStatements);
     {
       Transaction transaction(*db, false);
-      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms));
+      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms), false);
       fn(session);
       transaction.Commit();
     }
@@ -39,8 +40,9 @@ class SqliteStore final : public Store {
   void Write(const std::function<void(Session&)>& fn) override {
     if (options_.read_only) throw Error(Errc::kUnavailable, "store opened read-only");
     std::lock_guard lock(writer_mutex_);
+    writer_->TrimStatementCache(kMaxCachedStatements);
     Transaction transaction(*writer_, true);
-    SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms));
+    SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms), true);
     fn(session);
     transaction.Commit();
   }
@@ -65,6 +67,8 @@ class SqliteStore final : public Store {
   }
 
   static constexpr std::size_t kMaxIdle = 16;
+  // Filters of many shapes each leave a statement in the cache; past this many the cache starts afresh.
+  static constexpr std::size_t kMaxCachedStatements = 512;
   std::string path_;
   StoreOptions options_;
   std::mutex writer_mutex_;
