@@ -254,28 +254,44 @@ net::awaitable<void> Listen(tcp::acceptor& acceptor, const Server& server) {
   }
 }
 
-std::string ResolveSwaggerDir(const ServeOptions& options) {
+// The first candidate directory that holds `marker`: the option, then an environment variable, then the
+// build-time default in the source tree, then the same place relative to the executable (build/meta_db).
+std::string ResolveAssetDir(const std::string& option, const char* env_name, const char* built_in,
+                            const std::string& beside_exe, const std::string& marker) {
   namespace fs = std::filesystem;
   std::vector<fs::path> candidates;
-  if (!options.swagger_dir.empty()) candidates.emplace_back(options.swagger_dir);
-  if (const char* env = std::getenv("META_DB_SWAGGER_DIR")) candidates.emplace_back(env);
-#ifdef META_DB_SWAGGER_DEFAULT_DIR
-  candidates.emplace_back(META_DB_SWAGGER_DEFAULT_DIR);
-#endif
+  if (!option.empty()) candidates.emplace_back(option);
+  if (const char* env = std::getenv(env_name)) candidates.emplace_back(env);
+  candidates.emplace_back(built_in);
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "src/db_api/swagger/node_modules/swagger-ui-dist");
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / beside_exe);
   for (const fs::path& dir : candidates) {
-    if (fs::is_regular_file(dir / "swagger-ui-bundle.js", ec)) return dir.string();
+    if (fs::is_regular_file(dir / marker, ec)) return dir.string();
   }
-  spdlog::warn("swagger-ui-dist not found (run: npm ci --prefix src/db_api/swagger); /docs will lack its assets");
   return {};
+}
+
+std::string ResolveSwaggerDir(const ServeOptions& options) {
+  std::string dir = ResolveAssetDir(options.swagger_dir, "META_DB_SWAGGER_DIR", META_DB_SWAGGER_DEFAULT_DIR,
+                                    "src/db_api/swagger/node_modules/swagger-ui-dist", "swagger-ui-bundle.js");
+  if (dir.empty()) {
+    spdlog::warn("swagger-ui-dist not found (run: npm ci --prefix src/db_api/swagger); /docs will lack its assets");
+  }
+  return dir;
+}
+
+std::string ResolveWebRoot(const ServeOptions& options) {
+  std::string dir = ResolveAssetDir(options.web_root, "META_DB_WEB_ROOT", META_DB_DASHBOARD_DEFAULT_DIR,
+                                    "dashboard/dist", "index.html");
+  if (dir.empty()) spdlog::warn("dashboard build not found (run: scripts/build.sh); / serves a landing page");
+  return dir;
 }
 
 }  // namespace
 
 int RunServer(Store& store, const ServeOptions& options) {
-  db_api::ApiContext ctx(store, options.web_root, ResolveSwaggerDir(options));
+  db_api::ApiContext ctx(store, ResolveWebRoot(options), ResolveSwaggerDir(options));
   const db_api::Router router(db_api::BuildRoutes(ctx));
   ctx.openapi_json = ToJson(db_api::BuildOpenApi(router.routes(), db_api::ModelSchemas()));
   SessionRegistry registry;

@@ -15,7 +15,7 @@ struct ServeOptions {
   unsigned short port = 8000;      // 0 picks a free port (see on_listening)
   int threads = 0;                 // <= 0: one per core
   std::size_t body_limit = 1 << 20;  // bytes; larger bodies get 413
-  std::string web_root;              // dashboard build (index.html, assets); "" serves a landing page at /
+  std::string web_root;  // dashboard build; "" looks at $META_DB_WEB_ROOT, then dashboard/dist (landing page if none)
   // swagger-ui-dist directory; "" looks at $META_DB_SWAGGER_DIR, then the source tree's
   // src/db_api/swagger/node_modules/swagger-ui-dist (installed by `npm ci` there).
   std::string swagger_dir;
