@@ -56,35 +56,37 @@ int ExitCodeOf(int status) {
 
 }  // namespace
 
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  TempDir scratch;
-  const std::string out_path = (scratch.path() / "out").string();
-  const std::string err_path = (scratch.path() / "err").string();
+namespace {
+
+// Starts argv with stdin from /dev/null and stdout/stderr to the given files.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   pid_t pid = 0;
   auto args = ArgvOf(argv);
   const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv) {
+  TempDir scratch;
+  const std::string out_path = (scratch.path() / "out").string();
+  const std::string err_path = (scratch.path() / "err").string();
+  const pid_t pid = Spawn(argv, out_path, err_path);
   int status = 0;
   waitpid(pid, &status, 0);
   return {ExitCodeOf(status), ReadFile(out_path), ReadFile(err_path)};
 }
 
 int RunAndKill(const std::vector<std::string>& argv, int millis) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  auto args = ArgvOf(argv);
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  const pid_t pid = Spawn(argv, "/dev/null", "/dev/null");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(millis);
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
