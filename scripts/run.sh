@@ -13,8 +13,8 @@ if [[ ! -d "$archive" ]]; then
     build/meta_db synth --patients "${META_DB_DEMO_PATIENTS:-20}" --out "$archive"
   fi
 fi
-build/meta_db ingest "$archive" --db "$db" --collection "${META_DB_COLLECTION:-LIDC-IDRI}"
-if build/meta_db --help 2>/dev/null | grep -q '^ *serve'; then
-  exec build/meta_db serve --db "$db" --host "${META_DB_HOST:-127.0.0.1}" --port "${META_DB_PORT:-8000}"
-fi
+build/meta_db ingest "$archive" --db "$db" --collection "${META_DB_COLLECTION:-LIDC-IDRI}" >/dev/null
 build/meta_db stats --db "$db"
+echo "meta_db: serving the API and dashboard on http://${META_DB_HOST:-127.0.0.1}:${META_DB_PORT:-8000}/ (Ctrl-C stops)" >&2
+exec build/meta_db serve --db "$db" --host "${META_DB_HOST:-127.0.0.1}" --port "${META_DB_PORT:-8000}" \
+  --web-root dashboard/dist
