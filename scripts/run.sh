@@ -10,7 +10,9 @@ if [[ ! -d "$archive" ]]; then
   archive=${META_DB_DEMO_ARCHIVE:-demo-archive}
   if [[ ! -f "$archive/manifest.json" ]]; then
     echo "meta_db: no archive at /usr/local/share/LIDC-IDRI-DICOM/; generating a demo archive in $archive" >&2
-    build/meta_db synth --patients "${META_DB_DEMO_PATIENTS:-20}" --out "$archive"
+    # Tiny pixel data by default (the headers are what meta_db reads); META_DB_DEMO_FULL=1 writes 512x512 slices.
+    size_flag=--small; [[ "${META_DB_DEMO_FULL:-0}" == "1" ]] && size_flag=""
+    build/meta_db synth --patients "${META_DB_DEMO_PATIENTS:-20}" --out "$archive" $size_flag
   fi
 fi
 build/meta_db ingest "$archive" --db "$db" --collection "${META_DB_COLLECTION:-LIDC-IDRI}" >/dev/null
