@@ -92,7 +92,7 @@ void Tally(std::set<ObjectId>& inserted, std::set<ObjectId>& updated, const Obje
 }  // namespace
 
 BatchWriter::BatchWriter(Store& store, std::optional<ObjectId> collection_id,
-                         const std::unordered_map<std::string, FileRecord>& previous, IngestSummary& summary)
+                         const KnownFiles& previous, IngestSummary& summary)
     : store_(store),
       collection_id_(collection_id),
       previous_(previous),
@@ -215,7 +215,7 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
   for (ScanItem& item : items) {
     const auto& result = item.result;
     const auto previous = previous_.find(item.entry.path);
-    const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.sop_instance_uid;
+    const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.record.sop_instance_uid;
     FileRecord record;
     record.path = item.entry.path;
     record.size = item.entry.size;
@@ -226,7 +226,8 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
         record.status = "skipped";
         session.ClearError(item.entry.path);
       } else {
-        record.status = "error";
+        // An open failure may heal without the file changing (permissions), so it is retried every run.
+        record.status = result.error.starts_with("cannot open") ? "unreadable" : "error";
         session.PutError(item.entry.path, result.error, now);
         if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, result.error);
       }
@@ -259,7 +260,7 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
     record.sop_instance_uid = sop;
     session.PutFileRecord(record);
     // Only files that failed before can have a register entry; skipping the delete keeps the hot path short.
-    if (previous == previous_.end() || previous->second.status != "ok") session.ClearError(item.entry.path);
+    if (previous == previous_.end() || previous->second.record.status != "ok") session.ClearError(item.entry.path);
   }
 }
 

@@ -15,11 +15,19 @@
 
 namespace meta_db::driver {
 
+// What the last ingest recorded of a file under the root, and whether this run's walk met it again.
+// `seen` is written by the ingest thread only; the writer thread reads `record`.
+struct KnownFile {
+  FileRecord record;
+  bool seen = false;
+};
+using KnownFiles = std::unordered_map<std::string, KnownFile>;
+
 class BatchWriter {
  public:
   // `previous`: file records of the last ingest under the root (to detect changed SOP UIDs).
   BatchWriter(Store& store, std::optional<ObjectId> collection_id,
-              const std::unordered_map<std::string, FileRecord>& previous, IngestSummary& summary);
+              const KnownFiles& previous, IngestSummary& summary);
 
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
@@ -46,7 +54,7 @@ class BatchWriter {
 
   Store& store_;
   std::optional<ObjectId> collection_id_;
-  const std::unordered_map<std::string, FileRecord>& previous_;
+  const KnownFiles& previous_;
   IngestSummary& summary_;
   std::vector<extractor::ScanItem> pending_;  // filled by the ingest thread
   std::mutex mutex_;

@@ -11,9 +11,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <ostream>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace meta_db::driver {
 
@@ -42,16 +43,21 @@ bool InShard(const std::string& path, const std::string& root, const IngestOptio
          static_cast<std::size_t>(options.shard_index);
 }
 
-// Files whose earlier parse failed or was a duplicate are parsed again each run, so the error register is
-// refreshed and a fixed file is picked up even if its size and mtime did not change.
+// Unchanged size and mtime mean unchanged content — also for a file that failed to parse, whose register entry
+// stands. Files that could not be opened (permissions can change without touching mtime) and duplicates (the
+// file holding their instance may have gone) are read again every run.
 bool IsUnchanged(const FileRecord& record, const extractor::WalkEntry& entry) {
-  return record.size == entry.size && record.mtime_ns == entry.mtime_ns &&
-         (record.status == "ok" || record.status == "skipped");
+  return record.size == entry.size && record.mtime_ns == entry.mtime_ns && record.status != "unreadable" &&
+         record.status != "duplicate";
 }
 
 std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) {
   if (name.empty()) return std::nullopt;
   std::optional<ObjectId> id;
+  store.Read([&](Session& session) {
+    if (auto existing = session.GetByKey(Kind::kCollections, name)) id = ObjectId::Parse(existing->at("_id").as_string());
+  });
+  if (id) return id;  // no write transaction when the collection exists
   store.Write([&](Session& session) {
     auto existing = session.GetByKey(Kind::kCollections, name);
     if (!existing) {
@@ -70,13 +76,23 @@ std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) 
 IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream& progress_stream) {
   const auto started = std::chrono::steady_clock::now();
   const std::string root = CanonicalRoot(options.archive);
-  const extractor::Extractor extractor(options.profile_dir.empty() ? extractor::ProfileSet::Defaults()
-                                                                    : extractor::ProfileSet::Load(options.profile_dir));
-  std::unordered_map<std::string, FileRecord> previous;
+  // A given profile is read (and validated) now, so a bad keyword stops the run before it starts; the
+  // extractor itself is built by the first file that needs parsing.
+  std::optional<extractor::ProfileSet> profiles;
+  if (!options.profile_dir.empty()) profiles = extractor::ProfileSet::Load(options.profile_dir);
+  std::optional<extractor::Extractor> extractor;
+  std::once_flag extractor_made;
+  const extractor::ExtractorProvider provide_extractor = [&]() -> const extractor::Extractor& {
+    std::call_once(extractor_made, [&] {
+      extractor.emplace(profiles ? std::move(*profiles) : extractor::ProfileSet::Defaults());
+    });
+    return *extractor;
+  };
+  KnownFiles previous;
   store.Read([&](Session& session) {
     for (FileRecord& record : session.FileRecords(root)) {
       std::string path = record.path;
-      previous.emplace(std::move(path), std::move(record));
+      previous.emplace(std::move(path), KnownFile{std::move(record)});
     }
   });
   const std::optional<ObjectId> collection_id = EnsureCollection(store, options.collection);
@@ -84,18 +100,19 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   IngestSummary summary;
   BatchWriter writer(store, collection_id, previous, summary);
   Progress progress(progress_stream, options.progress, static_cast<std::int64_t>(previous.size()));
-  std::unordered_set<std::string> seen;
   extractor::ScanOptions scan;
   scan.threads = options.threads;
   scan.needs_parse = [&](const extractor::WalkEntry& entry) {
     if (!InShard(entry.path, root, options)) return false;
+    // Runs on the walker thread, the only one that writes `seen`.
     const auto found = previous.find(entry.path);
-    return found == previous.end() || !IsUnchanged(found->second, entry);
+    if (found == previous.end()) return true;
+    found->second.seen = true;
+    return !IsUnchanged(found->second.record, entry);
   };
-  const extractor::ScanStats stats = extractor::ScanArchive(root, extractor, scan, [&](extractor::ScanItem&& item) {
+  const extractor::ScanStats stats = extractor::ScanArchive(root, provide_extractor, scan, [&](extractor::ScanItem&& item) {
     if (!InShard(item.entry.path, root, options)) return;
     ++summary.files_seen;
-    if (previous.contains(item.entry.path)) seen.insert(item.entry.path);  // only known files can disappear
     if (!item.parsed) {
       ++summary.unchanged_files;
     } else {
@@ -113,8 +130,8 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   summary.unreadable_dirs = stats.unreadable_dirs;
 
   std::vector<FileRecord> gone;
-  for (auto& [path, record] : previous) {
-    if (!seen.contains(path) && InShard(path, root, options)) gone.push_back(record);
+  for (const auto& [path, known] : previous) {
+    if (!known.seen && InShard(path, root, options)) gone.push_back(known.record);
   }
   writer.RemoveDisappeared(gone);
   writer.Finish();

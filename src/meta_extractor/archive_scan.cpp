@@ -72,7 +72,10 @@ struct StopWalk {};
 
 // Entries and results travel in batches: one lock and one wake-up per batch instead of per file, which matters
 // when a warm-cache header parse takes only tens of microseconds.
-constexpr std::size_t kBatch = 16;  // thrown inside the walk callback to unwind the walk when the scan is aborted
+constexpr std::size_t kBatch = 16;
+// Files that need no parsing (unchanged since the last ingest) ride along in larger batches: a re-ingest of an
+// unchanged archive then hands few batches between threads instead of one per 16 stat() calls.
+constexpr std::size_t kMaxBatch = 1024;  // thrown inside the walk callback to unwind the walk when the scan is aborted
 
 // Asks the kernel to start reading a file's head now, so that cold or network-mounted files are already in
 // the page cache when a parser opens them (reads in flight beyond the parser threads).
@@ -108,15 +111,18 @@ struct Pipeline {
 void RunWalker(Pipeline& p, const std::string& root, const ScanOptions& options, bool prefetch) {
   try {
     std::vector<ScanItem> batch;
+    std::size_t to_parse = 0;
     p.walk_stats = WalkArchive(root, [&](WalkEntry&& entry) {
       ScanItem item;
       item.parsed = !options.needs_parse || options.needs_parse(entry);
       if (prefetch && item.parsed) PrefetchHead(entry.path);
+      to_parse += item.parsed ? 1 : 0;
       item.entry = std::move(entry);
       batch.push_back(std::move(item));
-      if (batch.size() < kBatch) return;
+      if (to_parse < kBatch && batch.size() < kMaxBatch) return;
       if (!p.work.Push(std::move(batch))) throw StopWalk{};
       batch = {};
+      to_parse = 0;
     });
     if (!batch.empty()) p.work.Push(std::move(batch));
   } catch (const StopWalk&) {
@@ -126,11 +132,11 @@ void RunWalker(Pipeline& p, const std::string& root, const ScanOptions& options,
   p.work.Close();
 }
 
-void RunWorker(Pipeline& p, const Extractor& extractor, const ScanOptions& options) {
+void RunWorker(Pipeline& p, const ExtractorProvider& extractor, const ScanOptions& options) {
   try {
     while (std::optional<std::vector<ScanItem>> batch = p.work.Pop()) {
       for (ScanItem& item : *batch) {
-        if (item.parsed) item.result = extractor.ExtractFile(item.entry.path);
+        if (item.parsed) item.result = extractor().ExtractFile(item.entry.path);
         if (options.prepare) options.prepare(item);
       }
       if (!p.done.Push(std::move(*batch))) break;
@@ -164,6 +170,11 @@ void Count(ScanStats& stats, const ScanItem& item) {
 }  // namespace
 
 ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
+                      const std::function<void(ScanItem&&)>& sink) {
+  return ScanArchive(root, ExtractorProvider([&extractor]() -> const Extractor& { return extractor; }), options, sink);
+}
+
+ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink) {
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.threads > 0 ? options.threads : hw;

@@ -41,4 +41,11 @@ struct ScanStats {
 ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink);
 
+// The same with the extractor made on first use (by the first file that needs parsing), so a scan that parses
+// nothing — an unchanged archive re-ingested — never pays for building one (DCMTK's dictionary, profiles).
+// `make_extractor` runs at most once, on a parser thread.
+using ExtractorProvider = std::function<const Extractor&()>;
+ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extractor, const ScanOptions& options,
+                      const std::function<void(ScanItem&&)>& sink);
+
 }  // namespace meta_db::extractor
