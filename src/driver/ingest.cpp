@@ -90,7 +90,9 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   };
   KnownFiles previous;
   store.Read([&](Session& session) {
-    for (FileRecord& record : session.FileRecords(root)) {
+    std::vector<FileRecord> records = session.FileRecords(root);
+    previous.reserve(records.size());
+    for (FileRecord& record : records) {
       std::string path = record.path;
       previous.emplace(std::move(path), KnownFile{std::move(record)});
     }
