@@ -220,6 +220,15 @@ void Emit(FindResult& result, std::string_view text, const query::Query& q) {
   }
 }
 
+// The same for a text the caller already owns (no second copy of a large page).
+void Emit(FindResult& result, std::string&& text, const query::Query& q) {
+  if (q.raw_documents && !q.projection) {
+    result.raw.push_back(std::move(text));
+  } else {
+    result.results.push_back(ParseStoredDocument(text));
+  }
+}
+
 FindResult Finder::FromIntersection(const Plan& plan, const query::Query& q) {
   const std::vector<std::int64_t> ids = Intersection(plan);
   FindResult result;
@@ -266,7 +275,7 @@ FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
     texts.reserve(page.size());
     while (docs.Step()) texts.emplace_back(position.at(docs.Int(0)), std::string(docs.Text(1)));
     std::sort(texts.begin(), texts.end());
-    for (const auto& [index, text] : texts) Emit(result, text, q);
+    for (auto& [index, text] : texts) Emit(result, std::move(text), q);
   }
   result.total = -1;
   if (q.count_total) {
