@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
       ingest.progress = !quiet;
       meta_db::StoreOptions store_options;
       store_options.mmap_bytes = 0;
+      store_options.wal_checkpoint_pages = 16384;  // 64 MiB of WAL between checkpoints during a bulk ingest
       auto store = meta_db::OpenStore(db, store_options);
       const auto summary = meta_db::driver::RunIngest(*store, ingest, std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);

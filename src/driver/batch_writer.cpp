@@ -45,6 +45,16 @@ void MergeInto(json::object& target, const json::object& fresh) {
   }
 }
 
+// Merges one file's study or series fields into the batch's document for it. The files of a series nearly
+// always agree, so an equal document costs a comparison, not a merge's copies.
+void Absorb(json::object& target, const json::object& fresh) {
+  if (target.empty()) {
+    target = fresh;
+  } else if (target != fresh) {
+    MergeInto(target, fresh);
+  }
+}
+
 void AddUnique(json::object& doc, std::string_view key, const std::string& value) {
   json::value& list = doc[key];
   if (!list.is_array()) list = json::array{};
@@ -108,8 +118,18 @@ BatchWriter::~BatchWriter() {
 }
 
 void BatchWriter::Add(ScanItem&& item, std::size_t batch_files) {
-  pending_.push_back(std::move(item));
-  if (pending_.size() >= batch_files) Submit();
+  // The batch's study and series documents are merged here, on the ingest thread, which otherwise only
+  // counts: the writer thread is the pipeline's narrowest stage.
+  if (item.result.outcome == FileOutcome::kDicom) {
+    const auto& record = item.result.record;
+    const std::string study_uid = StringField(record.study, "study_instance_uid");
+    const std::string series_uid = StringField(record.series, "series_instance_uid");
+    Absorb(pending_.studies[study_uid], record.study);
+    Absorb(pending_.series[series_uid], record.series);
+    pending_.series_study[series_uid] = study_uid;
+  }
+  pending_.items.push_back(std::move(item));
+  if (pending_.items.size() >= batch_files) Submit();
 }
 
 void BatchWriter::Flush() {
@@ -122,12 +142,12 @@ void BatchWriter::Flush() {
 // Hands the pending batch to the writer thread, waiting while it still writes the previous one: parsing goes
 // on while a batch commits, and at most two batches are in memory.
 void BatchWriter::Submit() {
-  if (pending_.empty()) return;
+  if (pending_.items.empty()) return;
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return !has_work_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   handoff_ = std::move(pending_);
-  pending_.clear();
+  pending_ = {};
   has_work_ = true;
   lock.unlock();
   changed_.notify_all();
@@ -149,7 +169,7 @@ void BatchWriter::RunWriter(std::stop_token stop) {
     } catch (...) {
       error = std::current_exception();  // rethrown on the ingest thread at its next hand-off
     }
-    handoff_.clear();
+    handoff_ = {};
     lock.lock();
     error_ = error;
     has_work_ = false;
@@ -157,20 +177,13 @@ void BatchWriter::RunWriter(std::stop_token stop) {
   }
 }
 
-void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Touched& touched) {
+void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   const std::string now = NowIsoUtc();
   // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
-  std::map<std::string, json::object> studies, series;
-  std::map<std::string, std::string> series_study;  // series uid -> study uid
-  for (const ScanItem& item : items) {
-    if (item.result.outcome != FileOutcome::kDicom) continue;
-    const auto& record = item.result.record;
-    const std::string study_uid = StringField(record.study, "study_instance_uid");
-    const std::string series_uid = StringField(record.series, "series_instance_uid");
-    MergeInto(studies[study_uid], record.study);
-    MergeInto(series[series_uid], record.series);
-    series_study[series_uid] = study_uid;
-  }
+  auto& studies = batch.studies;
+  auto& series = batch.series;
+  const auto& series_study = batch.series_study;
+  auto& items = batch.items;
   std::map<std::string, json::object> stored_studies;
   for (auto& [uid, fresh] : studies) {
     Upsert upsert = LoadOrNew(session, Kind::kStudies, uid);
@@ -247,7 +260,13 @@ void BatchWriter::WriteBatch(Session& session, std::vector<ScanItem>& items, Tou
       continue;
     }
     json::object& doc = upsert.doc;
-    MergeInto(doc, result.record.instance);
+    if (upsert.stored) {
+      MergeInto(doc, result.record.instance);
+    } else {  // a new instance is the file's fields as they are: move them in rather than copy them
+      json::object& fresh = item.result.record.instance;
+      doc.reserve(fresh.size() + 6);
+      for (auto& field : fresh) doc.emplace(field.key(), std::move(field.value()));
+    }
     doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
     doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
     doc["path"] = item.entry.path;

@@ -45,9 +45,15 @@ class BatchWriter {
 
  private:
   struct Touched;
+  // Files of one transaction, with their study and series documents already merged per UID.
+  struct Batch {
+    std::vector<extractor::ScanItem> items;
+    std::map<std::string, boost::json::object> studies, series;  // by UID
+    std::map<std::string, std::string> series_study;             // series UID -> study UID
+  };
   void Submit();
   void RunWriter(std::stop_token stop);
-  void WriteBatch(Session& session, std::vector<extractor::ScanItem>& items, Touched& touched);
+  void WriteBatch(Session& session, Batch& batch, Touched& touched);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
@@ -56,10 +62,10 @@ class BatchWriter {
   std::optional<ObjectId> collection_id_;
   const KnownFiles& previous_;
   IngestSummary& summary_;
-  std::vector<extractor::ScanItem> pending_;  // filled by the ingest thread
+  Batch pending_;  // filled by the ingest thread
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<extractor::ScanItem> handoff_;  // the batch the writer thread commits
+  Batch handoff_;  // the batch the writer thread commits
   bool has_work_ = false;
   std::exception_ptr error_;
   // Run-wide sets so a study or series touched by several batches is counted once.

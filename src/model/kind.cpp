@@ -44,9 +44,9 @@ constexpr std::array<IndexedField, 14> kSeriesFields{{
 constexpr std::array<IndexedField, 5> kInstanceFields{{
     {"sop_instance_uid", "sop_instance_uid", C::kText, true},
     {"series_id", "series_id", C::kText},
-    {"sop_class_uid", "sop_class_uid", C::kText},
-    {"instance_number", "instance_number", C::kInteger},
-    {"acquisition_datetime", "acquisition_datetime", C::kText},
+    {"sop_class_uid", "sop_class_uid", C::kText, false, false},
+    {"instance_number", "instance_number", C::kInteger, false, false},  // indexed with series_id
+    {"acquisition_datetime", "acquisition_datetime", C::kText, false, false},
 }};
 constexpr std::array<IndexedField, 3> kJobFields{{
     {"researcher_id", "researcher_id", C::kText},

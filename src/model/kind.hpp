@@ -25,6 +25,9 @@ struct IndexedField {
   std::string_view column;
   ColumnType type;
   bool unique = false;
+  // false: a column the translation may use (no JSON parsing in SQL text), without an index of its own —
+  // for instance-level fields, where every index costs ingest time on hundreds of thousands of rows.
+  bool indexed = true;
 };
 
 std::span<const IndexedField> IndexedFields(Kind kind);

@@ -104,6 +104,8 @@ struct StoreOptions {
   // Bytes of the file readers memory-map (fast reads for serving). Mapped pages count as resident memory, so
   // batch jobs that touch the whole file (ingest) pass 0 to keep their RSS bounded.
   std::int64_t mmap_bytes = 256LL << 20;
+  // WAL pages between automatic checkpoints (SQLite's default is 1,000).
+  int wal_checkpoint_pages = 1000;
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://...".

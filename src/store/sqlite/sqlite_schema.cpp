@@ -36,6 +36,7 @@ std::string TableSql(Kind kind) {
   if (kind == Kind::kSeries) sql += ", search_text GENERATED ALWAYS AS (json_extract(doc, '$._search_text')) VIRTUAL";
   sql += ");\n";
   for (const IndexedField& field : IndexedFields(kind)) {
+    if (!field.indexed) continue;
     sql += std::string("CREATE ") + (field.unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS ix_" + table + "_" +
            std::string(field.column) + " ON " + table + "(" + IndexedColumns(kind, field) + ");\n";
   }
