@@ -22,11 +22,6 @@ class SqliteStore final : public Store {
       // Checkpoints copy every changed page from the WAL into the file; with the default (every 1,000 pages) a
       // bulk ingest copies its hot index pages again and again. Fewer, larger checkpoints copy each page once.
       writer_->Exec("PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_checkpoint_pages));
-      if (options_.wal_checkpoint_pages > 1000) {
-        // A bulk writer also leaves its last WAL pages for the next writer's checkpoint instead of copying them
-        // into the file while the command exits; readers see them through the WAL either way.
-        sqlite3_db_config(writer_->raw(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-      }
       EnsureSchema(*writer_);
     }
   }
