@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-scripts/build.sh
+CMAKE_ARGS="-DMETA_DB_TESTS=OFF ${CMAKE_ARGS:-}" scripts/build.sh  # the tests have their own build (scripts/test.sh)
 archive=${META_DB_ARCHIVE:-/usr/local/share/LIDC-IDRI-DICOM/}
 db=${META_DB_URI:-sqlite:meta_db.sqlite}
 if [[ ! -d "$archive" ]]; then

@@ -189,8 +189,12 @@ Document Create(Session& session, Kind kind, Document doc) {
     if (!id->is_string() || !ObjectId::IsValid(id->as_string())) {
       throw Error(Errc::kUnprocessable, "'_id' must be a 24-hex ObjectId", json::object{{"field", "_id"}});
     }
-  } else {
-    doc["_id"] = ObjectId::Generate().ToHex();
+  } else {  // _id leads the document, as MongoDB shows it
+    Document with_id;
+    with_id.reserve(doc.size() + 8);
+    with_id["_id"] = ObjectId::Generate().ToHex();
+    for (auto& field : doc) with_id.emplace(field.key(), std::move(field.value()));
+    doc = std::move(with_id);
   }
   for (const auto& [key, value] : doc) {
     if (IsDerived(kind, key) && !(value.is_array() && value.as_array().empty()) &&
