@@ -115,6 +115,21 @@ TEST_F(IngestTest, IngestIntoTwoDatabasesGivesTheSameDocuments) {
   EXPECT_EQ(Fingerprint(*a, false), Fingerprint(*b, false));
 }
 
+TEST_F(IngestTest, ShardedIngestEqualsOneIngest) {
+  Ingest(Archive(), Db());
+  const std::string sharded = "sqlite:" + (dir_ / "sharded.sqlite").string();
+  std::int64_t files = 0;
+  for (int shard = 0; shard < 3; ++shard) {
+    files += Int(Ingest(Archive(), sharded, {"--shard", std::to_string(shard) + "/3"}), "files_seen");
+  }
+  EXPECT_EQ(files, Int(*manifest_, "files_total")) << "every file in exactly one shard";
+  auto whole = OpenStore(Db());
+  auto parts = OpenStore(sharded);
+  EXPECT_EQ(Fingerprint(*whole, false), Fingerprint(*parts, false));
+  const json::object again = Ingest(Archive(), sharded);
+  EXPECT_EQ(Int(again, "unchanged_files"), Int(again, "files_seen"));
+}
+
 TEST_F(IngestTest, IncrementalReingestFollowsTheArchive) {
   const fs::path archive = CopyArchive();
   Ingest(archive, Db());
