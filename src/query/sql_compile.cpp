@@ -34,6 +34,12 @@ const IndexedField* ColumnFor(Kind kind, std::string_view path) {
   return path == "_id" ? &kIdColumn : FindIndexedField(kind, path);
 }
 
+// The JSON type of an indexed field's value, as SQL: its stored "<column>_t" column (json_type() kept at write
+// time), or the constant 'text' for _id, which the store only accepts as a 24-hex string.
+std::string TypeColumn(const IndexedField& field) {
+  return &field == &kIdColumn ? std::string("'text'") : std::string(field.column) + "_t";
+}
+
 std::string Join(const std::vector<std::string>& terms, std::string_view op, std::size_t lo, std::size_t hi) {
   // Balanced, so thousands of terms stay far below SQLite's expression depth limit (1000).
   if (hi - lo == 1) return terms[lo];
@@ -427,7 +433,7 @@ Access Compiler::ColumnAccess(const Filter& f, const IndexedField& field) {
   Access a;
   a.base = "doc";
   a.path = P(*SqlJsonPath(f.parts));
-  a.type = "json_type(doc, " + a.path + ")";
+  a.type = TypeColumn(field);
   a.value = std::string(field.column);
   a.column = true;
   return a;
@@ -527,22 +533,14 @@ std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>&
   return order + "rowid ASC";
 }
 
-std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>& params) {
+std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort, std::vector<SqlValue>&) {
   std::vector<std::string> terms;
   for (const SortKey& key : sort) {
     const IndexedField* field = ColumnFor(kind, key.path);
-    if (field == nullptr) continue;
+    if (field == nullptr || field == &kIdColumn) continue;  // _id is always a 24-hex string (the store checks)
     const std::string c(field->column);
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t dot = key.path.find('.', start);
-      parts.push_back(key.path.substr(start, dot == std::string::npos ? dot : dot - start));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-    const std::string type = "json_type(doc, " + AddParam(params, *SqlJsonPath(parts)) + ")";
-    // Index ranges find the few candidate rows; only those have their document parsed.
+    const std::string type = TypeColumn(*field);
+    // Index ranges find the few candidate rows; their stored JSON type decides, no document is parsed.
     terms.push_back("(" + c + " >= '[' AND " + c + " < '\\' AND " + type + " IN ('array', 'object'))");
     terms.push_back("(" + c + " >= '{' AND " + c + " < '|' AND " + type + " IN ('array', 'object'))");
     terms.push_back("(" + c + " IN (0, 1) AND typeof(" + c + ") = 'integer' AND " + type + " IN ('true', 'false'))");

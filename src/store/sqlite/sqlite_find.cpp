@@ -98,8 +98,8 @@ struct Plan {
 
 class Finder {
  public:
-  Finder(Database& db, std::chrono::milliseconds budget, bool may_memoise)
-      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_), may_memoise_(may_memoise) {}
+  Finder(Database& db, std::chrono::milliseconds budget)
+      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_) {}
 
   FindResult Run(Kind kind, const query::Query& q);
 
@@ -123,7 +123,6 @@ class Finder {
   Database& db_;
   std::chrono::steady_clock::time_point deadline_;
   DeadlineGuard guard_;
-  bool may_memoise_;
 };
 
 Plan Finder::MakePlan(Kind kind, const query::Query& q) {
@@ -154,30 +153,16 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   return plan;
 }
 
-// Whether a row matching the filter holds a sort value SQL orders unlike MongoDB. Asked first of the whole
-// table, which a read connection remembers until the data changes: nearly always the answer is no, and the
-// per-filter question (which parses the documents holding 0/1 values) is then never asked.
+// Whether a row matching the filter holds a sort value SQL orders unlike MongoDB (a boolean stored as 1/0, an
+// array or object stored as JSON text). Each probe is an index range on the sort column decided by the stored
+// "<column>_t" JSON type, so no document is parsed.
 bool Finder::SortMayMisorder(const Plan& plan, Kind kind, const query::Query& q) {
-  std::vector<query::SqlValue> params;
-  const std::vector<std::string> terms = query::SortHazards(kind, q.sort, params);
-  std::string anywhere = "SELECT 0";
-  for (const std::string& term : terms) anywhere += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + term + ")";
-  std::string key = "sort-hazard " + plan.table;
-  for (const query::SortKey& sort : q.sort) key += "\x1f" + sort.path;
-  std::optional<bool> table_has_hazard = may_memoise_ ? db_.Recall(key) : std::nullopt;
-  if (!table_has_hazard) {
-    table_has_hazard = Exists(anywhere, params);
-    if (may_memoise_) db_.Remember(key, *table_has_hazard);
-  }
-  if (!*table_has_hazard) return false;
-  params = plan.params;
-  std::string filtered = "SELECT 0";
+  std::vector<query::SqlValue> params = plan.params;
+  std::string any = "SELECT 0";
   for (const std::string& term : query::SortHazards(kind, q.sort, params)) {
-    // The filter comes first: SQLite tests the remaining terms in written order, so json_type() only parses
-    // documents that both match and hold a suspicious value.
-    filtered += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND " + term + ")";
+    any += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND " + term + ")";
   }
-  return Exists(filtered, params);
+  return Exists(any, params);
 }
 
 bool Finder::Exists(const std::string& sql, const std::vector<query::SqlValue>& params) {
@@ -375,7 +360,7 @@ FindResult Finder::Run(Kind kind, const query::Query& q) {
 }  // namespace
 
 FindResult SqliteSession::Find(Kind kind, const query::Query& query) {
-  return Finder(db_, query_budget_, !writes_).Run(kind, query);
+  return Finder(db_, query_budget_).Run(kind, query);
 }
 
 }  // namespace meta_db::sqlite

@@ -136,24 +136,6 @@ std::unique_ptr<sqlite3_stmt, StatementFinalizer> Database::PrepareOnce(const st
   return owned;
 }
 
-std::int64_t Database::DataVersion() {
-  auto statement = Prepare("PRAGMA data_version");
-  statement->Step();
-  return statement->Int(0);
-}
-
-std::optional<bool> Database::Recall(const std::string& key) {
-  const auto found = memo_.find(key);
-  if (found == memo_.end() || found->second.first != DataVersion()) return std::nullopt;
-  return found->second.second;
-}
-
-void Database::Remember(const std::string& key, bool value) {
-  constexpr std::size_t kMaxEntries = 256;  // keys come from sort shapes; bound them all the same
-  if (memo_.size() >= kMaxEntries) memo_.clear();
-  memo_[key] = {DataVersion(), value};
-}
-
 void Database::SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) { deadline_ = deadline; }
 
 int Database::OnProgress(void* self) {

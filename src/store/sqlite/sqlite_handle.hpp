@@ -87,12 +87,6 @@ class Database {
   std::int64_t Changes() const { return sqlite3_changes64(db_.get()); }
   sqlite3* raw() const { return db_.get(); }
 
-  // A per-connection memo of facts about the data, valid until another connection commits a change
-  // (PRAGMA data_version). Only for connections that never write themselves: their own commits do not
-  // change data_version.
-  std::optional<bool> Recall(const std::string& key);
-  void Remember(const std::string& key, bool value);
-
   // Interrupts statements running past `deadline` (SQLITE_INTERRUPT → Error kTimeout); nullopt clears it.
   void SetDeadline(std::optional<std::chrono::steady_clock::time_point> deadline);
 
@@ -103,8 +97,6 @@ class Database {
   std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StatementFinalizer>> owned_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
-  std::int64_t DataVersion();
-  std::unordered_map<std::string, std::pair<std::int64_t, bool>> memo_;  // key -> (data_version, value)
 };
 
 // BEGIN ... COMMIT; the destructor rolls back unless Commit() ran (as Orthanc's SQLite Transaction).

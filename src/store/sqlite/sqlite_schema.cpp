@@ -23,17 +23,40 @@ std::string IndexedColumns(Kind kind, const IndexedField& field) {
   return std::string(field.column);
 }
 
+// "<column>_t": the JSON type of the field's value (json_type), which tells a stored boolean from the 1/0 and an
+// array from the text json_extract gives for them — the filter translation tests it instead of parsing `doc`.
+std::string TypeColumnDefinition(const IndexedField& field, const char* storage) {
+  return std::string(field.column) + "_t GENERATED ALWAYS AS (json_type(doc, '$." + std::string(field.path) +
+         "')) " + storage;
+}
+
+// Version 2 files lack the type columns: SQLite can add generated columns to a table only as VIRTUAL.
+void AddTypeColumns(Database& db) {
+  for (Kind kind : kAllKinds) {
+    const std::string table(CollectionName(kind));
+    for (const IndexedField& field : IndexedFields(kind)) {
+      auto exists = db.PrepareOnce("SELECT 1 FROM pragma_table_xinfo('" + table + "') WHERE name = '" +
+                                   std::string(field.column) + "_t'");
+      if (sqlite3_step(exists.get()) == SQLITE_ROW) continue;
+      db.Exec("ALTER TABLE " + table + " ADD COLUMN " + TypeColumnDefinition(field, "VIRTUAL"));
+    }
+  }
+}
+
 std::string TableSql(Kind kind) {
   const std::string table(CollectionName(kind));
   std::string sql = "CREATE TABLE IF NOT EXISTS " + table +
                     " (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL";
   // Columns without a declared type have no affinity: json_extract's integer/real/text survive unchanged,
-  // which the filter translation relies on for MongoDB's type brackets.
+  // which the filter translation relies on for MongoDB's type brackets. STORED, not VIRTUAL: the value is
+  // extracted once, when the row is written (its index needs it then anyway), so ordering or testing a page of
+  // rows by a promoted field never parses their documents again.
   for (const IndexedField& field : IndexedFields(kind)) {
     sql += ", " + std::string(field.column) + " GENERATED ALWAYS AS (json_extract(doc, '$." +
-           std::string(field.path) + "')) VIRTUAL";
+           std::string(field.path) + "')) STORED";
+    sql += ", " + TypeColumnDefinition(field, "STORED");
   }
-  if (kind == Kind::kSeries) sql += ", search_text GENERATED ALWAYS AS (json_extract(doc, '$._search_text')) VIRTUAL";
+  if (kind == Kind::kSeries) sql += ", search_text GENERATED ALWAYS AS (json_extract(doc, '$._search_text')) STORED";
   sql += ");\n";
   for (const IndexedField& field : IndexedFields(kind)) {
     if (!field.indexed) continue;
@@ -102,6 +125,7 @@ void EnsureSchema(Database& db) {
                                           " is newer than this meta_db supports (" + std::to_string(kSchemaVersion) + ")");
     }
     if (version == 1) db.Exec(kUpgradeFrom1Sql);
+    if (version <= 2) AddTypeColumns(db);
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);

@@ -5,8 +5,8 @@
 
 namespace meta_db::sqlite {
 
-// 2: composite (parent, order) indexes for children listings.
-inline constexpr int kSchemaVersion = 2;
+// 2: composite (parent, order) indexes for children listings. 3: "<column>_t" JSON-type columns.
+inline constexpr int kSchemaVersion = 3;
 
 // Idempotent: creates missing tables, generated columns, indexes and the FTS table.
 void EnsureSchema(Database& db);

@@ -1,7 +1,8 @@
 // The SQLite implementation of Session: one connection, inside one transaction opened by SqliteStore.
 // Layout: one table per collection (rowid, id = 24-hex _id, doc = JSON text) plus, for each IndexedFields()
-// entry, a VIRTUAL generated column json_extract(doc, '$.<path>') declared WITHOUT a type (no affinity, so
-// values keep their JSON types) and an index; series also has search_text and the FTS5 table series_fts.
+// entry, a STORED generated column json_extract(doc, '$.<path>') declared WITHOUT a type (no affinity, so
+// values keep their JSON types), its JSON type in "<column>_t" (json_type), and an index; series also has
+// search_text and the FTS5 table series_fts.
 #pragma once
 
 #include "store/sqlite/sqlite_handle.hpp"
@@ -13,9 +14,7 @@ namespace meta_db::sqlite {
 
 class SqliteSession final : public Session {
  public:
-  // `writes`: the session may change data (Store::Write); read sessions may memoise facts about the data.
-  SqliteSession(Database& db, std::chrono::milliseconds query_budget, bool writes)
-      : db_(db), query_budget_(query_budget), writes_(writes) {}
+  SqliteSession(Database& db, std::chrono::milliseconds query_budget) : db_(db), query_budget_(query_budget) {}
 
   std::optional<Document> Get(Kind kind, const ObjectId& id) override;
   std::optional<Document> GetByKey(Kind kind, std::string_view value) override;
@@ -41,12 +40,10 @@ class SqliteSession final : public Session {
 
   Database& database() { return db_; }
   std::chrono::milliseconds query_budget() const { return query_budget_; }
-  bool writes() const { return writes_; }
 
  private:
   Database& db_;
   std::chrono::milliseconds query_budget_;
-  bool writes_;
 };
 
 // Parses a stored JSON document (kInternal if the stored text is not an object).

@@ -33,7 +33,7 @@ class SqliteStore final : public Store {
     db->TrimStatementCache(kMaxCachedStatements);
     {
       Transaction transaction(*db, false);
-      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms), false);
+      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms));
       fn(session);
       transaction.Commit();
     }
@@ -45,7 +45,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(writer_mutex_);
     writer_->TrimStatementCache(kMaxCachedStatements);
     Transaction transaction(*writer_, true);
-    SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms), true);
+    SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms));
     fn(session);
     transaction.Commit();
   }
