@@ -95,6 +95,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)")->capture_default_str();
   serve_cmd->add_option("--threads", serve.threads, "Worker threads (0 = all cores)");
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the built dashboard");
+  meta_db::StoreOptions serve_store;
+  serve_cmd->add_option("--query-budget-ms", serve_store.query_budget_ms,
+                        "Interrupt a query after this long (answered 504)")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 600000));
 
   auto* stats_cmd = app.add_subcommand("stats", "Print document counts as JSON");
   stats_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
@@ -119,7 +124,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*serve_cmd) {
-      auto store = meta_db::OpenStore(db);
+      auto store = meta_db::OpenStore(db, serve_store);
       return meta_db::RunServer(*store, serve);
     }
     if (*stats_cmd) {
