@@ -278,8 +278,9 @@ void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
     record.status = "ok";
     record.sop_instance_uid = sop;
     session.PutFileRecord(record);
-    // Only files that failed before can have a register entry; skipping the delete keeps the hot path short.
-    if (previous == previous_.end() || previous->second.record.status != "ok") session.ClearError(item.entry.path);
+    // Only a known file that failed before can have a register entry (entries come and go with file records);
+    // skipping the delete keeps the hot path short.
+    if (previous != previous_.end() && previous->second.record.status != "ok") session.ClearError(item.entry.path);
   }
 }
 
