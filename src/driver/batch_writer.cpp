@@ -180,12 +180,14 @@ void BatchWriter::RunWriter(std::stop_token stop) {
 void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   const std::string now = NowIsoUtc();
   // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
-  auto& studies = batch.studies;
-  auto& series = batch.series;
-  const auto& series_study = batch.series_study;
-  auto& items = batch.items;
-  std::map<std::string, json::object> stored_studies;
-  for (auto& [uid, fresh] : studies) {
+  const auto studies = UpsertStudies(session, batch, touched);
+  const auto series_ids = UpsertSeries(session, batch, studies, touched);
+  for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched);
+}
+
+std::map<std::string, json::object> BatchWriter::UpsertStudies(Session& session, Batch& batch, Touched& touched) {
+  std::map<std::string, json::object> stored;
+  for (auto& [uid, fresh] : batch.studies) {
     Upsert upsert = LoadOrNew(session, Kind::kStudies, uid);
     json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
@@ -201,11 +203,17 @@ void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
     Tally(studies_inserted_, studies_updated_, IdOf(doc), result);
     studies_seen_.insert(IdOf(doc));
     touched.studies.insert(IdOf(doc));
-    stored_studies.emplace(uid, std::move(doc));
+    stored.emplace(uid, std::move(doc));
   }
-  std::map<std::string, ObjectId> series_ids;
-  for (auto& [uid, fresh] : series) {
-    const json::object& study = stored_studies.at(series_study.at(uid));
+  return stored;
+}
+
+std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batch& batch,
+                                                          const std::map<std::string, json::object>& studies,
+                                                          Touched& touched) {
+  std::map<std::string, ObjectId> ids;
+  for (auto& [uid, fresh] : batch.series) {
+    const json::object& study = studies.at(batch.series_study.at(uid));
     Upsert upsert = LoadOrNew(session, Kind::kSeries, uid);
     json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
@@ -223,65 +231,72 @@ void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
     Tally(series_inserted_, series_updated_, IdOf(doc), result);
     series_seen_.insert(IdOf(doc));
     touched.series.insert(IdOf(doc));
-    series_ids.emplace(uid, IdOf(doc));
+    ids.emplace(uid, IdOf(doc));
   }
-  for (ScanItem& item : items) {
-    const auto& result = item.result;
-    const auto previous = previous_.find(item.entry.path);
-    const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.record.sop_instance_uid;
-    FileRecord record;
-    record.path = item.entry.path;
-    record.size = item.entry.size;
-    record.mtime_ns = item.entry.mtime_ns;
-    if (result.outcome != FileOutcome::kDicom) {
-      if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
-      if (result.outcome == FileOutcome::kNotDicom) {
-        record.status = "skipped";
-        session.ClearError(item.entry.path);
-      } else {
-        // An open failure may heal without the file changing (permissions), so it is retried every run.
-        record.status = result.error.starts_with("cannot open") ? "unreadable" : "error";
-        session.PutError(item.entry.path, result.error, now);
-        if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, result.error);
-      }
+  return ids;
+}
+
+// Records a file that is not indexed, with its reason in the error register.
+void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::string status,
+                                  const std::string& reason, const std::string& now) {
+  record.status = std::move(status);
+  session.PutError(record.path, reason, now);
+  if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(record.path, reason);
+  session.PutFileRecord(record);
+}
+
+// One file of the batch: its instance upserted (or its failure registered) and its file record written.
+void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
+                            const std::string& now, Touched& touched) {
+  auto& result = item.result;
+  const auto previous = previous_.find(item.entry.path);
+  const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.record.sop_instance_uid;
+  FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns,
+                    .status = "", .sop_instance_uid = ""};
+  if (result.outcome != FileOutcome::kDicom) {
+    if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
+    if (result.outcome == FileOutcome::kNotDicom) {
+      record.status = "skipped";
+      session.ClearError(item.entry.path);
       session.PutFileRecord(record);
-      continue;
+    } else {
+      // An open failure may heal without the file changing (permissions), so it is retried every run.
+      RegisterFailure(session, record, result.error.starts_with("cannot open") ? "unreadable" : "error",
+                      result.error, now);
     }
-    const std::string sop = StringField(result.record.instance, "sop_instance_uid");
-    if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
-    Upsert upsert = LoadOrNew(session, Kind::kInstances, sop);
-    if (const std::string holder = HolderOf(session, upsert.stored, item.entry.path); !holder.empty()) {
-      ++summary_.duplicates;
-      const std::string reason = "duplicate SOPInstanceUID " + sop + ": already indexed from " + holder;
-      record.status = "duplicate";
-      session.PutError(item.entry.path, reason, now);
-      if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(item.entry.path, reason);
-      session.PutFileRecord(record);
-      continue;
-    }
-    json::object& doc = upsert.doc;
-    if (upsert.stored) {
-      MergeInto(doc, result.record.instance);
-    } else {  // a new instance is the file's fields as they are: move them in rather than copy them
-      json::object& fresh = item.result.record.instance;
-      doc.reserve(fresh.size() + 6);
-      for (auto& field : fresh) doc.emplace(field.key(), std::move(field.value()));
-    }
-    doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
-    doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
-    doc["path"] = item.entry.path;
-    switch (catalog::PutIfChanged(session, Kind::kInstances, std::move(doc), upsert.stored)) {
-      case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
-      case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
-      case catalog::PutResult::kUnchanged: ++summary_.instances.unchanged; break;
-    }
-    record.status = "ok";
-    record.sop_instance_uid = sop;
-    session.PutFileRecord(record);
-    // Only a known file that failed before can have a register entry (entries come and go with file records);
-    // skipping the delete keeps the hot path short.
-    if (previous != previous_.end() && previous->second.record.status != "ok") session.ClearError(item.entry.path);
+    return;
   }
+  const std::string sop = StringField(result.record.instance, "sop_instance_uid");
+  if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
+  Upsert upsert = LoadOrNew(session, Kind::kInstances, sop);
+  if (const std::string holder = HolderOf(session, upsert.stored, item.entry.path); !holder.empty()) {
+    ++summary_.duplicates;
+    RegisterFailure(session, record, "duplicate",
+                    "duplicate SOPInstanceUID " + sop + ": already indexed from " + holder, now);
+    return;
+  }
+  json::object& doc = upsert.doc;
+  if (upsert.stored) {
+    MergeInto(doc, result.record.instance);
+  } else {  // a new instance is the file's fields as they are: move them in rather than copy them
+    json::object& fresh = result.record.instance;
+    doc.reserve(fresh.size() + 6);
+    for (auto& field : fresh) doc.emplace(field.key(), std::move(field.value()));
+  }
+  doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
+  doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
+  doc["path"] = item.entry.path;
+  switch (catalog::PutIfChanged(session, Kind::kInstances, std::move(doc), upsert.stored)) {
+    case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
+    case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
+    case catalog::PutResult::kUnchanged: ++summary_.instances.unchanged; break;
+  }
+  record.status = "ok";
+  record.sop_instance_uid = sop;
+  session.PutFileRecord(record);
+  // Only a known file that failed before can have a register entry (entries come and go with file records);
+  // skipping the delete keeps the hot path short.
+  if (previous != previous_.end() && previous->second.record.status != "ok") session.ClearError(item.entry.path);
 }
 
 void BatchWriter::DropInstanceOf(Session& session, const std::string& path, const std::string& sop,

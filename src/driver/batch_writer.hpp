@@ -54,6 +54,14 @@ class BatchWriter {
   void Submit();
   void RunWriter(std::stop_token stop);
   void WriteBatch(Session& session, Batch& batch, Touched& touched);
+  std::map<std::string, boost::json::object> UpsertStudies(Session& session, Batch& batch, Touched& touched);
+  std::map<std::string, ObjectId> UpsertSeries(Session& session, Batch& batch,
+                                               const std::map<std::string, boost::json::object>& studies,
+                                               Touched& touched);
+  void WriteFile(Session& session, extractor::ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
+                 const std::string& now, Touched& touched);
+  void RegisterFailure(Session& session, FileRecord& record, std::string status, const std::string& reason,
+                       const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
