@@ -1,6 +1,8 @@
 # meta_db image: builds the binary and the dashboard on Debian bookworm, then ingests the mounted archive
 # (/usr/local/share/LIDC-IDRI-DICOM, read-only) and serves the API and dashboard on port 8000.
-FROM debian:bookworm
+# node:20-bookworm is Debian bookworm with Node.js 20 (the dashboard's Vite 7 needs Node >= 20; bookworm's own
+# nodejs is 18); every other dependency comes from Debian's packages through scripts/bootstrap.sh.
+FROM node:20-bookworm
 ENV DEBIAN_FRONTEND=noninteractive META_DB_WITH_BROWSER=0
 WORKDIR /opt/meta_db
 COPY scripts/bootstrap.sh scripts/bootstrap.sh

@@ -23,7 +23,8 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# Node.js/npm for the dashboard and the Swagger UI assets: use the machine's if present, else Debian's.
+# Node.js/npm for the dashboard and the Swagger UI assets: use the machine's if present, else Debian's
+# (the dashboard's Vite 7 needs Node >= 20; bookworm's nodejs is 18, so such a machine needs a newer Node).
 if ! command -v npm >/dev/null 2>&1; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
