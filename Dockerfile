@@ -11,6 +11,8 @@ COPY . .
 RUN rm -rf build && scripts/build.sh
 VOLUME ["/data"]
 EXPOSE 8000
-ENV META_DB_URI=sqlite:/data/meta_db.sqlite
 # The container must listen on all interfaces for port publishing; docker-compose maps it to 127.0.0.1 only.
-CMD ["sh", "-c", "build/meta_db ingest /usr/local/share/LIDC-IDRI-DICOM/ --collection LIDC-IDRI && exec build/meta_db serve --host 0.0.0.0 --port 8000 --web-root dashboard/dist"]
+# README command 1: ingests the mounted archive (or a generated demo archive when none is mounted), then serves.
+ENV META_DB_URI=sqlite:/data/meta_db.sqlite META_DB_HOST=0.0.0.0 META_DB_PORT=8000 \
+    META_DB_DEMO_ARCHIVE=/data/demo-archive
+CMD ["scripts/run.sh"]
