@@ -8,7 +8,7 @@ WORKDIR /opt/meta_db
 COPY scripts/bootstrap.sh scripts/bootstrap.sh
 RUN scripts/bootstrap.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN rm -rf build && scripts/build.sh
+RUN rm -rf build && CMAKE_ARGS=-DMETA_DB_TESTS=OFF scripts/build.sh
 VOLUME ["/data"]
 EXPOSE 8000
 # The container must listen on all interfaces for port publishing; docker-compose maps it to 127.0.0.1 only.
