@@ -7,6 +7,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -62,14 +63,20 @@ void RequireParent(Session& session, Kind kind, const ObjectId& parent) {
 }
 
 // Content equality, ignoring the timestamps that only record when content changed.
+bool IsTimestamp(std::string_view key) { return key == "created_at" || key == "updated_at"; }
+
 bool SameContent(const Document& a, const Document& b) {
-  if (a.size() != b.size()) return false;
+  std::size_t content_keys = 0;
   for (const auto& [key, value] : a) {
-    if (key == "created_at" || key == "updated_at") continue;
+    if (IsTimestamp(key)) continue;
+    ++content_keys;
     const auto* other = b.if_contains(key);
     if (other == nullptr || *other != value) return false;
   }
-  return true;
+  // Every key of `a` is in `b` with the same value; equal content needs `b` to have no other key either.
+  const auto b_keys = static_cast<std::size_t>(std::count_if(
+      b.begin(), b.end(), [](const auto& field) { return !IsTimestamp(field.key()); }));
+  return b_keys == content_keys;
 }
 
 void SetDefault(Document& doc, std::string_view key, json::value value) {

@@ -95,6 +95,19 @@ TEST_F(CatalogTest, PatchMovesUpdatedAtOnlyOnRealChange) {
   EXPECT_EQ(changed.at("created_at"), study.at("created_at"));
 }
 
+TEST_F(CatalogTest, PutIfChangedIgnoresTimestampsOnEitherSide) {
+  const Document study = Create(Kind::kStudies, {{"study_instance_uid", "1.9"}, {"patient_id", "P"}});
+  Document same_content = study;
+  same_content.erase("created_at");
+  same_content.erase("updated_at");
+  store_->Write([&](Session& s) {
+    EXPECT_EQ(catalog::PutIfChanged(s, Kind::kStudies, same_content), catalog::PutResult::kUnchanged);
+    same_content["patient_id"] = "Q";
+    EXPECT_EQ(catalog::PutIfChanged(s, Kind::kStudies, same_content), catalog::PutResult::kUpdated);
+  });
+  EXPECT_EQ(Get(Kind::kStudies, study.at("_id"))->at("created_at"), study.at("created_at"));
+}
+
 TEST_F(CatalogTest, MovingAnInstanceUpdatesBothSeries) {
   const Document study = Create(Kind::kStudies, {{"study_instance_uid", "1"}});
   const Document a = Create(Kind::kSeries, {{"series_instance_uid", "a"}, {"study_id", study.at("_id")}});
