@@ -152,10 +152,10 @@ Document SeriesSummary(const Document& series) {
 
 PutResult PutIfChanged(Session& session, Kind kind, Document doc) {
   const auto stored = session.Get(kind, IdOf(doc));
-  return PutIfChanged(session, kind, std::move(doc), stored);
+  return PutIfChanged(session, kind, doc, stored);
 }
 
-PutResult PutIfChanged(Session& session, Kind kind, Document doc, const std::optional<Document>& existing) {
+PutResult PutIfChanged(Session& session, Kind kind, Document& doc, const std::optional<Document>& existing) {
   if (kind == Kind::kSeries) doc["_search_text"] = SearchTextOf(doc);
   if (existing && SameContent(*existing, doc)) return PutResult::kUnchanged;
   const std::string now = NowIsoUtc();
@@ -178,7 +178,7 @@ bool RefreshSeries(Session& session, const ObjectId& series_id) {
   Document updated = *series;
   updated["num_instances"] = static_cast<std::int64_t>(instances.size());
   updated["instances"] = std::move(instances);
-  return PutIfChanged(session, Kind::kSeries, std::move(updated), series) != PutResult::kUnchanged;
+  return PutIfChanged(session, Kind::kSeries, updated, series) != PutResult::kUnchanged;
 }
 
 bool RefreshStudy(Session& session, const ObjectId& study_id) {
@@ -188,7 +188,7 @@ bool RefreshStudy(Session& session, const ObjectId& study_id) {
   for (const Document& series : session.Children(Kind::kSeries, study_id)) summaries.emplace_back(SeriesSummary(series));
   Document updated = *study;
   updated["series"] = std::move(summaries);
-  return PutIfChanged(session, Kind::kStudies, std::move(updated), study) != PutResult::kUnchanged;
+  return PutIfChanged(session, Kind::kStudies, updated, study) != PutResult::kUnchanged;
 }
 
 Document Create(Session& session, Kind kind, Document doc) {

@@ -33,7 +33,9 @@ enum class PutResult { kUnchanged, kInserted, kUpdated };
 // updated_at only on a real change. Used by ingest's upserts and by every write here.
 PutResult PutIfChanged(Session& session, Kind kind, Document doc);
 // The same when the caller already holds what is stored under doc["_id"] (nullopt: nothing), saving a read.
-PutResult PutIfChanged(Session& session, Kind kind, Document doc, const std::optional<Document>& stored);
+// `doc` is completed in place (timestamps, series' _search_text) and stays the caller's, so a bulk writer can
+// choose where the document is freed.
+PutResult PutIfChanged(Session& session, Kind kind, Document& doc, const std::optional<Document>& stored);
 
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.

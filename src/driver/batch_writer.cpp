@@ -136,6 +136,7 @@ void BatchWriter::Flush() {
   Submit();
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return !has_work_; });
+  Batch written = std::exchange(handoff_, {});
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
@@ -146,11 +147,12 @@ void BatchWriter::Submit() {
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return !has_work_; });
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-  handoff_ = std::move(pending_);
+  Batch written = std::exchange(handoff_, std::move(pending_));
   pending_ = {};
   has_work_ = true;
   lock.unlock();
   changed_.notify_all();
+  // `written` (the batch just committed) is freed here, on the ingest thread, while the writer goes on.
 }
 
 void BatchWriter::RunWriter(std::stop_token stop) {
@@ -169,7 +171,6 @@ void BatchWriter::RunWriter(std::stop_token stop) {
     } catch (...) {
       error = std::current_exception();  // rethrown on the ingest thread at its next hand-off
     }
-    handoff_ = {};
     lock.lock();
     error_ = error;
     has_work_ = false;
@@ -182,7 +183,8 @@ void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
   const auto studies = UpsertStudies(session, batch, touched);
   const auto series_ids = UpsertSeries(session, batch, studies, touched);
-  for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched);
+  batch.retired.reserve(batch.items.size());
+  for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched, batch.retired);
 }
 
 std::map<std::string, json::object> BatchWriter::UpsertStudies(Session& session, Batch& batch, Touched& touched) {
@@ -247,7 +249,7 @@ void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::str
 
 // One file of the batch: its instance upserted (or its failure registered) and its file record written.
 void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
-                            const std::string& now, Touched& touched) {
+                            const std::string& now, Touched& touched, std::vector<json::object>& retired) {
   auto& result = item.result;
   const auto previous = previous_.find(item.entry.path);
   const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.record.sop_instance_uid;
@@ -286,11 +288,15 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
   doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
   doc["path"] = item.entry.path;
-  switch (catalog::PutIfChanged(session, Kind::kInstances, std::move(doc), upsert.stored)) {
+  switch (catalog::PutIfChanged(session, Kind::kInstances, doc, upsert.stored)) {
     case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
     case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
     case catalog::PutResult::kUnchanged: ++summary_.instances.unchanged; break;
   }
+  // Freeing a document's many small allocations costs the writer more than writing it did (most were made by
+  // parser threads); the batch keeps them and is freed on the ingest thread instead.
+  retired.push_back(std::move(doc));
+  if (upsert.stored) retired.push_back(std::move(*upsert.stored));
   record.status = "ok";
   record.sop_instance_uid = sop;
   session.PutFileRecord(record);

@@ -50,6 +50,7 @@ class BatchWriter {
     std::vector<extractor::ScanItem> items;
     std::map<std::string, boost::json::object> studies, series;  // by UID
     std::map<std::string, std::string> series_study;             // series UID -> study UID
+    std::vector<boost::json::object> retired;                    // written documents, freed with the batch
   };
   void Submit();
   void RunWriter(std::stop_token stop);
@@ -59,7 +60,7 @@ class BatchWriter {
                                                const std::map<std::string, boost::json::object>& studies,
                                                Touched& touched);
   void WriteFile(Session& session, extractor::ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
-                 const std::string& now, Touched& touched);
+                 const std::string& now, Touched& touched, std::vector<boost::json::object>& retired);
   void RegisterFailure(Session& session, FileRecord& record, std::string status, const std::string& reason,
                        const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
