@@ -1,6 +1,8 @@
 // ObjectId generation and hex conversion.
 #include "common/object_id.hpp"
 
+#include "common/stable_hash.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <random>
@@ -30,14 +32,6 @@ int HexValue(char c) {
   return -1;
 }
 
-// 64-bit FNV-1a; enough to spread keys, not a security property.
-std::uint64_t Fnv1a(std::string_view text, std::uint64_t hash) {
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
 }  // namespace
 
 ObjectId ObjectId::Generate() {
@@ -53,8 +47,8 @@ ObjectId ObjectId::Generate() {
 }
 
 ObjectId ObjectId::FromKey(std::string_view kind, std::string_view key) {
-  const std::uint64_t h1 = Fnv1a(key, Fnv1a(kind, 14695981039346656037ULL));
-  const std::uint64_t h2 = Fnv1a(kind, Fnv1a(key, 1469598103934665603ULL ^ h1));
+  const std::uint64_t h1 = StableHash(key, StableHash(kind));
+  const std::uint64_t h2 = StableHash(kind, StableHash(key, 1469598103934665603ULL ^ h1));
   std::array<std::uint8_t, 12> bytes{};
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(h1 >> (56 - 8 * i));
   for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<std::uint8_t>(h2 >> (24 - 8 * i));

@@ -3,6 +3,7 @@
 
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
+#include "common/stable_hash.hpp"
 #include "driver/batch_writer.hpp"
 #include "driver/progress.hpp"
 
@@ -35,14 +36,13 @@ std::string CanonicalRoot(const std::string& archive) {
 }
 
 // Shards split the archive by patient directory (its first path component) so a study never spans shards.
-// FNV-1a rather than std::hash: every machine of a sharded ingest must agree, whatever its standard library.
+// A stable hash rather than std::hash: every machine of a sharded ingest must agree, whatever its library.
 bool InShard(const std::string& path, const std::string& root, const IngestOptions& options) {
   if (options.shard_count <= 1) return true;
   const std::string_view relative = std::string_view(path).substr(root.size());
   const std::string_view top = relative.substr(0, relative.find('/'));
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : top) hash = (hash ^ c) * 1099511628211ULL;
-  return hash % static_cast<std::uint64_t>(options.shard_count) == static_cast<std::uint64_t>(options.shard_index);
+  return StableHash(top) % static_cast<std::uint64_t>(options.shard_count) ==
+         static_cast<std::uint64_t>(options.shard_index);
 }
 
 // Unchanged size and mtime mean unchanged content — also for a file that failed to parse, whose register entry

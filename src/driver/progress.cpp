@@ -25,14 +25,14 @@ void Progress::Update(const IngestSummary& summary) {
   const auto period = terminal_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
   if (now - last_ < period) return;
   last_ = now;
-  Print(summary, false);
+  Print(summary);
 }
 
 void Progress::Done(const IngestSummary&) {
   if (enabled_ && terminal_) out_ << "\r\033[K" << std::flush;
 }
 
-void Progress::Print(const IngestSummary& s, bool final) {
+void Progress::Print(const IngestSummary& s) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   const double rate = seconds > 0 ? static_cast<double>(s.files_seen) / seconds : 0;
   char line[256];
@@ -48,7 +48,7 @@ void Progress::Print(const IngestSummary& s, bool final) {
       const auto done = std::min<std::int64_t>(kWidth, s.files_seen * kWidth / expected_files_);
       bar = "[" + std::string(static_cast<std::size_t>(done), '#') + std::string(kWidth - done, '.') + "] ";
     }
-    out_ << "\r\033[K" << bar << line << (final ? "\n" : "") << std::flush;
+    out_ << "\r\033[K" << bar << line << std::flush;
   } else {
     out_ << line << "\n" << std::flush;
   }

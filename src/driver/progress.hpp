@@ -18,7 +18,7 @@ class Progress {
   void Done(const IngestSummary& summary);
 
  private:
-  void Print(const IngestSummary& summary, bool final);
+  void Print(const IngestSummary& summary);
 
   std::ostream& out_;
   bool enabled_;

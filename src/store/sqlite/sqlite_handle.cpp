@@ -116,16 +116,16 @@ ScopedStatement Database::Prepare(const std::string& sql) {
     const int rc = sqlite3_prepare_v3(db_.get(), sql.c_str(), static_cast<int>(sql.size() + 1),
                                       SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
     if (rc != SQLITE_OK) ThrowSqlite(db_.get(), rc, "prepare");
-    owned_.emplace(sql, std::unique_ptr<sqlite3_stmt, StatementFinalizer>(stmt));
-    found = cache_.emplace(sql, std::make_unique<Statement>(db_.get(), stmt)).first;
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> handle(stmt);
+    found = cache_.emplace(sql, std::make_unique<CachedStatement>(CachedStatement{std::move(handle), Statement(db_.get(), stmt)}))
+                .first;
   }
-  return ScopedStatement(*found->second);
+  return ScopedStatement(found->second->statement);
 }
 
 void Database::TrimStatementCache(std::size_t max_statements) {
   if (cache_.size() <= max_statements) return;
   cache_.clear();
-  owned_.clear();
 }
 
 std::unique_ptr<sqlite3_stmt, StatementFinalizer> Database::PrepareOnce(const std::string& sql) {

@@ -94,8 +94,12 @@ class Database {
   static int OnProgress(void* self);
 
   std::unique_ptr<sqlite3, DatabaseCloser> db_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
-  std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StatementFinalizer>> owned_;
+  // A prepared statement and the wrapper handed out for it (stable address: the map may rehash).
+  struct CachedStatement {
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> handle;
+    Statement statement;
+  };
+  std::unordered_map<std::string, std::unique_ptr<CachedStatement>> cache_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
