@@ -251,8 +251,8 @@ void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::str
 void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
                             const std::string& now, Touched& touched, std::vector<json::object>& retired) {
   auto& result = item.result;
-  const auto previous = previous_.find(item.entry.path);
-  const std::string old_sop = previous == previous_.end() ? std::string() : previous->second.record.sop_instance_uid;
+  const KnownFiles::File* previous = previous_.Find(item.entry.path);
+  const std::string old_sop = previous == nullptr ? std::string() : std::string(previous_.SopOf(*previous));
   FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns,
                     .status = "", .sop_instance_uid = ""};
   if (result.outcome != FileOutcome::kDicom) {
@@ -302,7 +302,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   session.PutFileRecord(record);
   // Only a known file that failed before can have a register entry (entries come and go with file records);
   // skipping the delete keeps the hot path short.
-  if (previous != previous_.end() && previous->second.record.status != "ok") session.ClearError(item.entry.path);
+  if (previous != nullptr && previous->status != "ok") session.ClearError(item.entry.path);
 }
 
 void BatchWriter::DropInstanceOf(Session& session, const std::string& path, const std::string& sop,

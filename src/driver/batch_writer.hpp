@@ -3,6 +3,7 @@
 #pragma once
 
 #include "driver/ingest.hpp"
+#include "driver/known_files.hpp"
 #include "meta_extractor/archive_scan.hpp"
 
 #include <condition_variable>
@@ -11,17 +12,8 @@
 #include <mutex>
 #include <thread>
 #include <set>
-#include <unordered_map>
 
 namespace meta_db::driver {
-
-// What the last ingest recorded of a file under the root, and whether this run's walk met it again.
-// `seen` is written by the ingest thread only; the writer thread reads `record`.
-struct KnownFile {
-  FileRecord record;
-  bool seen = false;
-};
-using KnownFiles = std::unordered_map<std::string, KnownFile>;
 
 class BatchWriter {
  public:

@@ -11,11 +11,11 @@
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
+#include <future>
 #include <filesystem>
 #include <mutex>
 #include <optional>
 #include <ostream>
-#include <unordered_map>
 
 namespace meta_db::driver {
 
@@ -37,9 +37,9 @@ std::string CanonicalRoot(const std::string& archive) {
 
 // Shards split the archive by patient directory (its first path component) so a study never spans shards.
 // A stable hash rather than std::hash: every machine of a sharded ingest must agree, whatever its library.
-bool InShard(const std::string& path, const std::string& root, const IngestOptions& options) {
+bool InShard(std::string_view path, const std::string& root, const IngestOptions& options) {
   if (options.shard_count <= 1) return true;
-  const std::string_view relative = std::string_view(path).substr(root.size());
+  const std::string_view relative = path.substr(root.size());
   const std::string_view top = relative.substr(0, relative.find('/'));
   return StableHash(top) % static_cast<std::uint64_t>(options.shard_count) ==
          static_cast<std::uint64_t>(options.shard_index);
@@ -48,9 +48,9 @@ bool InShard(const std::string& path, const std::string& root, const IngestOptio
 // Unchanged size and mtime mean unchanged content — also for a file that failed to parse, whose register entry
 // stands. Files that could not be opened (permissions can change without touching mtime) and duplicates (the
 // file holding their instance may have gone) are read again every run.
-bool IsUnchanged(const FileRecord& record, const extractor::WalkEntry& entry) {
-  return record.size == entry.size && record.mtime_ns == entry.mtime_ns && record.status != "unreadable" &&
-         record.status != "duplicate";
+bool IsUnchanged(const KnownFiles::File& known, const extractor::WalkEntry& entry) {
+  return known.size == entry.size && known.mtime_ns == entry.mtime_ns && known.status != "unreadable" &&
+         known.status != "duplicate";
 }
 
 std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) {
@@ -90,32 +90,31 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
     });
     return *extractor;
   };
+  // The last ingest's file records load while the walk starts: the walkers hold entries back until they are in.
   KnownFiles previous;
-  store.Read([&](Session& session) {
-    std::vector<FileRecord> records = session.FileRecords(root);
-    previous.reserve(records.size());
-    for (FileRecord& record : records) {
-      std::string path = record.path;
-      previous.emplace(std::move(path), KnownFile{std::move(record)});
-    }
-  });
+  std::shared_future<void> previous_loaded = std::async(std::launch::async, [&] {
+    store.Read([&](Session& session) { previous.Load(session, root); });
+  }).share();
   const std::optional<ObjectId> collection_id = EnsureCollection(store, options.collection);
 
   IngestSummary summary;
   BatchWriter writer(store, collection_id, previous, summary);
-  Progress progress(progress_stream, options.progress, static_cast<std::int64_t>(previous.size()));
+  Progress progress(progress_stream, options.progress);
   extractor::ScanOptions scan;
   scan.threads = options.threads;
+  scan.needs_parse_ready = previous_loaded;
   scan.needs_parse = [&](const extractor::WalkEntry& entry) {
     if (!InShard(entry.path, root, options)) return false;
-    // Runs on the walker thread, the only one that writes `seen`.
-    const auto found = previous.find(entry.path);
-    if (found == previous.end()) return true;
-    found->second.seen = true;
-    return !IsUnchanged(found->second.record, entry);
+    // Runs on the walker threads; the one that meets a file is the only one to write its `seen`.
+    const KnownFiles::File* known = previous.Find(entry.path);
+    if (known == nullptr) return true;
+    known->seen = true;
+    return !IsUnchanged(*known, entry);
   };
   const extractor::ScanStats stats = extractor::ScanArchive(root, provide_extractor, scan, [&](extractor::ScanItem&& item) {
     if (!InShard(item.entry.path, root, options)) return;
+    // Items only flow once the file records are in (the walkers waited for them).
+    if (summary.files_seen == 0) progress.Expect(static_cast<std::int64_t>(previous.size()));
     ++summary.files_seen;
     if (!item.parsed) {
       ++summary.unchanged_files;
@@ -132,10 +131,11 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   });
   writer.Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
+  previous_loaded.get();  // an empty archive never made the walkers wait for it
 
   std::vector<FileRecord> gone;
-  for (const auto& [path, known] : previous) {
-    if (!known.seen && InShard(path, root, options)) gone.push_back(known.record);
+  for (const KnownFiles::File& known : previous.files()) {
+    if (!known.seen && InShard(previous.PathOf(known), root, options)) gone.push_back(previous.RecordOf(known));
   }
   writer.RemoveDisappeared(gone);
   writer.Finish();

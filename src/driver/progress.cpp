@@ -10,11 +10,10 @@
 
 namespace meta_db::driver {
 
-Progress::Progress(std::ostream& out, bool enabled, std::int64_t expected_files)
+Progress::Progress(std::ostream& out, bool enabled)
     : out_(out),
       enabled_(enabled),
       terminal_(&out == &std::cerr && isatty(STDERR_FILENO) == 1),
-      expected_files_(expected_files),
       started_(std::chrono::steady_clock::now()),
       last_(started_) {}
 

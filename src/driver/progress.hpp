@@ -12,8 +12,9 @@ namespace meta_db::driver {
 class Progress {
  public:
   // `enabled` false prints nothing; a terminal is detected when the stream is std::cerr and stderr is a tty.
-  // `expected_files`: files the last ingest of this root saw (0 if unknown), for a percentage bar.
-  Progress(std::ostream& out, bool enabled, std::int64_t expected_files);
+  Progress(std::ostream& out, bool enabled);
+  // Files the last ingest of this root saw (0 if unknown), for a percentage bar.
+  void Expect(std::int64_t files) { expected_files_ = files; }
   void Update(const IngestSummary& summary);
   void Done(const IngestSummary& summary);
 
@@ -23,7 +24,7 @@ class Progress {
   std::ostream& out_;
   bool enabled_;
   bool terminal_;
-  std::int64_t expected_files_;
+  std::int64_t expected_files_ = 0;
   std::chrono::steady_clock::time_point started_, last_;
 };
 

@@ -1,4 +1,4 @@
-// Parallel archive scan: a walker thread (with head prefetch), N parser threads, results drained on the caller.
+// Parallel archive scan: walker threads (with head prefetch), N parser threads, results drained on the caller.
 #include "meta_extractor/archive_scan.hpp"
 
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace meta_db::extractor {
@@ -68,6 +69,7 @@ class BoundedQueue {
   bool closed_ = false, aborted_ = false;
 };
 
+// Thrown inside the walk callback to unwind the walk when the scan is aborted.
 struct StopWalk {};
 
 // Entries and results travel in batches: one lock and one wake-up per batch instead of per file, which matters
@@ -75,7 +77,7 @@ struct StopWalk {};
 constexpr std::size_t kBatch = 16;
 // Files that need no parsing (unchanged since the last ingest) ride along in larger batches: a re-ingest of an
 // unchanged archive then hands few batches between threads instead of one per 16 stat() calls.
-constexpr std::size_t kMaxBatch = 1024;  // thrown inside the walk callback to unwind the walk when the scan is aborted
+constexpr std::size_t kMaxBatch = 1024;
 
 // Asks the kernel to start reading a file's head now, so that cold or network-mounted files are already in
 // the page cache when a parser opens them (reads in flight beyond the parser threads).
@@ -106,25 +108,73 @@ struct Pipeline {
   }
 };
 
-// The walker decides which files need parsing, so unchanged files of an incremental re-ingest are neither
+// The walkers decide which files need parsing, so unchanged files of an incremental re-ingest are neither
 // prefetched nor opened: a re-ingest costs one stat per file.
-void RunWalker(Pipeline& p, const std::string& root, const ScanOptions& options, bool prefetch) {
+class WalkerSide {
+ public:
+  WalkerSide(Pipeline& p, const ScanOptions& options, bool prefetch) : p_(p), options_(options), prefetch_(prefetch) {}
+
+  void Visit(WalkEntry&& entry) {
+    if (!decisions_open_) {
+      held_back_.push_back(std::move(entry));
+      if (!Ready(held_back_.size() >= kMaxHeldBack)) return;
+      for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
+      return;
+    }
+    Decide(std::move(entry));
+  }
+
+  void Finish() {
+    if (!held_back_.empty()) {
+      Ready(true);
+      for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
+    }
+    if (!batch_.empty()) p_.work.Push(std::move(batch_));
+  }
+
+ private:
+  // Whether needs_parse may be called now; with `wait`, blocks until it may. Rethrows a failure to get ready.
+  bool Ready(bool wait) {
+    const auto& ready = options_.needs_parse_ready;
+    if (ready.valid() && !wait && ready.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+    if (ready.valid()) ready.get();
+    decisions_open_ = true;
+    return true;
+  }
+
+  void Decide(WalkEntry&& entry) {
+    ScanItem item;
+    item.parsed = !options_.needs_parse || options_.needs_parse(entry);
+    if (prefetch_ && item.parsed) PrefetchHead(entry.path);
+    to_parse_ += item.parsed ? 1 : 0;
+    item.entry = std::move(entry);
+    batch_.push_back(std::move(item));
+    if (to_parse_ < kBatch && batch_.size() < kMaxBatch) return;
+    if (!p_.work.Push(std::exchange(batch_, {}))) throw StopWalk{};
+    to_parse_ = 0;
+  }
+
+  // Entries walked before needs_parse is ready: enough to overlap a large archive's file-record load, bounded.
+  static constexpr std::size_t kMaxHeldBack = 1 << 16;
+  Pipeline& p_;
+  const ScanOptions& options_;
+  const bool prefetch_;
+  bool decisions_open_ = !options_.needs_parse_ready.valid();
+  std::vector<WalkEntry> held_back_;
+  std::vector<ScanItem> batch_;
+  std::size_t to_parse_ = 0;
+};
+
+void RunWalkers(Pipeline& p, const std::string& root, const ScanOptions& options, bool prefetch) {
   try {
-    std::vector<ScanItem> batch;
-    std::size_t to_parse = 0;
-    p.walk_stats = WalkArchive(root, [&](WalkEntry&& entry) {
-      ScanItem item;
-      item.parsed = !options.needs_parse || options.needs_parse(entry);
-      if (prefetch && item.parsed) PrefetchHead(entry.path);
-      to_parse += item.parsed ? 1 : 0;
-      item.entry = std::move(entry);
-      batch.push_back(std::move(item));
-      if (to_parse < kBatch && batch.size() < kMaxBatch) return;
-      if (!p.work.Push(std::move(batch))) throw StopWalk{};
-      batch = {};
-      to_parse = 0;
+    const int walkers = options.walkers > 0 ? options.walkers : 2;
+    std::vector<WalkerSide> sides;
+    sides.reserve(static_cast<std::size_t>(walkers));
+    for (int w = 0; w < walkers; ++w) sides.emplace_back(p, options, prefetch);
+    p.walk_stats = WalkArchive(root, walkers, [&](int worker, WalkEntry&& entry) {
+      sides[static_cast<std::size_t>(worker)].Visit(std::move(entry));
     });
-    if (!batch.empty()) p.work.Push(std::move(batch));
+    for (WalkerSide& side : sides) side.Finish();
   } catch (const StopWalk&) {
   } catch (...) {
     p.Fail(std::current_exception());
@@ -198,7 +248,7 @@ ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extracto
       }
     };
     pool.reserve(static_cast<std::size_t>(threads) + 1);
-    pool.emplace_back([&] { RunWalker(pipeline, root, options, io_depth > 0); });
+    pool.emplace_back([&] { RunWalkers(pipeline, root, options, io_depth > 0); });
     for (int i = 0; i < threads; ++i) {
       pool.emplace_back([&] { RunWorker(pipeline, extractor, options); });
     }

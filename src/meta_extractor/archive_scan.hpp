@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <string>
 
 #include "meta_extractor/archive_walk.hpp"
@@ -18,11 +19,16 @@ struct ScanItem;
 struct ScanOptions {
   int threads = 0;   // parser threads; 0 = hardware_concurrency
   int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 32*threads, <0 = none
-  // Called on the walker thread: null = parse everything; false = unchanged file, neither prefetched nor parsed.
+  int walkers = 0;   // threads walking the directory tree; 0 = 2
+  // Called on the walker threads, concurrently (each file once): null = parse everything; false = unchanged file,
+  // neither prefetched nor parsed.
   std::function<bool(const WalkEntry&)> needs_parse;
   // Optional, runs on the parser threads right after each item is made (so it must be thread-safe): per-item work
   // that should scale with the parsers instead of serialising on the caller, e.g. rendering ScanItem::text.
   std::function<void(ScanItem&)> prepare;
+  // When valid, needs_parse is not called before this is ready (it may still be loading what it decides from, e.g.
+  // the last ingest's file records); the walk goes on meanwhile and holds back a bounded number of entries.
+  std::shared_future<void> needs_parse_ready{};
 };
 
 struct ScanItem {

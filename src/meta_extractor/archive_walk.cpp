@@ -1,4 +1,4 @@
-// Recursive, sorted, symlink-free walk of an archive root using POSIX directory handles (no stat of followed links).
+// Recursive, sorted, symlink-free walk of an archive root using POSIX directory handles, on one or more threads.
 #include "meta_extractor/archive_walk.hpp"
 
 #include <dirent.h>
@@ -7,10 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/error.hpp"
@@ -18,10 +23,12 @@
 namespace meta_db::extractor {
 namespace {
 
-struct DirCloser {
-  void operator()(DIR* dir) const noexcept { ::closedir(dir); }
-};
-using DirHandle = std::unique_ptr<DIR, DirCloser>;
+using DirHandle = std::shared_ptr<DIR>;  // shared: a subtree handed to another worker keeps its directory open
+
+DirHandle Adopt(DIR* dir) {
+  if (dir == nullptr) return nullptr;
+  return DirHandle(dir, [](DIR* d) { ::closedir(d); });
+}
 
 std::int64_t MtimeNs(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -34,52 +41,122 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
   if (fd < 0) return nullptr;
   DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) ::close(fd);
-  return DirHandle(dir);
+  return Adopt(dir);
 }
 
+// Each worker walks subtrees depth-first; a worker that meets a subdirectory while another worker waits idle hands
+// it over instead of descending. With one worker nothing is ever handed over, so the order stays sorted; hand-offs
+// are bounded by the idle workers, and so are the directories held open for them.
 class Walker {
  public:
-  explicit Walker(const std::function<void(WalkEntry&&)>& visit) : visit_(visit) {}
+  Walker(int workers, const std::function<void(int, WalkEntry&&)>& visit)
+      : workers_(std::max(workers, 1)), visit_(visit) {}
 
-  void Walk(DIR* dir, const std::string& dir_path) {
-    const int dir_fd = ::dirfd(dir);
+  WalkStats Run(DirHandle root, const std::string& root_path) {
+    pending_.push_back({std::move(root), root_path});
+    std::vector<WalkStats> stats(static_cast<std::size_t>(workers_));
+    {
+      std::vector<std::jthread> helpers;
+      for (int w = 1; w < workers_; ++w) helpers.emplace_back([&, w] { Work(w, stats[static_cast<std::size_t>(w)]); });
+      Work(0, stats[0]);
+    }
+    if (error_) std::rethrow_exception(error_);
+    WalkStats total;
+    for (const WalkStats& s : stats) {
+      total.files += s.files;
+      total.unreadable_dirs += s.unreadable_dirs;
+    }
+    return total;
+  }
+
+ private:
+  struct Subtree {
+    DirHandle dir;
+    std::string path;
+  };
+
+  void Work(int worker, WalkStats& stats) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      ++idle_;
+      changed_.wait(lock, [&] { return stop_ || !pending_.empty() || active_ == 0; });
+      --idle_;
+      if (stop_ || pending_.empty()) break;  // stopped, or nothing queued and nobody left to queue more
+      Subtree subtree = std::move(pending_.back());
+      pending_.pop_back();
+      ++active_;
+      lock.unlock();
+      try {
+        Walk(worker, subtree.dir, subtree.path, stats);
+      } catch (...) {
+        std::lock_guard error_lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+        stopping_ = true;
+      }
+      subtree = {};
+      lock.lock();
+      --active_;
+      if (stopping_) stop_ = true;
+      changed_.notify_all();
+    }
+    changed_.notify_all();
+  }
+
+  // Queues a subtree for an idle worker; false when none waits (the caller descends itself).
+  bool HandOff(DirHandle& dir, const std::string& path) {
+    if (workers_ == 1) return false;
+    std::lock_guard lock(mutex_);
+    if (static_cast<std::size_t>(idle_) <= pending_.size()) return false;
+    pending_.push_back({std::move(dir), path});
+    changed_.notify_one();
+    return true;
+  }
+
+  void Walk(int worker, const DirHandle& dir, const std::string& dir_path, WalkStats& stats) {
+    const int dir_fd = ::dirfd(dir.get());
     std::vector<std::string> names;
-    while (const dirent* ent = ::readdir(dir)) {
+    while (const dirent* ent = ::readdir(dir.get())) {
       if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
       names.emplace_back(ent->d_name);
     }
     std::sort(names.begin(), names.end());  // byte order: deterministic across runs and machines
     for (const std::string& name : names) {
+      if (stopping_) return;
       struct stat st {};
       if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
       std::string path = dir_path;
       if (path.back() != '/') path += '/';
       path += name;
       if (S_ISREG(st.st_mode)) {
-        ++stats_.files;
-        visit_(WalkEntry{.path = std::move(path), .size = st.st_size, .mtime_ns = MtimeNs(st)});
+        ++stats.files;
+        visit_(worker, WalkEntry{.path = std::move(path), .size = st.st_size, .mtime_ns = MtimeNs(st)});
       } else if (S_ISDIR(st.st_mode)) {
         DirHandle sub = OpenDirAt(dir_fd, name.c_str());
         if (!sub) {
-          ++stats_.unreadable_dirs;
+          ++stats.unreadable_dirs;
           continue;
         }
-        Walk(sub.get(), path);
+        if (!HandOff(sub, path)) Walk(worker, sub, path, stats);
       }
       // symlinks, sockets, fifos, devices: skipped (a symlink may point outside the root)
     }
   }
 
-  const WalkStats& stats() const { return stats_; }
-
- private:
-  const std::function<void(WalkEntry&&)>& visit_;
-  WalkStats stats_;
+  const int workers_;
+  const std::function<void(int, WalkEntry&&)>& visit_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Subtree> pending_;
+  int idle_ = 0, active_ = 0;
+  bool stop_ = false;
+  std::atomic<bool> stopping_{false};  // read by walking workers without the lock, to stop promptly
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
 };
 
 }  // namespace
 
-WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntry&&)>& visit) {
+WalkStats WalkArchive(const std::string& root, int workers, const std::function<void(int, WalkEntry&&)>& visit) {
   if (root.empty()) throw Error(Errc::kBadRequest, "archive root is empty");
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(root, ec);
@@ -91,13 +168,15 @@ WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntr
     throw Error(Errc::kBadRequest, "archive root '" + root + "' is not accessible: " + std::strerror(errno));
   }
   if (!S_ISDIR(st.st_mode)) throw Error(Errc::kBadRequest, "archive root '" + root + "' is not a directory");
-  DirHandle dir(::opendir(root_path.c_str()));
+  DirHandle dir = Adopt(::opendir(root_path.c_str()));
   if (!dir) {
     throw Error(Errc::kBadRequest, "archive root '" + root + "' cannot be listed: " + std::strerror(errno));
   }
-  Walker walker(visit);
-  walker.Walk(dir.get(), root_path);
-  return walker.stats();
+  return Walker(workers, visit).Run(std::move(dir), root_path);
+}
+
+WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntry&&)>& visit) {
+  return WalkArchive(root, 1, [&visit](int, WalkEntry&& entry) { visit(std::move(entry)); });
 }
 
 }  // namespace meta_db::extractor

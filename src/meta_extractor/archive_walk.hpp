@@ -22,4 +22,10 @@ struct WalkStats {
 // Throws Error(kBadRequest) if root is missing, not a directory or unreadable.
 WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntry&&)>& visit);
 
+// The same walk on `workers` threads at once (a warm re-ingest is bound by stat() calls, a cold mount by their
+// latency): `visit(worker, entry)` runs on worker `worker` in [0, workers), concurrently with the other workers.
+// Each directory is listed in sorted order by one worker; with one worker the order is WalkArchive's.
+// An exception thrown by `visit` stops every worker and is rethrown here.
+WalkStats WalkArchive(const std::string& root, int workers, const std::function<void(int, WalkEntry&&)>& visit);
+
 }  // namespace meta_db::extractor

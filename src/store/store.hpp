@@ -37,6 +37,15 @@ struct FileRecord {
   std::string sop_instance_uid;  // for "ok"
 };
 
+// A file record as a visit hands it out: the views are valid during the call only.
+struct FileRecordView {
+  std::string_view path;
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::string_view status;
+  std::string_view sop_instance_uid;
+};
+
 // One failing path in the error register.
 struct ErrorRecord {
   std::string path;
@@ -72,8 +81,17 @@ class Session {
   // false if no such document.
   virtual bool Remove(Kind kind, const ObjectId& id) = 0;
 
-  // Incremental-ingest bookkeeping: file records under a directory prefix ("" = all).
-  virtual std::vector<FileRecord> FileRecords(std::string_view path_prefix) = 0;
+  // Incremental-ingest bookkeeping: file records under a directory prefix ("" = all), in path (byte) order.
+  // Visiting copies nothing, so a large archive's records load at the speed of the store's scan.
+  virtual void VisitFileRecords(std::string_view path_prefix,
+                                const std::function<void(const FileRecordView&)>& visit) = 0;
+  std::vector<FileRecord> FileRecords(std::string_view path_prefix) {
+    std::vector<FileRecord> records;
+    VisitFileRecords(path_prefix, [&](const FileRecordView& r) {
+      records.push_back({std::string(r.path), r.size, r.mtime_ns, std::string(r.status), std::string(r.sop_instance_uid)});
+    });
+    return records;
+  }
   virtual void PutFileRecord(const FileRecord& record) = 0;
   virtual void RemoveFileRecord(std::string_view path) = 0;
   // Paths of "ok" file records that carry this SOP Instance UID.

@@ -2,7 +2,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <stdexcept>
 
 #include "common/error.hpp"
 #include "meta_extractor/archive_walk.hpp"
@@ -64,6 +68,54 @@ TEST(Walk, UnreadableSubdirectoryIsCountedAndWalkContinues) {
   fs::permissions(archive.path() / "a", fs::perms::owner_all);
   EXPECT_EQ(paths, std::vector<std::string>{"z/2.dcm"});
   EXPECT_EQ(stats.unreadable_dirs, 1);
+}
+
+TEST(Walk, SeveralWorkersMeetEveryFileOnceAndStopOnAnError) {
+  test::TempDir archive;
+  const fs::path root = archive.path() / "root";
+  std::vector<std::string> expected;
+  for (int patient = 0; patient < 12; ++patient) {
+    for (int series = 0; series < 3; ++series) {
+      for (int slice = 0; slice < 1 + patient % 5; ++slice) {
+        const std::string rel = "p" + std::to_string(patient) + "/s" + std::to_string(series) + "/" +
+                                std::to_string(slice) + ".dcm";
+        test::WriteAll(root / rel, "x");
+        expected.push_back(rel);
+      }
+    }
+    test::WriteAll(root / ("top" + std::to_string(patient) + ".xml"), "x");
+    expected.push_back("top" + std::to_string(patient) + ".xml");
+  }
+  fs::create_directory_symlink(archive.path(), root / "p0" / "loop");
+  std::sort(expected.begin(), expected.end());
+  for (int workers : {1, 2, 3, 8}) {
+    std::mutex mutex;
+    std::vector<std::string> paths;
+    std::vector<int> per_worker(static_cast<std::size_t>(workers));
+    const WalkStats stats = WalkArchive(root.string(), workers, [&](int worker, WalkEntry&& e) {
+      ASSERT_GE(worker, 0);
+      ASSERT_LT(worker, workers);
+      std::lock_guard lock(mutex);
+      ++per_worker[static_cast<std::size_t>(worker)];
+      paths.push_back(fs::path(e.path).lexically_relative(root).string());
+    });
+    if (workers == 1) {
+      // One worker keeps the documented order: each directory's entries sorted, depth first.
+      EXPECT_EQ(paths, Walk(root)) << "one worker walks like WalkArchive";
+    }
+    std::sort(paths.begin(), paths.end());
+    EXPECT_EQ(paths, expected) << workers << " workers";
+    EXPECT_EQ(stats.files, static_cast<std::int64_t>(expected.size()));
+  }
+  for (int workers : {1, 3}) {
+    std::atomic<int> visited{0};
+    EXPECT_THROW(WalkArchive(root.string(), workers,
+                             [&](int, WalkEntry&&) {
+                               if (++visited == 5) throw std::runtime_error("visit failed");
+                             }),
+                 std::runtime_error);
+    EXPECT_LT(visited.load(), static_cast<int>(expected.size())) << "the walk stopped early";
+  }
 }
 
 void ExpectBadRoot(const std::string& root) {

@@ -134,30 +134,32 @@ bool SqliteSession::Remove(Kind kind, const ObjectId& id) {
   return db_.Changes() > 0;
 }
 
-std::vector<FileRecord> SqliteSession::FileRecords(std::string_view path_prefix) {
-  std::vector<FileRecord> records;
+void SqliteSession::VisitFileRecords(std::string_view path_prefix,
+                                     const std::function<void(const FileRecordView&)>& visit) {
   auto read = [&](Statement& statement) {
     while (statement.Step()) {
-      records.push_back({.path = std::string(statement.Text(0)),
-                         .size = statement.Int(1),
-                         .mtime_ns = statement.Int(2),
-                         .status = std::string(statement.Text(3)),
-                         .sop_instance_uid = std::string(statement.Text(4))});
+      visit({.path = statement.Text(0),
+             .size = statement.Int(1),
+             .mtime_ns = statement.Int(2),
+             .status = statement.Text(3),
+             .sop_instance_uid = statement.Text(4)});
     }
   };
+  // ORDER BY path costs nothing (the key order of a WITHOUT ROWID table) and makes the order a promise.
   if (path_prefix.empty()) {
-    auto statement = db_.Prepare("SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files");
+    auto statement =
+        db_.Prepare("SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files ORDER BY path");
     read(*statement);
-    return records;
+    return;
   }
   // Paths under the prefix form one contiguous key range: [prefix, prefix with its last byte incremented).
   std::string upper(path_prefix);
   upper.back() = static_cast<char>(upper.back() + 1);
   auto statement = db_.Prepare(
-      "SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files WHERE path >= ? AND path < ?");
+      "SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files WHERE path >= ? AND path < ? "
+      "ORDER BY path");
   statement->Bind(1, path_prefix).Bind(2, upper);
   read(*statement);
-  return records;
 }
 
 void SqliteSession::PutFileRecord(const FileRecord& record) {

@@ -27,7 +27,8 @@ class SqliteSession final : public Session {
   void Replace(Kind kind, const Document& doc) override;
   bool Remove(Kind kind, const ObjectId& id) override;
 
-  std::vector<FileRecord> FileRecords(std::string_view path_prefix) override;
+  void VisitFileRecords(std::string_view path_prefix,
+                        const std::function<void(const FileRecordView&)>& visit) override;
   void PutFileRecord(const FileRecord& record) override;
   void RemoveFileRecord(std::string_view path) override;
   std::vector<std::string> PathsOfInstance(std::string_view sop_instance_uid) override;

@@ -1,0 +1,39 @@
+// KnownFiles: loading the last ingest's file records into one arena and a sorted vector; lookups by path.
+#include "driver/known_files.hpp"
+
+#include <algorithm>
+
+namespace meta_db::driver {
+
+void KnownFiles::Load(Session& session, std::string_view root) {
+  arena_.clear();
+  files_.clear();
+  session.VisitFileRecords(root, [&](const FileRecordView& record) {
+    files_.push_back({.size = record.size,
+                      .mtime_ns = record.mtime_ns,
+                      .status = std::string(record.status),
+                      .text = arena_.size(),
+                      .path_size = static_cast<std::uint32_t>(record.path.size()),
+                      .sop_size = static_cast<std::uint32_t>(record.sop_instance_uid.size())});
+    arena_.append(record.path).append(record.sop_instance_uid);
+  });
+  const auto by_path = [&](const File& a, const File& b) { return PathOf(a) < PathOf(b); };
+  // Stores hand records out in path order; sorting is only a safeguard, never a cost.
+  if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);
+}
+
+const KnownFiles::File* KnownFiles::Find(std::string_view path) const {
+  const auto found = std::lower_bound(files_.begin(), files_.end(), path,
+                                      [&](const File& file, std::string_view key) { return PathOf(file) < key; });
+  return found != files_.end() && PathOf(*found) == path ? &*found : nullptr;
+}
+
+FileRecord KnownFiles::RecordOf(const File& file) const {
+  return {.path = std::string(PathOf(file)),
+          .size = file.size,
+          .mtime_ns = file.mtime_ns,
+          .status = file.status,
+          .sop_instance_uid = std::string(SopOf(file))};
+}
+
+}  // namespace meta_db::driver
