@@ -46,12 +46,18 @@ ObjectId ObjectId::Generate() {
   return ObjectId(bytes);
 }
 
-ObjectId ObjectId::FromKey(std::string_view kind, std::string_view key) {
+ObjectId ObjectId::FromKey(std::string_view kind, std::string_view key, std::string_view group) {
   const std::uint64_t h1 = StableHash(key, StableHash(kind));
-  const std::uint64_t h2 = StableHash(kind, StableHash(key, 1469598103934665603ULL ^ h1));
   std::array<std::uint8_t, 12> bytes{};
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(h1 >> (56 - 8 * i));
-  for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<std::uint8_t>(h2 >> (24 - 8 * i));
+  if (group.empty()) {
+    const std::uint64_t h2 = StableHash(kind, StableHash(key, 1469598103934665603ULL ^ h1));
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(h1 >> (56 - 8 * i));
+    for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<std::uint8_t>(h2 >> (24 - 8 * i));
+  } else {
+    const std::uint64_t g = StableHash(group, StableHash(kind));
+    for (int i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(g >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) bytes[4 + i] = static_cast<std::uint8_t>(h1 >> (56 - 8 * i));
+  }
   return ObjectId(bytes);
 }
 

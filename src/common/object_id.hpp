@@ -16,8 +16,10 @@ class ObjectId {
 
   // A fresh id: 4-byte seconds, 5 random bytes per process, 3-byte counter (as MongoDB). Thread-safe.
   static ObjectId Generate();
-  // A deterministic id derived from a key (e.g. a DICOM UID), so re-ingest and sharded ingest agree.
-  static ObjectId FromKey(std::string_view kind, std::string_view key);
+  // A deterministic id derived from a key (e.g. a DICOM UID), so re-ingest and sharded ingest agree. With a
+  // `group` (e.g. an instance's series UID) the first 4 bytes derive from the group and the other 8 from the key:
+  // a group's ids sit together in an index, as MongoDB's time-led ids do, so a bulk ingest touches few pages.
+  static ObjectId FromKey(std::string_view kind, std::string_view key, std::string_view group = {});
   // Parses exactly 24 hex digits; nullopt otherwise.
   static std::optional<ObjectId> Parse(std::string_view hex);
   static bool IsValid(std::string_view hex) { return Parse(hex).has_value(); }

@@ -69,12 +69,13 @@ struct Upsert {
   json::object doc;
 };
 
-Upsert LoadOrNew(Session& session, Kind kind, const std::string& key) {
+// `group`: the parent's UID for instances, so a series' instances get neighbouring ids.
+Upsert LoadOrNew(Session& session, Kind kind, const std::string& key, std::string_view group = {}) {
   Upsert upsert{session.GetByKey(kind, key), {}};
   if (upsert.stored) {
     upsert.doc = *upsert.stored;
   } else {
-    upsert.doc["_id"] = ObjectId::FromKey(CollectionName(kind), key).ToHex();
+    upsert.doc["_id"] = ObjectId::FromKey(CollectionName(kind), key, group).ToHex();
   }
   return upsert;
 }
@@ -82,16 +83,16 @@ Upsert LoadOrNew(Session& session, Kind kind, const std::string& key) {
 ObjectId IdOf(const json::object& doc) { return *ObjectId::Parse(doc.at("_id").as_string()); }
 
 // The other file that already provides this instance, if any ("" when the instance is new, comes from this
-// path, was created through the API, or its file is no longer indexed).
+// path, was created through the API, or its file no longer provides it).
 std::string HolderOf(Session& session, const std::optional<json::object>& stored, const std::string& path) {
   if (!stored) return {};
   const auto* holder = stored->if_contains("path");
   if (holder == nullptr || !holder->is_string() || holder->as_string() == path) return {};
   const std::string other(holder->as_string());
-  for (const std::string& indexed : session.PathsOfInstance(StringField(*stored, "sop_instance_uid"))) {
-    if (indexed == other) return other;
-  }
-  return {};
+  const std::optional<FileRecord> record = session.GetFileRecord(other);
+  const bool provides = record && record->status == "ok" &&
+                        record->sop_instance_uid == StringField(*stored, "sop_instance_uid");
+  return provides ? other : std::string();
 }
 
 void Tally(std::set<ObjectId>& inserted, std::set<ObjectId>& updated, const ObjectId& id, catalog::PutResult result) {
@@ -270,7 +271,8 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   }
   const std::string sop = StringField(result.record.instance, "sop_instance_uid");
   if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
-  Upsert upsert = LoadOrNew(session, Kind::kInstances, sop);
+  Upsert upsert =
+      LoadOrNew(session, Kind::kInstances, sop, StringField(result.record.series, "series_instance_uid"));
   if (const std::string holder = HolderOf(session, upsert.stored, item.entry.path); !holder.empty()) {
     ++summary_.duplicates;
     RegisterFailure(session, record, "duplicate",
@@ -305,11 +307,10 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   if (previous != nullptr && previous->status != "ok") session.ClearError(item.entry.path);
 }
 
+// Only the file an instance names as its path provides it: a second file with the same SOP Instance UID is
+// registered as a duplicate, never as a provider, so there is no other file to ask.
 void BatchWriter::DropInstanceOf(Session& session, const std::string& path, const std::string& sop,
                                  Touched& touched) {
-  for (const std::string& holder : session.PathsOfInstance(sop)) {
-    if (holder != path) return;  // another file still provides this instance
-  }
   auto instance = session.GetByKey(Kind::kInstances, sop);
   if (!instance) return;
   if (const auto* path_field = instance->if_contains("path"); path_field && *path_field != json::value(path)) {

@@ -94,8 +94,7 @@ class Session {
   }
   virtual void PutFileRecord(const FileRecord& record) = 0;
   virtual void RemoveFileRecord(std::string_view path) = 0;
-  // Paths of "ok" file records that carry this SOP Instance UID.
-  virtual std::vector<std::string> PathsOfInstance(std::string_view sop_instance_uid) = 0;
+  virtual std::optional<FileRecord> GetFileRecord(std::string_view path) = 0;
 
   // The error register: one entry per failing path.
   virtual void PutError(std::string_view path, std::string_view reason, std::string_view when) = 0;

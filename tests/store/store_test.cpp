@@ -108,10 +108,56 @@ TEST_F(StoreTest, FileRecordsSelectExactlyThePrefix) {
   store_->Read([&](Session& s) {
     const auto records = s.FileRecords("/a/b/");
     ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].path, "/a/b/1.dcm");  // in path order
     EXPECT_EQ(records[0].size, 5);
+    EXPECT_EQ(records[1].status, "skipped");
     EXPECT_EQ(s.FileRecords("").size(), 3u);
-    EXPECT_EQ(s.PathsOfInstance("1"), std::vector<std::string>{"/a/b/1.dcm"});
+    const auto one = s.GetFileRecord("/a/b/1.dcm");
+    ASSERT_TRUE(one.has_value());
+    EXPECT_EQ(one->mtime_ns, 6);
+    EXPECT_EQ(one->sop_instance_uid, "1");
+    EXPECT_FALSE(s.GetFileRecord("/a/b/").has_value());
   });
+}
+
+// Runs one statement on the file directly, as another program (or an older meta_db) would.
+void ExecOnFile(const std::filesystem::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message), SQLITE_OK) << (message ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(db);
+}
+
+std::string QueryOnFile(const std::filesystem::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr), SQLITE_OK);
+  std::string result;
+  if (sqlite3_step(statement) == SQLITE_ROW) result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return result;
+}
+
+TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
+  TempDir dir;
+  const auto file = dir / "v3.sqlite";
+  OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/a/1.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "1"});
+  });
+  // What a version-3 file held: the same tables plus an index on the file records' SOP UIDs.
+  ExecOnFile(file, "CREATE INDEX ix_ingest_files_sop ON ingest_files(sop_instance_uid); "
+                   "UPDATE meta_db_info SET value = '3' WHERE key = 'schema_version'");
+  auto store = OpenStore("sqlite:" + file.string());
+  store->Read([&](Session& s) {
+    ASSERT_TRUE(s.GetFileRecord("/a/1.dcm").has_value());
+    EXPECT_EQ(s.GetFileRecord("/a/1.dcm")->sop_instance_uid, "1");
+  });
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "4");
+  EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ingest_files_sop'"), "0");
 }
 
 TEST_F(StoreTest, ErrorRegisterKeepsOneEntryPerPath) {

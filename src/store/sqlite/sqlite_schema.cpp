@@ -90,7 +90,6 @@ constexpr const char* kIngestSql = R"sql(
 CREATE TABLE IF NOT EXISTS ingest_files (
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, status TEXT NOT NULL,
   sop_instance_uid TEXT) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ix_ingest_files_sop ON ingest_files(sop_instance_uid);
 CREATE TABLE IF NOT EXISTS ingest_errors (
   path TEXT PRIMARY KEY, reason TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta_db_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -126,6 +125,8 @@ void EnsureSchema(Database& db) {
     }
     if (version == 1) db.Exec(kUpgradeFrom1Sql);
     if (version <= 2) AddTypeColumns(db);
+    // v4: file records are only ever looked up by path; the SOP index cost every ingested file a random insert.
+    if (version <= 3) db.Exec("DROP INDEX IF EXISTS ix_ingest_files_sop");
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);

@@ -181,13 +181,16 @@ void SqliteSession::RemoveFileRecord(std::string_view path) {
   statement->Bind(1, path).Run();
 }
 
-std::vector<std::string> SqliteSession::PathsOfInstance(std::string_view sop_instance_uid) {
+std::optional<FileRecord> SqliteSession::GetFileRecord(std::string_view path) {
   auto statement =
-      db_.Prepare("SELECT path FROM ingest_files WHERE sop_instance_uid = ? AND status = 'ok' ORDER BY path");
-  statement->Bind(1, sop_instance_uid);
-  std::vector<std::string> paths;
-  while (statement->Step()) paths.emplace_back(statement->Text(0));
-  return paths;
+      db_.Prepare("SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files WHERE path = ?");
+  statement->Bind(1, path);
+  if (!statement->Step()) return std::nullopt;
+  return FileRecord{.path = std::string(statement->Text(0)),
+                    .size = statement->Int(1),
+                    .mtime_ns = statement->Int(2),
+                    .status = std::string(statement->Text(3)),
+                    .sop_instance_uid = std::string(statement->Text(4))};
 }
 
 void SqliteSession::PutError(std::string_view path, std::string_view reason, std::string_view when) {

@@ -31,7 +31,7 @@ class SqliteSession final : public Session {
                         const std::function<void(const FileRecordView&)>& visit) override;
   void PutFileRecord(const FileRecord& record) override;
   void RemoveFileRecord(std::string_view path) override;
-  std::vector<std::string> PathsOfInstance(std::string_view sop_instance_uid) override;
+  std::optional<FileRecord> GetFileRecord(std::string_view path) override;
 
   void PutError(std::string_view path, std::string_view reason, std::string_view when) override;
   void ClearError(std::string_view path) override;
