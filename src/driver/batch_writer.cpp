@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 
 #include <boost/json/array.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
@@ -20,6 +21,54 @@ struct BatchWriter::Touched {
   std::set<ObjectId> series, studies;                  // refresh summaries/lists
   std::set<ObjectId> emptied_series, emptied_studies;  // lost children: remove if now empty
   std::map<std::string, std::set<std::string>> cases;  // patient_id -> accession numbers
+};
+
+// Runs the store's checkpoint on its own thread after each commit: the log's copy into the main file (and its
+// fsync) then overlaps parsing and the next batch instead of stalling the writer, and the log stays about one
+// batch long. A failed checkpoint loses nothing (the log keeps the commits; closing the store checkpoints again),
+// so it is logged, not raised.
+class BatchWriter::Checkpointer {
+ public:
+  explicit Checkpointer(Store& store) : thread_([this, &store](std::stop_token stop) { Run(store, stop); }) {}
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      thread_.request_stop();
+    }
+    wanted_.notify_all();
+  }
+
+  void Request() {
+    {
+      std::lock_guard lock(mutex_);
+      requested_ = true;
+    }
+    wanted_.notify_one();
+  }
+
+ private:
+  void Run(Store& store, std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wanted_.wait(lock, [&] { return requested_ || stop.stop_requested(); });
+      if (stop.stop_requested()) return;
+      requested_ = false;
+      lock.unlock();
+      try {
+        store.Checkpoint();
+      } catch (const std::exception& e) {
+        spdlog::warn("ingest: background checkpoint failed (closing the store retries it): {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wanted_;
+  bool requested_ = false;
+  std::jthread thread_;  // last: started after the members it uses
 };
 
 namespace {
@@ -108,6 +157,7 @@ BatchWriter::BatchWriter(Store& store, std::optional<ObjectId> collection_id,
       collection_id_(collection_id),
       previous_(previous),
       summary_(summary),
+      checkpointer_(std::make_unique<Checkpointer>(store)),
       thread_([this](std::stop_token stop) { RunWriter(stop); }) {}
 
 BatchWriter::~BatchWriter() {
@@ -169,6 +219,7 @@ void BatchWriter::RunWriter(std::stop_token stop) {
         WriteBatch(session, handoff_, touched);
         FinishTouched(session, touched);
       });
+      checkpointer_->Request();
     } catch (...) {
       error = std::current_exception();  // rethrown on the ingest thread at its next hand-off
     }

@@ -37,6 +37,7 @@ class BatchWriter {
 
  private:
   struct Touched;
+  class Checkpointer;
   // Files of one transaction, with their study and series documents already merged per UID.
   struct Batch {
     std::vector<extractor::ScanItem> items;
@@ -72,6 +73,7 @@ class BatchWriter {
   // Run-wide sets so a study or series touched by several batches is counted once.
   std::set<ObjectId> studies_inserted_, studies_updated_, studies_seen_;
   std::set<ObjectId> series_inserted_, series_updated_, series_seen_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // copies each committed batch into the main file meanwhile
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

@@ -112,6 +112,9 @@ class Store {
   virtual void Read(const std::function<void(Session&)>& fn) = 0;
   // Runs fn in one atomic write transaction; an exception from fn rolls everything back and propagates.
   virtual void Write(const std::function<void(Session&)>& fn) = 0;
+  // Moves committed writes from a write-ahead log into the main file without blocking readers or the writer
+  // (a bulk writer calls it from another thread, so its writes never wait for the copy). No-op without a log.
+  virtual void Checkpoint() {}
 };
 
 struct StoreOptions {

@@ -40,6 +40,15 @@ class SqliteStore final : public Store {
     CheckIn(std::move(db));
   }
 
+  // On its own connection, so it runs beside the writer's transactions; PASSIVE copies what no reader still needs
+  // and waits for nobody. Once the log is fully copied, the next write starts it over instead of growing it.
+  void Checkpoint() override {
+    if (options_.read_only) return;
+    std::lock_guard lock(checkpoint_mutex_);
+    if (!checkpointer_) checkpointer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms, 0);
+    checkpointer_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
   void Write(const std::function<void(Session&)>& fn) override {
     if (options_.read_only) throw Error(Errc::kUnavailable, "store opened read-only");
     std::lock_guard lock(writer_mutex_);
@@ -76,6 +85,8 @@ class SqliteStore final : public Store {
   StoreOptions options_;
   std::mutex writer_mutex_;
   std::unique_ptr<Database> writer_;
+  std::mutex checkpoint_mutex_;
+  std::unique_ptr<Database> checkpointer_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Database>> idle_;
 };
