@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <filesystem>
@@ -103,32 +104,40 @@ IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream
   extractor::ScanOptions scan;
   scan.threads = options.threads;
   scan.needs_parse_ready = previous_loaded;
+  std::atomic<std::int64_t> unchanged{0};
   scan.needs_parse = [&](const extractor::WalkEntry& entry) {
     if (!InShard(entry.path, root, options)) return false;
     // Runs on the walker threads; the one that meets a file is the only one to write its `seen`.
     const KnownFiles::File* known = previous.Find(entry.path);
     if (known == nullptr) return true;
     known->seen = true;
-    return !IsUnchanged(*known, entry);
+    if (!IsUnchanged(*known, entry)) return true;
+    unchanged.fetch_add(1, std::memory_order_relaxed);
+    return false;
   };
-  const extractor::ScanStats stats = extractor::ScanArchive(root, provide_extractor, scan, [&](extractor::ScanItem&& item) {
-    if (!InShard(item.entry.path, root, options)) return;
-    // Items only flow once the file records are in (the walkers waited for them).
+  // Runs on this thread after each parsed file and each count of declined ones — only once the file records are
+  // in, since the walkers waited for them before deciding anything.
+  std::int64_t parsed = 0;
+  const auto account = [&] {
     if (summary.files_seen == 0) progress.Expect(static_cast<std::int64_t>(previous.size()));
-    ++summary.files_seen;
-    if (!item.parsed) {
-      ++summary.unchanged_files;
-    } else {
-      switch (item.result.outcome) {
-        case extractor::FileOutcome::kDicom: ++summary.dicom_parsed; break;
-        case extractor::FileOutcome::kNotDicom: ++summary.not_dicom; break;
-        case extractor::FileOutcome::kError: ++summary.failed; break;
-        case extractor::FileOutcome::kIncomplete: ++summary.incomplete; break;
-      }
-      writer.Add(std::move(item), options.batch_files);
-    }
+    summary.unchanged_files = unchanged.load(std::memory_order_relaxed);
+    summary.files_seen = parsed + summary.unchanged_files;
     progress.Update(summary);
+  };
+  scan.declined = [&](std::int64_t) { account(); };
+  const extractor::ScanStats stats = extractor::ScanArchive(root, provide_extractor, scan, [&](extractor::ScanItem&& item) {
+    ++parsed;
+    switch (item.result.outcome) {
+      case extractor::FileOutcome::kDicom: ++summary.dicom_parsed; break;
+      case extractor::FileOutcome::kNotDicom: ++summary.not_dicom; break;
+      case extractor::FileOutcome::kError: ++summary.failed; break;
+      case extractor::FileOutcome::kIncomplete: ++summary.incomplete; break;
+    }
+    writer.Add(std::move(item), options.batch_files);
+    account();
   });
+  summary.unchanged_files = unchanged.load();
+  summary.files_seen = parsed + summary.unchanged_files;
   writer.Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
   previous_loaded.get();  // an empty archive never made the walkers wait for it

@@ -75,9 +75,9 @@ struct StopWalk {};
 // Entries and results travel in batches: one lock and one wake-up per batch instead of per file, which matters
 // when a warm-cache header parse takes only tens of microseconds.
 constexpr std::size_t kBatch = 16;
-// Files that need no parsing (unchanged since the last ingest) ride along in larger batches: a re-ingest of an
-// unchanged archive then hands few batches between threads instead of one per 16 stat() calls.
-constexpr std::size_t kMaxBatch = 1024;
+// Declined files (unchanged since the last ingest) travel as a count, sent at least every this many: a re-ingest
+// of an unchanged archive hands few batches between threads, and still reports progress.
+constexpr std::int64_t kMaxDeclined = 1024;
 
 // Asks the kernel to start reading a file's head now, so that cold or network-mounted files are already in
 // the page cache when a parser opens them (reads in flight beyond the parser threads).
@@ -88,11 +88,18 @@ void PrefetchHead(const std::string& path) {
   ::close(fd);
 }
 
+// Files travelling together, and how many files the walker declined since its previous batch (so the count reaches
+// the calling thread in order with the parsed files, without a file of its own).
+struct Batch {
+  std::vector<ScanItem> items;
+  std::int64_t declined = 0;
+};
+
 // Every shared piece of one scan; threads capture a reference to it.
 struct Pipeline {
   Pipeline(std::size_t work_capacity, std::size_t done_capacity) : work(work_capacity), done(done_capacity) {}
-  BoundedQueue<std::vector<ScanItem>> work;  // entries, with `parsed` already decided by the walker
-  BoundedQueue<std::vector<ScanItem>> done;
+  BoundedQueue<Batch> work;  // files to parse
+  BoundedQueue<Batch> done;
   std::atomic<int> workers_left{0};
   std::mutex error_mutex;
   std::exception_ptr error;  // first exception of a background thread
@@ -129,7 +136,7 @@ class WalkerSide {
       Ready(true);
       for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
     }
-    if (!batch_.empty()) p_.work.Push(std::move(batch_));
+    if (!batch_.items.empty() || batch_.declined > 0) p_.work.Push(std::move(batch_));
   }
 
  private:
@@ -143,15 +150,14 @@ class WalkerSide {
   }
 
   void Decide(WalkEntry&& entry) {
-    ScanItem item;
-    item.parsed = !options_.needs_parse || options_.needs_parse(entry);
-    if (prefetch_ && item.parsed) PrefetchHead(entry.path);
-    to_parse_ += item.parsed ? 1 : 0;
-    item.entry = std::move(entry);
-    batch_.push_back(std::move(item));
-    if (to_parse_ < kBatch && batch_.size() < kMaxBatch) return;
+    if (options_.needs_parse && !options_.needs_parse(entry)) {
+      ++batch_.declined;
+    } else {
+      if (prefetch_) PrefetchHead(entry.path);
+      batch_.items.push_back(ScanItem{.entry = std::move(entry), .result = {}, .text = {}});
+    }
+    if (batch_.items.size() < kBatch && batch_.declined < kMaxDeclined) return;
     if (!p_.work.Push(std::exchange(batch_, {}))) throw StopWalk{};
-    to_parse_ = 0;
   }
 
   // Entries walked before needs_parse is ready: enough to overlap a large archive's file-record load, bounded.
@@ -161,8 +167,7 @@ class WalkerSide {
   const bool prefetch_;
   bool decisions_open_ = !options_.needs_parse_ready.valid();
   std::vector<WalkEntry> held_back_;
-  std::vector<ScanItem> batch_;
-  std::size_t to_parse_ = 0;
+  Batch batch_;
 };
 
 void RunWalkers(Pipeline& p, const std::string& root, const ScanOptions& options, bool prefetch) {
@@ -184,9 +189,9 @@ void RunWalkers(Pipeline& p, const std::string& root, const ScanOptions& options
 
 void RunWorker(Pipeline& p, const ExtractorProvider& extractor, const ScanOptions& options) {
   try {
-    while (std::optional<std::vector<ScanItem>> batch = p.work.Pop()) {
-      for (ScanItem& item : *batch) {
-        if (item.parsed) item.result = extractor().ExtractFile(item.entry.path);
+    while (std::optional<Batch> batch = p.work.Pop()) {
+      for (ScanItem& item : batch->items) {
+        item.result = extractor().ExtractFile(item.entry.path);
         if (options.prepare) options.prepare(item);
       }
       if (!p.done.Push(std::move(*batch))) break;
@@ -199,7 +204,6 @@ void RunWorker(Pipeline& p, const ExtractorProvider& extractor, const ScanOption
 
 void Count(ScanStats& stats, const ScanItem& item) {
   ++stats.files;
-  if (!item.parsed) return;
   ++stats.parsed;
   switch (item.result.outcome) {
     case FileOutcome::kDicom:
@@ -253,10 +257,15 @@ ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extracto
       pool.emplace_back([&] { RunWorker(pipeline, extractor, options); });
     }
     AbortOnUnwind guard{pipeline};
-    while (std::optional<std::vector<ScanItem>> batch = pipeline.done.Pop()) {
-      for (ScanItem& item : *batch) {
+    while (std::optional<Batch> batch = pipeline.done.Pop()) {
+      for (ScanItem& item : batch->items) {
         Count(stats, item);
         sink(std::move(item));
+      }
+      if (batch->declined > 0) {
+        stats.files += batch->declined;
+        stats.declined += batch->declined;
+        if (options.declined) options.declined(batch->declined);
       }
     }
   }

@@ -20,12 +20,15 @@ struct ScanOptions {
   int threads = 0;   // parser threads; 0 = hardware_concurrency
   int io_depth = 0;  // files prefetched ahead of the parsers (helps cold/network mounts); 0 = 32*threads, <0 = none
   int walkers = 0;   // threads walking the directory tree; 0 = 2
-  // Called on the walker threads, concurrently (each file once): null = parse everything; false = unchanged file,
-  // neither prefetched nor parsed.
-  std::function<bool(const WalkEntry&)> needs_parse;
+  // Called on the walker threads, concurrently (each file once): null = parse everything; false = a file to leave
+  // alone (unchanged since the last ingest): neither prefetched nor parsed nor handed to the sink, only counted.
+  std::function<bool(const WalkEntry&)> needs_parse{};
   // Optional, runs on the parser threads right after each item is made (so it must be thread-safe): per-item work
   // that should scale with the parsers instead of serialising on the caller, e.g. rendering ScanItem::text.
-  std::function<void(ScanItem&)> prepare;
+  std::function<void(ScanItem&)> prepare{};
+  // Optional, called on the CALLING thread (like the sink) with how many more files needs_parse declined, in chunks
+  // as the walk goes: a scan that parses nothing still reports progress.
+  std::function<void(std::int64_t)> declined{};
   // When valid, needs_parse is not called before this is ready (it may still be loading what it decides from, e.g.
   // the last ingest's file records); the walk goes on meanwhile and holds back a bounded number of entries.
   std::shared_future<void> needs_parse_ready{};
@@ -33,17 +36,17 @@ struct ScanOptions {
 
 struct ScanItem {
   WalkEntry entry;
-  bool parsed = false;
   ExtractResult result;
   std::string text;  // free for ScanOptions::prepare (e.g. the serialised JSON line); empty otherwise
 };
 
 struct ScanStats {
   std::int64_t files = 0, parsed = 0, dicom = 0, not_dicom = 0, errors = 0, incomplete = 0, unreadable_dirs = 0;
+  std::int64_t declined = 0;  // files needs_parse declined (files == parsed + declined)
 };
 
 // Walks root and parses files in parallel; `sink` is called on the CALLING thread, one item at a time, for every
-// file (parsed or not), in any order. Memory is bounded (bounded queues; the archive is never held in memory).
+// parsed file, in any order. Memory is bounded (bounded queues; the archive is never held in memory).
 ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink);
 

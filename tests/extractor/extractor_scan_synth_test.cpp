@@ -109,16 +109,30 @@ class ScanPipeline : public ::testing::Test {
   Extractor extractor_{ProfileSet::Defaults()};
 };
 
-TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingButStillReportsTheFile) {
-  std::int64_t unparsed = 0;
+TEST_F(ScanPipeline, NeedsParseFalseSkipsParsingAndOnlyCountsTheFile) {
+  std::int64_t delivered = 0, declined_told = 0;
+  std::atomic<std::int64_t> declined_decided{0};
   const ScanStats stats = ScanArchive(dir_.path().string(), extractor_,
                                       {.threads = 2,
                                        .io_depth = -1,
-                                       .needs_parse = [](const WalkEntry& e) { return !e.path.ends_with(".dcm"); },
-                                       .prepare = nullptr},
-                                      [&](ScanItem&& item) { unparsed += item.parsed ? 0 : 1; });
-  EXPECT_GT(unparsed, 0);
-  EXPECT_EQ(stats.files - stats.parsed, unparsed);
+                                       .walkers = 3,
+                                       .needs_parse =
+                                           [&](const WalkEntry& e) {
+                                             const bool parse = !e.path.ends_with(".dcm");
+                                             if (!parse) ++declined_decided;
+                                             return parse;
+                                           },
+                                       .prepare = nullptr,
+                                       .declined = [&](std::int64_t n) { declined_told += n; }},
+                                      [&](ScanItem&& item) {
+                                        EXPECT_FALSE(item.entry.path.ends_with(".dcm"));
+                                        ++delivered;
+                                      });
+  EXPECT_GT(declined_decided.load(), 0);
+  EXPECT_EQ(declined_told, declined_decided.load());
+  EXPECT_EQ(stats.declined, declined_decided.load());
+  EXPECT_EQ(stats.parsed, delivered);
+  EXPECT_EQ(stats.files, stats.parsed + stats.declined);
   EXPECT_EQ(stats.errors, 0);  // the broken files are all named .dcm, so none was parsed
 }
 
