@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fstream>
+#include <set>
 
 namespace meta_db::testing {
 namespace {
@@ -90,6 +91,31 @@ TEST_F(IngestTest, SynthArchiveGivesExactlyTheManifestCounts) {
     ASSERT_EQ(static_cast<std::int64_t>(errors.size()), BrokenFiles(m));
     for (const ErrorRecord& error : errors) EXPECT_FALSE(error.reason.empty()) << error.path;
   });
+}
+
+TEST_F(IngestTest, InstanceIdsOfASeriesShareTheirLeadingBytes) {
+  Ingest(Archive(), Db());
+  auto store = OpenStore(Db());
+  std::set<std::string> prefixes;
+  store->Read([&](Session& session) {
+    query::Query all;
+    all.limit = 1000;
+    for (const Document& series : session.Find(Kind::kSeries, all).results) {
+      const auto instances = session.Children(Kind::kInstances, *ObjectId::Parse(series.at("_id").as_string()));
+      ASSERT_FALSE(instances.empty());
+      const auto prefix_of = [](const Document& doc) { return std::string(doc.at("_id").as_string()).substr(0, 8); };
+      const std::string prefix = prefix_of(instances.front());
+      for (const Document& instance : instances) EXPECT_EQ(prefix_of(instance), prefix);
+      prefixes.insert(prefix);
+      // Derived, not drawn: the same UIDs give the same id on any machine.
+      const Document& first = instances.front();
+      EXPECT_EQ(first.at("_id").as_string(),
+                ObjectId::FromKey("instances", first.at("sop_instance_uid").as_string(),
+                                  series.at("series_instance_uid").as_string())
+                    .ToHex());
+    }
+  });
+  EXPECT_EQ(static_cast<std::int64_t>(prefixes.size()), Int(*manifest_, "series")) << "one prefix per series";
 }
 
 TEST_F(IngestTest, SecondIngestChangesNothing) {
