@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
       meta_db::StoreOptions store_options;
       store_options.mmap_bytes = 0;
       store_options.wal_checkpoint_pages = 16384;  // 64 MiB of WAL between checkpoints during a bulk ingest
-      auto store = meta_db::OpenStore(db, store_options);
-      const auto summary = meta_db::driver::RunIngest(*store, ingest, std::cerr);
+      const auto summary = meta_db::driver::RunIngest([&] { return meta_db::OpenStore(db, store_options); }, ingest,
+                                                      std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);
       std::cout << meta_db::driver::SummaryJson(summary) << "\n";
       return 0;

@@ -7,8 +7,10 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,9 +47,12 @@ struct IngestSummary {
   double files_per_second = 0;
 };
 
-// Runs one ingest. Throws Error(kBadRequest) for a bad root or profile, kUnavailable for a locked/read-only
-// store; per-file problems never throw (they are counted and registered).
-IngestSummary RunIngest(Store& store, const IngestOptions& options, std::ostream& progress);
+// Opens the store to ingest into (called once, on another thread, while the archive walk already starts).
+using StoreOpener = std::function<std::unique_ptr<Store>()>;
+
+// Runs one ingest. Throws Error(kBadRequest) for a bad root or profile, and what `open_store` throws (e.g.
+// kUnavailable for a locked or read-only store); per-file problems never throw (they are counted and registered).
+IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& options, std::ostream& progress);
 
 // {"files_seen":..., "studies":{"inserted":...}, ...} for scripts.
 std::string SummaryJson(const IngestSummary& summary);
