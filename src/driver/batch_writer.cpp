@@ -6,7 +6,6 @@
 #include "common/error.hpp"
 
 #include <boost/json/array.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
@@ -26,7 +25,7 @@ struct BatchWriter::Touched {
 // Runs the store's checkpoint on its own thread after each commit: the log's copy into the main file (and its
 // fsync) then overlaps parsing and the next batch instead of stalling the writer, and the log stays about one
 // batch long. A failed checkpoint loses nothing (the log keeps the commits; closing the store checkpoints again),
-// so it is logged, not raised.
+// so it becomes a warning of the summary, not an error.
 class BatchWriter::Checkpointer {
  public:
   explicit Checkpointer(Store& store) : thread_([this, &store](std::stop_token stop) { Run(store, stop); }) {}
@@ -38,6 +37,12 @@ class BatchWriter::Checkpointer {
       thread_.request_stop();
     }
     wanted_.notify_all();
+  }
+
+  // The first failure, if any ("" otherwise).
+  std::string FirstFailure() {
+    std::lock_guard lock(mutex_);
+    return first_failure_;
   }
 
   void Request() {
@@ -56,18 +61,21 @@ class BatchWriter::Checkpointer {
       if (stop.stop_requested()) return;
       requested_ = false;
       lock.unlock();
+      std::string failure;
       try {
         store.Checkpoint();
       } catch (const std::exception& e) {
-        spdlog::warn("ingest: background checkpoint failed (closing the store retries it): {}", e.what());
+        failure = e.what();
       }
       lock.lock();
+      if (!failure.empty() && first_failure_.empty()) first_failure_ = std::move(failure);
     }
   }
 
   std::mutex mutex_;
   std::condition_variable wanted_;
   bool requested_ = false;
+  std::string first_failure_;
   std::jthread thread_;  // last: started after the members it uses
 };
 
@@ -444,6 +452,9 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
 }
 
 void BatchWriter::Finish() {
+  if (const std::string failure = checkpointer_->FirstFailure(); !failure.empty()) {
+    summary_.warnings.push_back("background checkpoint failed (closing the store checkpoints again): " + failure);
+  }
   auto fill = [](LevelCounts& counts, const std::set<ObjectId>& inserted, const std::set<ObjectId>& updated,
                  const std::set<ObjectId>& seen) {
     counts.inserted = static_cast<std::int64_t>(inserted.size());

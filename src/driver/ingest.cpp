@@ -184,6 +184,7 @@ std::string SummaryJson(const IngestSummary& summary) {
                    {"series", level(summary.series)},
                    {"instances", level(summary.instances)},
                    {"failures", std::move(failures)},
+                   {"warnings", json::array(summary.warnings.begin(), summary.warnings.end())},
                    {"seconds", summary.seconds},
                    {"files_per_second", summary.files_per_second}};
   return json::serialize(out);
@@ -202,6 +203,7 @@ void PrintSummary(const IngestSummary& s, std::ostream& out) {
   level("series", s.series);
   level("instances", s.instances);
   for (const auto& [path, reason] : s.failures) out << "  failed: " << path << ": " << reason << "\n";
+  for (const std::string& warning : s.warnings) out << "  warning: " << warning << "\n";
   out << "  " << s.seconds << " s, " << static_cast<long long>(s.files_per_second) << " files/s\n";
 }
 

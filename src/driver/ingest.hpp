@@ -43,6 +43,7 @@ struct IngestSummary {
   std::int64_t unreadable_dirs = 0;
   LevelCounts studies, series, instances;
   std::vector<std::pair<std::string, std::string>> failures;  // first failures (path, reason)
+  std::vector<std::string> warnings;  // problems that lost nothing (e.g. a background checkpoint that failed)
   double seconds = 0;
   double files_per_second = 0;
 };
