@@ -147,15 +147,18 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   ready.get();  // an empty or fully declined archive never made anything wait for it
   summary.unchanged_files = unchanged.load();
   summary.files_seen = parsed + summary.unchanged_files;
-  writer_ready().Flush();
+  if (writer) writer->Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
 
   std::vector<FileRecord> gone;
   for (const KnownFiles::File& known : previous.files()) {
     if (!known.seen && InShard(previous.PathOf(known), root, options)) gone.push_back(previous.RecordOf(known));
   }
-  writer->RemoveDisappeared(gone);
-  writer->Finish();
+  // An unchanged archive needs no writer at all (nothing parsed, nothing gone): no thread, no transaction.
+  if (writer || !gone.empty()) {
+    writer_ready().RemoveDisappeared(gone);
+    writer->Finish();
+  }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.files_per_second = summary.seconds > 0 ? static_cast<double>(summary.files_seen) / summary.seconds : 0;
   progress.Done(summary);
