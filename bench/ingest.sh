@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Ingest benchmark (issue 2): meta_db extract vs pydicom and the raw 16 KiB read floor, ingest into SQLite,
 # unchanged re-ingest and peak RSS — all measured in this run, on this machine, on the same synth archive.
-# Usage: bench/ingest.sh   (env: PATIENTS=25 full-size patients (~4,600 files), RUNS=3 (the ~10 ms unchanged
+# Usage: bench/ingest.sh   (env: PATIENTS=25 full-size patients (~4,600 files), RUNS=5 (the ~10 ms unchanged
 #                           re-ingest runs max(RUNS, 11) times), RSS_PATIENTS=260 small patients (~50,000 files)
 #                           for the memory check and the same ratios at that size, 0 to skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATIENTS=${PATIENTS:-25}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 RSS_PATIENTS=${RSS_PATIENTS:-260}
 OUT=${BENCH_OUT:-bench/out}
 BIN=${META_DB_BIN:-build/meta_db}

@@ -2,6 +2,8 @@
 #include "driver/known_files.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <functional>
 
 namespace meta_db::driver {
 
@@ -20,12 +22,25 @@ void KnownFiles::Load(Session& session, std::string_view root) {
   const auto by_path = [&](const File& a, const File& b) { return PathOf(a) < PathOf(b); };
   // Stores hand records out in path order; sorting is only a safeguard, never a cost.
   if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);
+  slots_.assign(std::bit_ceil(std::max<std::size_t>(2 * files_.size(), 16)), 0);
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    std::size_t slot = Slot(PathOf(files_[i]));
+    while (slots_[slot] != 0) slot = (slot + 1) & (slots_.size() - 1);
+    slots_[slot] = static_cast<std::uint32_t>(i + 1);
+  }
+}
+
+std::size_t KnownFiles::Slot(std::string_view path) const {
+  return std::hash<std::string_view>{}(path) & (slots_.size() - 1);
 }
 
 const KnownFiles::File* KnownFiles::Find(std::string_view path) const {
-  const auto found = std::lower_bound(files_.begin(), files_.end(), path,
-                                      [&](const File& file, std::string_view key) { return PathOf(file) < key; });
-  return found != files_.end() && PathOf(*found) == path ? &*found : nullptr;
+  if (slots_.empty()) return nullptr;
+  for (std::size_t slot = Slot(path); slots_[slot] != 0; slot = (slot + 1) & (slots_.size() - 1)) {
+    const File& file = files_[slots_[slot] - 1];
+    if (PathOf(file) == path) return &file;
+  }
+  return nullptr;
 }
 
 FileRecord KnownFiles::RecordOf(const File& file) const {
