@@ -5,6 +5,7 @@
 #include "driver/extract_command.hpp"
 #include "driver/ingest.hpp"
 #include "store/store.hpp"
+#include "meta_extractor/dicom_entry_points.hpp"
 #include "synth/synth.hpp"
 
 #include <CLI/CLI.hpp>
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*synth_cmd) {
-      std::cout << boost::json::serialize(meta_db::synth::WriteSynthArchive(synth)) << "\n";
+      std::cout << boost::json::serialize(meta_db::extractor::Dicom().write_synth_archive(synth)) << "\n";
       return 0;
     }
     if (*extract_cmd) return meta_db::driver::RunExtract(extract_archive, extract_profile, extract_threads, std::cout, std::cerr);

@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "meta_extractor/archive_scan.hpp"
+#include "meta_extractor/dicom_entry_points.hpp"
 
 namespace meta_db::driver {
 
@@ -16,7 +17,9 @@ int RunExtract(const std::string& archive, const std::string& profile_dir, int t
   const auto start = std::chrono::steady_clock::now();
   ex::ScanStats stats;
   try {
-    const ex::Extractor extractor(profile_dir.empty() ? ex::ProfileSet::Defaults() : ex::ProfileSet::Load(profile_dir));
+    const ex::DicomEntryPoints& dicom = ex::Dicom();
+    const std::unique_ptr<ex::HeaderReader> reader =
+        dicom.make_reader(profile_dir.empty() ? dicom.default_profiles() : dicom.load_profiles(profile_dir));
     // Lines are rendered on the parser threads (prepare), so the calling thread only writes them out.
     const ex::ScanOptions options{
         .threads = threads,
@@ -29,7 +32,7 @@ int RunExtract(const std::string& archive, const std::string& profile_dir, int t
               item.text += '\n';
             },
     };
-    stats = ex::ScanArchive(archive, extractor, options, [&](ex::ScanItem&& item) { out << item.text; });
+    stats = ex::ScanArchive(archive, *reader, options, [&](ex::ScanItem&& item) { out << item.text; });
   } catch (const Error& e) {
     err << "meta_db extract: " << e.what() << '\n';
     return 2;

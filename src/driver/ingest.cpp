@@ -6,6 +6,7 @@
 #include "common/stable_hash.hpp"
 #include "driver/batch_writer.hpp"
 #include "driver/progress.hpp"
+#include "meta_extractor/dicom_entry_points.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -80,16 +81,17 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   const auto started = std::chrono::steady_clock::now();
   const std::string root = CanonicalRoot(options.archive);
   // A given profile is read (and validated) now, so a bad keyword stops the run before it starts; the
-  // extractor itself is built by the first file that needs parsing.
+  // extractor itself — and with it the DICOM module — is made by the first file that needs parsing.
   std::optional<extractor::ProfileSet> profiles;
-  if (!options.profile_dir.empty()) profiles = extractor::ProfileSet::Load(options.profile_dir);
-  std::optional<extractor::Extractor> extractor;
-  std::once_flag extractor_made;
-  const extractor::ExtractorProvider provide_extractor = [&]() -> const extractor::Extractor& {
-    std::call_once(extractor_made, [&] {
-      extractor.emplace(profiles ? std::move(*profiles) : extractor::ProfileSet::Defaults());
+  if (!options.profile_dir.empty()) profiles = extractor::Dicom().load_profiles(options.profile_dir);
+  std::unique_ptr<extractor::HeaderReader> reader;
+  std::once_flag reader_made;
+  const extractor::ExtractorProvider provide_extractor = [&]() -> const extractor::HeaderReader& {
+    std::call_once(reader_made, [&] {
+      const extractor::DicomEntryPoints& dicom = extractor::Dicom();
+      reader = dicom.make_reader(profiles ? std::move(*profiles) : dicom.default_profiles());
     });
-    return *extractor;
+    return *reader;
   };
   // The store opens and the last ingest's file records load while the walk starts: the walkers hold entries back
   // until they are in (an unchanged re-ingest of a few thousand files takes ~10 ms; these are a third of it).

@@ -223,9 +223,10 @@ void Count(ScanStats& stats, const ScanItem& item) {
 
 }  // namespace
 
-ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
+ScanStats ScanArchive(const std::string& root, const HeaderReader& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink) {
-  return ScanArchive(root, ExtractorProvider([&extractor]() -> const Extractor& { return extractor; }), options, sink);
+  return ScanArchive(root, ExtractorProvider([&extractor]() -> const HeaderReader& { return extractor; }), options,
+                     sink);
 }
 
 ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extractor, const ScanOptions& options,

@@ -1,5 +1,5 @@
 // The parallel extraction pipeline of `meta_db extract` and ingest: walk, prefetch, parse, caller's sink.
-// Thread-safety: ScanArchive may be called concurrently with different sinks; the Extractor is shared read-only.
+// Thread-safety: ScanArchive may be called concurrently with different sinks; the HeaderReader is shared read-only.
 // Errors: a bad root throws Error(kBadRequest) (from WalkArchive); per-file failures are ScanItem values; an
 // exception thrown by `sink` or `needs_parse` stops the scan promptly (all threads joined) and propagates.
 #pragma once
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "meta_extractor/archive_walk.hpp"
-#include "meta_extractor/extractor.hpp"
+#include "meta_extractor/header_reader.hpp"
 
 namespace meta_db::extractor {
 
@@ -47,13 +47,13 @@ struct ScanStats {
 
 // Walks root and parses files in parallel; `sink` is called on the CALLING thread, one item at a time, for every
 // parsed file, in any order. Memory is bounded (bounded queues; the archive is never held in memory).
-ScanStats ScanArchive(const std::string& root, const Extractor& extractor, const ScanOptions& options,
+ScanStats ScanArchive(const std::string& root, const HeaderReader& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink);
 
 // The same with the extractor made on first use (by the first file that needs parsing), so a scan that parses
 // nothing — an unchanged archive re-ingested — never pays for building one (DCMTK's dictionary, profiles).
 // `make_extractor` runs at most once, on a parser thread.
-using ExtractorProvider = std::function<const Extractor&()>;
+using ExtractorProvider = std::function<const HeaderReader&()>;
 ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink);
 

@@ -522,16 +522,4 @@ ExtractResult Extractor::ExtractFile(const std::string& path) const {
   return result;
 }
 
-json::object ToExtractLine(const ExtractResult& result) {
-  json::object line;
-  line["path"] = result.record.path;
-  if (result.outcome != FileOutcome::kDicom) line["error"] = result.error;
-  if (result.outcome == FileOutcome::kDicom || result.outcome == FileOutcome::kIncomplete) {
-    line["study"] = result.record.study;
-    line["series"] = result.record.series;
-    line["instance"] = result.record.instance;
-  }
-  return line;
-}
-
 }  // namespace meta_db::extractor

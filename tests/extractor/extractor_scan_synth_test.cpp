@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "meta_extractor/archive_scan.hpp"
+#include "meta_extractor/extractor.hpp"
 #include "synth/synth.hpp"
 #include "test_support.hpp"
 

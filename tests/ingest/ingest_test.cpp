@@ -118,6 +118,34 @@ TEST_F(IngestTest, InstanceIdsOfASeriesShareTheirLeadingBytes) {
   EXPECT_EQ(static_cast<std::int64_t>(prefixes.size()), Int(*manifest_, "series")) << "one prefix per series";
 }
 
+// The DICOM module (DCMTK and what it pulls in) is loaded by the first file that needs parsing, so an unchanged
+// re-ingest never pays for it. The dynamic loader says what it loads when LD_DEBUG=files.
+TEST_F(IngestTest, OnlyARunThatParsesLoadsTheDicomModule) {
+  const auto loads_dicom = [&] {
+    const CommandResult result = RunCommand({"/usr/bin/env", "LD_DEBUG=files", MetaDbBinary(), "ingest",
+                                             Archive().string(), "--db", Db(), "--quiet"});
+    EXPECT_EQ(result.exit_code, 0) << result.err.substr(0, 2000);
+    return result.err.find("meta_db_dicom.so") != std::string::npos &&
+           result.err.find("libdcmdata") != std::string::npos;
+  };
+  EXPECT_TRUE(loads_dicom()) << "the first ingest parses";
+  EXPECT_FALSE(loads_dicom()) << "an unchanged archive is re-ingested without DCMTK";
+}
+
+// Without its module beside it the binary still works for everything but DICOM, and says what is missing.
+TEST_F(IngestTest, MissingDicomModuleIsAClearError) {
+  const fs::path lonely = dir_ / "bin" / "meta_db";
+  fs::create_directories(lonely.parent_path());
+  fs::copy_file(MetaDbBinary(), lonely);
+  const CommandResult stats = RunCommand({lonely.string(), "stats", "--db", Db()});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  const CommandResult ingest = RunCommand({lonely.string(), "ingest", Archive().string(), "--db", Db(), "--quiet"});
+  EXPECT_NE(ingest.exit_code, 0);
+  EXPECT_NE(ingest.err.find("cannot load the DICOM module"), std::string::npos) << ingest.err;
+  EXPECT_NE(ingest.err.find("meta_db_dicom.so"), std::string::npos) << ingest.err;
+  EXPECT_EQ(ingest.err.find('\n'), ingest.err.size() - 1) << "one line: " << ingest.err;
+}
+
 TEST_F(IngestTest, SecondIngestChangesNothing) {
   Ingest(Archive(), Db());
   auto store = OpenStore(Db());
