@@ -79,24 +79,26 @@ class Walker {
     std::unique_lock lock(mutex_);
     while (true) {
       ++idle_;
-      changed_.wait(lock, [&] { return stop_ || !pending_.empty() || active_ == 0; });
+      changed_.wait(lock, [&] { return stopping_ || !pending_.empty() || active_ == 0; });
       --idle_;
-      if (stop_ || pending_.empty()) break;  // stopped, or nothing queued and nobody left to queue more
+      if (stopping_ || pending_.empty()) break;  // stopped, or nothing queued and nobody left to queue more
       Subtree subtree = std::move(pending_.back());
       pending_.pop_back();
       ++active_;
       lock.unlock();
+      std::exception_ptr error;
       try {
         Walk(worker, subtree.dir, subtree.path, stats);
       } catch (...) {
-        std::lock_guard error_lock(error_mutex_);
-        if (!error_) error_ = std::current_exception();
-        stopping_ = true;
+        error = std::current_exception();
       }
       subtree = {};
       lock.lock();
       --active_;
-      if (stopping_) stop_ = true;
+      if (error) {
+        if (!error_) error_ = std::move(error);
+        stopping_ = true;
+      }
       changed_.notify_all();
     }
     changed_.notify_all();
@@ -148,10 +150,8 @@ class Walker {
   std::condition_variable changed_;
   std::vector<Subtree> pending_;
   int idle_ = 0, active_ = 0;
-  bool stop_ = false;
-  std::atomic<bool> stopping_{false};  // read by walking workers without the lock, to stop promptly
-  std::mutex error_mutex_;
-  std::exception_ptr error_;
+  std::atomic<bool> stopping_{false};  // set under the lock; read by walking workers without it, to stop promptly
+  std::exception_ptr error_;           // the first failure, under the lock
 };
 
 }  // namespace
