@@ -125,30 +125,31 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
     unchanged.fetch_add(1, std::memory_order_relaxed);
     return false;
   };
+  // The parsed files counted live (the scan's own totals come only at its end), for the progress line.
+  extractor::ScanStats parsed;
+  const auto tally = [&] {
+    summary.dicom_parsed = parsed.dicom;
+    summary.not_dicom = parsed.not_dicom;
+    summary.failed = parsed.errors;
+    summary.incomplete = parsed.incomplete;
+    summary.unchanged_files = unchanged.load(std::memory_order_relaxed);
+    summary.files_seen = parsed.parsed + summary.unchanged_files;
+  };
   // Runs on this thread after each parsed file and each count of declined ones — only once the file records are
   // in, since the walkers waited for them before deciding anything.
-  std::int64_t parsed = 0;
   const auto account = [&] {
     if (summary.files_seen == 0) progress.Expect(static_cast<std::int64_t>(previous.size()));
-    summary.unchanged_files = unchanged.load(std::memory_order_relaxed);
-    summary.files_seen = parsed + summary.unchanged_files;
+    tally();
     progress.Update(summary);
   };
   scan.declined = [&](std::int64_t) { account(); };
   const extractor::ScanStats stats = extractor::ScanArchive(root, provide_extractor, scan, [&](extractor::ScanItem&& item) {
-    ++parsed;
-    switch (item.result.outcome) {
-      case extractor::FileOutcome::kDicom: ++summary.dicom_parsed; break;
-      case extractor::FileOutcome::kNotDicom: ++summary.not_dicom; break;
-      case extractor::FileOutcome::kError: ++summary.failed; break;
-      case extractor::FileOutcome::kIncomplete: ++summary.incomplete; break;
-    }
+    extractor::CountParsed(parsed, item.result.outcome);
     writer_ready().Add(std::move(item), options.batch_files);
     account();
   });
   ready.get();  // an empty or fully declined archive never made anything wait for it
-  summary.unchanged_files = unchanged.load();
-  summary.files_seen = parsed + summary.unchanged_files;
+  tally();
   if (writer) writer->Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
 

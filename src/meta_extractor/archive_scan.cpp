@@ -122,20 +122,16 @@ class WalkerSide {
   WalkerSide(Pipeline& p, const ScanOptions& options, bool prefetch) : p_(p), options_(options), prefetch_(prefetch) {}
 
   void Visit(WalkEntry&& entry) {
-    if (!decisions_open_) {
-      held_back_.push_back(std::move(entry));
-      if (!Ready(held_back_.size() >= kMaxHeldBack)) return;
-      for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
+    if (decisions_open_) {
+      Decide(std::move(entry));
       return;
     }
-    Decide(std::move(entry));
+    held_back_.push_back(std::move(entry));
+    if (Ready(held_back_.size() >= kMaxHeldBack)) DecideHeldBack();
   }
 
   void Finish() {
-    if (!held_back_.empty()) {
-      Ready(true);
-      for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
-    }
+    if (!held_back_.empty() && Ready(true)) DecideHeldBack();
     if (!batch_.items.empty() || batch_.declined > 0) p_.work.Push(std::move(batch_));
   }
 
@@ -147,6 +143,10 @@ class WalkerSide {
     if (ready.valid()) ready.get();
     decisions_open_ = true;
     return true;
+  }
+
+  void DecideHeldBack() {
+    for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
   }
 
   void Decide(WalkEntry&& entry) {
@@ -202,10 +202,12 @@ void RunWorker(Pipeline& p, const ExtractorProvider& extractor, const ScanOption
   if (p.workers_left.fetch_sub(1) == 1) p.done.Close();  // the last worker out ends the result stream
 }
 
-void Count(ScanStats& stats, const ScanItem& item) {
+}  // namespace
+
+void CountParsed(ScanStats& stats, FileOutcome outcome) {
   ++stats.files;
   ++stats.parsed;
-  switch (item.result.outcome) {
+  switch (outcome) {
     case FileOutcome::kDicom:
       ++stats.dicom;
       break;
@@ -220,8 +222,6 @@ void Count(ScanStats& stats, const ScanItem& item) {
       break;
   }
 }
-
-}  // namespace
 
 ScanStats ScanArchive(const std::string& root, const HeaderReader& extractor, const ScanOptions& options,
                       const std::function<void(ScanItem&&)>& sink) {
@@ -260,7 +260,7 @@ ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extracto
     AbortOnUnwind guard{pipeline};
     while (std::optional<Batch> batch = pipeline.done.Pop()) {
       for (ScanItem& item : batch->items) {
-        Count(stats, item);
+        CountParsed(stats, item.result.outcome);
         sink(std::move(item));
       }
       if (batch->declined > 0) {

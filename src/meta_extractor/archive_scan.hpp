@@ -45,6 +45,9 @@ struct ScanStats {
   std::int64_t declined = 0;  // files needs_parse declined (files == parsed + declined)
 };
 
+// Adds one parsed file with this outcome, as ScanArchive counts it (for sinks that keep live counts).
+void CountParsed(ScanStats& stats, FileOutcome outcome);
+
 // Walks root and parses files in parallel; `sink` is called on the CALLING thread, one item at a time, for every
 // parsed file, in any order. Memory is bounded (bounded queues; the archive is never held in memory).
 ScanStats ScanArchive(const std::string& root, const HeaderReader& extractor, const ScanOptions& options,
