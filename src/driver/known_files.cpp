@@ -1,4 +1,4 @@
-// KnownFiles: loading the last ingest's file records into one arena and a sorted vector; lookups by path.
+// KnownFiles: loading the last ingest's file records into one arena and a vector; lookups by path.
 #include "driver/known_files.hpp"
 
 #include <algorithm>
@@ -19,9 +19,6 @@ void KnownFiles::Load(Session& session, std::string_view root) {
                       .sop_size = static_cast<std::uint32_t>(record.sop_instance_uid.size())});
     arena_.append(record.path).append(record.sop_instance_uid);
   });
-  const auto by_path = [&](const File& a, const File& b) { return PathOf(a) < PathOf(b); };
-  // Stores hand records out in path order; sorting is only a safeguard, never a cost.
-  if (!std::is_sorted(files_.begin(), files_.end(), by_path)) std::sort(files_.begin(), files_.end(), by_path);
   slots_.assign(std::bit_ceil(std::max<std::size_t>(2 * files_.size(), 16)), 0);
   for (std::size_t i = 0; i < files_.size(); ++i) {
     std::size_t slot = Slot(PathOf(files_[i]));

@@ -10,8 +10,9 @@
 
 namespace meta_db::driver {
 
-// Paths and SOP UIDs live in one arena and the records in one vector sorted by path: loading LIDC-IDRI's quarter
-// million records costs a copy of their text rather than a million small allocations, and holds a third less.
+// Paths and SOP UIDs live in one arena and the records in one vector (in the store's path order): loading
+// LIDC-IDRI's quarter million records costs a copy of their text rather than a million small allocations, and
+// holds a third less.
 // Lookups go through an open-addressing table of indices: the walk asks once per file, and a binary search
 // would compare a dozen paths that share their first hundred bytes.
 class KnownFiles {

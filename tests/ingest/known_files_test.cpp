@@ -42,7 +42,7 @@ TEST(KnownFiles, LoadsOnlyTheRootAndFindsEveryRecordByPath) {
   EXPECT_EQ(known.Find("/archiv/x.dcm"), nullptr);
   EXPECT_EQ(known.Find("/archive/a/"), nullptr);
   EXPECT_EQ(known.Find(""), nullptr);
-  // In path order, so a lookup is a binary search.
+  // In the store's path order (so disappeared files are removed in a stable order).
   for (std::size_t i = 1; i < known.files().size(); ++i) {
     EXPECT_LT(known.PathOf(known.files()[i - 1]), known.PathOf(known.files()[i]));
   }
