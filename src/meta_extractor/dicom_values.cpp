@@ -56,64 +56,29 @@ json::value Float(double value) {
   return std::isnan(value) ? json::value("NaN") : json::value(value > 0 ? "Infinity" : "-Infinity");
 }
 
+// One value at `pos` read by DCMTK's getter for its type, as JSON by `to_json`; nullopt when it cannot be read.
+template <typename T, typename ToJson>
+std::optional<json::value> ReadNumber(DcmElement& el, OFCondition (DcmElement::*get)(T&, unsigned long),
+                                      unsigned long pos, ToJson to_json) {
+  T v{};
+  if ((el.*get)(v, pos).bad()) return std::nullopt;
+  return json::value(to_json(v));
+}
+
 // One value at `pos` of a binary numeric VR; nullopt when DCMTK cannot read it.
 std::optional<json::value> BinaryNumber(DcmElement& el, DcmEVR vr, unsigned long pos) {
-  OFCondition ok = EC_IllegalCall;
-  json::value out;
+  const auto as_is = [](auto v) { return v; };
   switch (vr) {
-    case EVR_US: {
-      Uint16 v = 0;
-      ok = el.getUint16(v, pos);
-      out = v;
-      break;
-    }
-    case EVR_SS: {
-      Sint16 v = 0;
-      ok = el.getSint16(v, pos);
-      out = v;
-      break;
-    }
-    case EVR_UL: {
-      Uint32 v = 0;
-      ok = el.getUint32(v, pos);
-      out = v;
-      break;
-    }
-    case EVR_SL: {
-      Sint32 v = 0;
-      ok = el.getSint32(v, pos);
-      out = v;
-      break;
-    }
-    case EVR_UV: {
-      Uint64 v = 0;
-      ok = el.getUint64(v, pos);
-      out = static_cast<std::uint64_t>(v);
-      break;
-    }
-    case EVR_SV: {
-      Sint64 v = 0;
-      ok = el.getSint64(v, pos);
-      out = static_cast<std::int64_t>(v);
-      break;
-    }
-    case EVR_FL: {
-      Float32 v = 0;
-      ok = el.getFloat32(v, pos);
-      out = Float(v);
-      break;
-    }
-    case EVR_FD: {
-      Float64 v = 0;
-      ok = el.getFloat64(v, pos);
-      out = Float(v);
-      break;
-    }
-    default:
-      break;
+    case EVR_US: return ReadNumber(el, &DcmElement::getUint16, pos, as_is);
+    case EVR_SS: return ReadNumber(el, &DcmElement::getSint16, pos, as_is);
+    case EVR_UL: return ReadNumber(el, &DcmElement::getUint32, pos, as_is);
+    case EVR_SL: return ReadNumber(el, &DcmElement::getSint32, pos, as_is);
+    case EVR_UV: return ReadNumber(el, &DcmElement::getUint64, pos, [](Uint64 v) { return std::uint64_t{v}; });
+    case EVR_SV: return ReadNumber(el, &DcmElement::getSint64, pos, [](Sint64 v) { return std::int64_t{v}; });
+    case EVR_FL: return ReadNumber(el, &DcmElement::getFloat32, pos, [](Float32 v) { return Float(v); });
+    case EVR_FD: return ReadNumber(el, &DcmElement::getFloat64, pos, [](Float64 v) { return Float(v); });
+    default: return std::nullopt;
   }
-  if (ok.bad()) return std::nullopt;
-  return out;
 }
 
 bool IsBinaryNumber(DcmEVR vr) {
