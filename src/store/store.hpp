@@ -44,6 +44,10 @@ struct FileRecordView {
   std::int64_t mtime_ns = 0;
   std::string_view status;
   std::string_view sop_instance_uid;
+
+  FileRecord Copy() const {
+    return {std::string(path), size, mtime_ns, std::string(status), std::string(sop_instance_uid)};
+  }
 };
 
 // One failing path in the error register.
@@ -87,9 +91,7 @@ class Session {
                                 const std::function<void(const FileRecordView&)>& visit) = 0;
   std::vector<FileRecord> FileRecords(std::string_view path_prefix) {
     std::vector<FileRecord> records;
-    VisitFileRecords(path_prefix, [&](const FileRecordView& r) {
-      records.push_back({std::string(r.path), r.size, r.mtime_ns, std::string(r.status), std::string(r.sop_instance_uid)});
-    });
+    VisitFileRecords(path_prefix, [&](const FileRecordView& record) { records.push_back(record.Copy()); });
     return records;
   }
   virtual void PutFileRecord(const FileRecord& record) = 0;

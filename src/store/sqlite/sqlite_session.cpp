@@ -58,6 +58,17 @@ std::string ParentColumn(Kind child_kind) {
   return std::string(FindIndexedField(child_kind, *parent)->column);
 }
 
+// The file-record columns every query of ingest_files selects, in FileRecordRow's order.
+constexpr std::string_view kSelectFileRecords = "SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files";
+
+FileRecordView FileRecordRow(const Statement& statement) {
+  return {.path = statement.Text(0),
+          .size = statement.Int(1),
+          .mtime_ns = statement.Int(2),
+          .status = statement.Text(3),
+          .sop_instance_uid = statement.Text(4)};
+}
+
 }  // namespace
 
 Document ParseStoredDocument(std::string_view text) {
@@ -137,27 +148,18 @@ bool SqliteSession::Remove(Kind kind, const ObjectId& id) {
 void SqliteSession::VisitFileRecords(std::string_view path_prefix,
                                      const std::function<void(const FileRecordView&)>& visit) {
   auto read = [&](Statement& statement) {
-    while (statement.Step()) {
-      visit({.path = statement.Text(0),
-             .size = statement.Int(1),
-             .mtime_ns = statement.Int(2),
-             .status = statement.Text(3),
-             .sop_instance_uid = statement.Text(4)});
-    }
+    while (statement.Step()) visit(FileRecordRow(statement));
   };
   // ORDER BY path costs nothing (the key order of a WITHOUT ROWID table) and makes the order a promise.
   if (path_prefix.empty()) {
-    auto statement =
-        db_.Prepare("SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files ORDER BY path");
+    auto statement = db_.Prepare(std::string(kSelectFileRecords) + " ORDER BY path");
     read(*statement);
     return;
   }
   // Paths under the prefix form one contiguous key range: [prefix, prefix with its last byte incremented).
   std::string upper(path_prefix);
   upper.back() = static_cast<char>(upper.back() + 1);
-  auto statement = db_.Prepare(
-      "SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files WHERE path >= ? AND path < ? "
-      "ORDER BY path");
+  auto statement = db_.Prepare(std::string(kSelectFileRecords) + " WHERE path >= ? AND path < ? ORDER BY path");
   statement->Bind(1, path_prefix).Bind(2, upper);
   read(*statement);
 }
@@ -182,15 +184,10 @@ void SqliteSession::RemoveFileRecord(std::string_view path) {
 }
 
 std::optional<FileRecord> SqliteSession::GetFileRecord(std::string_view path) {
-  auto statement =
-      db_.Prepare("SELECT path, size, mtime_ns, status, sop_instance_uid FROM ingest_files WHERE path = ?");
+  auto statement = db_.Prepare(std::string(kSelectFileRecords) + " WHERE path = ?");
   statement->Bind(1, path);
   if (!statement->Step()) return std::nullopt;
-  return FileRecord{.path = std::string(statement->Text(0)),
-                    .size = statement->Int(1),
-                    .mtime_ns = statement->Int(2),
-                    .status = std::string(statement->Text(3)),
-                    .sop_instance_uid = std::string(statement->Text(4))};
+  return FileRecordRow(*statement).Copy();
 }
 
 void SqliteSession::PutError(std::string_view path, std::string_view reason, std::string_view when) {
