@@ -44,17 +44,23 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
   return Adopt(dir);
 }
 
-// Each worker walks subtrees depth-first; a worker that meets a subdirectory while another worker waits idle hands
-// it over instead of descending. With one worker nothing is ever handed over, so the order stays sorted; hand-offs
-// are bounded by the idle workers, and so are the directories held open for them.
+// One worker walks depth-first in sorted order, descending into each subdirectory where it meets it. Several
+// workers share a stack of listed-but-unwalked subdirectories instead: a worker that lists a directory queues its
+// subdirectories at once (so an idle worker can take one while it stats the files) and takes the next from the
+// stack when done. Queued subdirectories hold only their parent's handle open (they are opened relative to it,
+// without following links), so open directories stay bounded by depth times workers.
 class Walker {
  public:
   Walker(int workers, const std::function<void(int, WalkEntry&&)>& visit)
       : workers_(std::max(workers, 1)), visit_(visit) {}
 
   WalkStats Run(DirHandle root, const std::string& root_path) {
-    pending_.push_back({std::move(root), root_path});
     std::vector<WalkStats> stats(static_cast<std::size_t>(workers_));
+    if (workers_ == 1) {
+      Walk(0, root, root_path, stats[0]);
+      return stats[0];
+    }
+    pending_.push_back({.parent = nullptr, .dir = std::move(root), .path = root_path, .name_at = 0});
     {
       std::vector<std::jthread> helpers;
       for (int w = 1; w < workers_; ++w) helpers.emplace_back([&, w] { Work(w, stats[static_cast<std::size_t>(w)]); });
@@ -70,9 +76,18 @@ class Walker {
   }
 
  private:
-  struct Subtree {
+  // A subdirectory waiting in the stack: opened (the root) or to be opened relative to its parent's handle.
+  struct Subdir {
+    DirHandle parent;
     DirHandle dir;
     std::string path;
+    std::size_t name_at = 0;  // where its own name starts in `path`
+  };
+
+  struct Name {
+    std::string name;
+    unsigned char type;  // dirent d_type; DT_UNKNOWN when the file system does not say
+    friend bool operator<(const Name& a, const Name& b) { return a.name < b.name; }
   };
 
   void Work(int worker, WalkStats& stats) {
@@ -82,73 +97,104 @@ class Walker {
       changed_.wait(lock, [&] { return stopping_ || !pending_.empty() || active_ == 0; });
       --idle_;
       if (stopping_ || pending_.empty()) break;  // stopped, or nothing queued and nobody left to queue more
-      Subtree subtree = std::move(pending_.back());
+      Subdir subdir = std::move(pending_.back());
       pending_.pop_back();
       ++active_;
       lock.unlock();
       std::exception_ptr error;
       try {
-        Walk(worker, subtree.dir, subtree.path, stats);
+        if (!subdir.dir) subdir.dir = OpenSubdir(::dirfd(subdir.parent.get()), subdir.path.c_str() + subdir.name_at, stats);
+        subdir.parent = nullptr;
+        if (subdir.dir) Walk(worker, subdir.dir, subdir.path, stats);
       } catch (...) {
         error = std::current_exception();
       }
-      subtree = {};
+      subdir = {};
       lock.lock();
       --active_;
       if (error) {
         if (!error_) error_ = std::move(error);
         stopping_ = true;
       }
-      changed_.notify_all();
+      if (active_ == 0 || stopping_) changed_.notify_all();
     }
     changed_.notify_all();
   }
 
-  // Queues a subtree for an idle worker; false when none waits (the caller descends itself).
-  bool HandOff(DirHandle& dir, const std::string& path) {
-    if (workers_ == 1) return false;
-    std::lock_guard lock(mutex_);
-    if (static_cast<std::size_t>(idle_) <= pending_.size()) return false;
-    pending_.push_back({std::move(dir), path});
-    changed_.notify_one();
-    return true;
+  // nullptr (counted as unreadable unless it vanished or stopped being a directory since it was listed) on failure.
+  static DirHandle OpenSubdir(int parent_fd, const char* name, WalkStats& stats) {
+    DirHandle dir = OpenDirAt(parent_fd, name);
+    if (!dir && errno != ENOENT && errno != ENOTDIR && errno != ELOOP) ++stats.unreadable_dirs;
+    return dir;
+  }
+
+  static std::vector<Name> List(DIR* dir) {
+    std::vector<Name> names;
+    while (const dirent* ent = ::readdir(dir)) {
+      if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
+      names.push_back({ent->d_name, ent->d_type});
+    }
+    std::sort(names.begin(), names.end());  // byte order: deterministic across runs and machines
+    return names;
+  }
+
+  static std::string Join(const std::string& dir_path, const std::string& name) {
+    std::string path;
+    path.reserve(dir_path.size() + 1 + name.size());
+    path += dir_path;
+    if (path.back() != '/') path += '/';
+    path += name;
+    return path;
   }
 
   void Walk(int worker, const DirHandle& dir, const std::string& dir_path, WalkStats& stats) {
     const int dir_fd = ::dirfd(dir.get());
-    std::vector<std::string> names;
-    while (const dirent* ent = ::readdir(dir.get())) {
-      if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
-      names.emplace_back(ent->d_name);
-    }
-    std::sort(names.begin(), names.end());  // byte order: deterministic across runs and machines
-    for (const std::string& name : names) {
+    std::vector<Name> names = List(dir.get());
+    if (workers_ > 1) Queue(dir, dir_path, names);
+    for (const Name& entry : names) {
       if (stopping_) return;
+      if (entry.type == DT_DIR) {
+        if (workers_ > 1) continue;  // queued above
+        if (DirHandle sub = OpenSubdir(dir_fd, entry.name.c_str(), stats)) Walk(worker, sub, Join(dir_path, entry.name), stats);
+        continue;
+      }
+      if (entry.type != DT_REG && entry.type != DT_UNKNOWN) continue;  // links, sockets, fifos, devices: skipped
       struct stat st {};
-      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
-      std::string path = dir_path;
-      if (path.back() != '/') path += '/';
-      path += name;
+      if (::fstatat(dir_fd, entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
       if (S_ISREG(st.st_mode)) {
         ++stats.files;
-        visit_(worker, WalkEntry{.path = std::move(path), .size = st.st_size, .mtime_ns = MtimeNs(st)});
-      } else if (S_ISDIR(st.st_mode)) {
-        DirHandle sub = OpenDirAt(dir_fd, name.c_str());
-        if (!sub) {
-          ++stats.unreadable_dirs;
-          continue;
+        visit_(worker, WalkEntry{.path = Join(dir_path, entry.name), .size = st.st_size, .mtime_ns = MtimeNs(st)});
+      } else if (S_ISDIR(st.st_mode)) {  // d_type unknown (some network and old file systems)
+        if (workers_ > 1) {
+          Queue(dir, dir_path, std::vector<Name>{{entry.name, DT_DIR}});
+        } else if (DirHandle sub = OpenSubdir(dir_fd, entry.name.c_str(), stats)) {
+          Walk(worker, sub, Join(dir_path, entry.name), stats);
         }
-        if (!HandOff(sub, path)) Walk(worker, sub, path, stats);
       }
-      // symlinks, sockets, fifos, devices: skipped (a symlink may point outside the root)
+      // symlinks (a symlink may point outside the root) and special files: skipped
     }
+  }
+
+  // Puts the subdirectories among `names` on the shared stack, first name on top.
+  void Queue(const DirHandle& dir, const std::string& dir_path, const std::vector<Name>& names) {
+    std::vector<Subdir> subdirs;
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+      if (it->type != DT_DIR) continue;
+      std::string path = Join(dir_path, it->name);
+      const std::size_t name_at = path.size() - it->name.size();
+      subdirs.push_back({.parent = dir, .dir = nullptr, .path = std::move(path), .name_at = name_at});
+    }
+    if (subdirs.empty()) return;
+    std::lock_guard lock(mutex_);
+    pending_.insert(pending_.end(), std::make_move_iterator(subdirs.begin()), std::make_move_iterator(subdirs.end()));
+    if (idle_ > 0) changed_.notify_all();
   }
 
   const int workers_;
   const std::function<void(int, WalkEntry&&)>& visit_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<Subtree> pending_;
+  std::vector<Subdir> pending_;
   int idle_ = 0, active_ = 0;
   std::atomic<bool> stopping_{false};  // set under the lock; read by walking workers without it, to stop promptly
   std::exception_ptr error_;           // the first failure, under the lock
