@@ -5,6 +5,7 @@
 #include "common/error.hpp"
 #include "common/stable_hash.hpp"
 #include "driver/batch_writer.hpp"
+#include "driver/directory_digests.hpp"
 #include "driver/progress.hpp"
 #include "meta_extractor/dicom_entry_points.hpp"
 
@@ -48,11 +49,19 @@ bool InShard(std::string_view path, const std::string& root, const IngestOptions
 }
 
 // Unchanged size and mtime mean unchanged content — also for a file that failed to parse, whose register entry
-// stands. Files that could not be opened (permissions can change without touching mtime) and duplicates (the
-// file holding their instance may have gone) are read again every run.
+// stands; unless its status says to read it every run.
 bool IsUnchanged(const KnownFiles::File& known, const extractor::WalkEntry& entry) {
-  return known.size == entry.size && known.mtime_ns == entry.mtime_ns && known.status != "unreadable" &&
-         known.status != "duplicate";
+  return known.size == entry.size && known.mtime_ns == entry.mtime_ns && IsSettled(known.status);
+}
+
+// A directory below the root is in one shard with all its files; the root's own files are sharded one by one.
+// Whether some of the files of `directory` (with its trailing '/') are this run's:
+bool HasFilesInShard(std::string_view directory, const std::string& root, const IngestOptions& options) {
+  return options.shard_count <= 1 || directory.size() == root.size() || InShard(directory, root, options);
+}
+// Whether all of them are, so this run may judge the directory as a whole:
+bool JudgesDirectory(std::string_view directory, const std::string& root, const IngestOptions& options) {
+  return options.shard_count <= 1 || (directory.size() > root.size() && InShard(directory, root, options));
 }
 
 std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) {
@@ -93,16 +102,26 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
     });
     return *reader;
   };
-  // The store opens and the last ingest's file records load while the walk starts: the walkers hold entries back
-  // until they are in (an unchanged re-ingest of a few thousand files takes ~10 ms; these are a third of it).
+  // The store opens and the directory digests load while the walk starts: the walkers hold entries back until
+  // they are in. The last ingest's file records load only when some directory has to be judged file by file.
   std::unique_ptr<Store> store;
+  DirectoryDigests digests;
   KnownFiles previous;
+  std::once_flag previous_loaded;
+  std::atomic<bool> previous_in{false};
+  const auto load_previous = [&] {
+    std::call_once(previous_loaded, [&] {
+      store->Read([&](Session& session) { previous.Load(session, root); });
+      previous_in = true;
+    });
+  };
   std::optional<ObjectId> collection_id;
   std::shared_future<void> ready = std::async(std::launch::async, [&] {
     store = open_store();
-    store->Read([&](Session& session) { previous.Load(session, root); });
+    store->Read([&](Session& session) { digests.Load(session, root); });
     collection_id = EnsureCollection(*store, options.collection);
   }).share();
+  const auto judged = [&](std::string_view directory) { return JudgesDirectory(directory, root, options); };
   IngestSummary summary;
   // Made once the store is open: by the first parsed file (which waited for it), or after the walk.
   std::optional<BatchWriter> writer;
@@ -115,6 +134,17 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   scan.threads = options.threads;
   scan.needs_parse_ready = ready;
   std::atomic<std::int64_t> unchanged{0};
+  scan.unchanged_directory = [&](const extractor::DirectoryFiles& part) {
+    if (part.files.empty()) return false;
+    const std::string_view directory = DirectoryOf(part.files.front().path);
+    if (!HasFilesInShard(directory, root, options)) return false;  // needs_parse declines each, unlooked-up
+    if (digests.Unchanged(part, judged(directory))) {
+      unchanged.fetch_add(static_cast<std::int64_t>(part.files.size()), std::memory_order_relaxed);
+      return true;
+    }
+    load_previous();  // before needs_parse looks the files up
+    return false;
+  };
   scan.needs_parse = [&](const extractor::WalkEntry& entry) {
     if (!InShard(entry.path, root, options)) return false;
     // Runs on the walker threads; the one that meets a file is the only one to write its `seen`.
@@ -153,15 +183,26 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   if (writer) writer->Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
 
+  // Files gone since the last ingest: records the walk did not meet, outside the directories found unchanged as a
+  // whole (whose records were never looked up). When every stored directory was met and unchanged, there are none.
+  if (previous_in || digests.MissedStored([&](std::string_view directory) {
+        return HasFilesInShard(directory, root, options);
+      })) {
+    load_previous();
+  }
   std::vector<FileRecord> gone;
   for (const KnownFiles::File& known : previous.files()) {
-    if (!known.seen && InShard(previous.PathOf(known), root, options)) gone.push_back(previous.RecordOf(known));
+    const std::string_view path = previous.PathOf(known);
+    if (!known.seen && InShard(path, root, options) && !digests.IsUnchanged(DirectoryOf(path))) {
+      gone.push_back(previous.RecordOf(known));
+    }
   }
   // An unchanged archive needs no writer at all (nothing parsed, nothing gone): no thread, no transaction.
   if (writer || !gone.empty()) {
     writer_ready().RemoveDisappeared(gone);
     writer->Finish();
   }
+  digests.Save(*store, judged);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.files_per_second = summary.seconds > 0 ? static_cast<double>(summary.files_seen) / summary.seconds : 0;
   progress.Done(summary);

@@ -121,13 +121,14 @@ class WalkerSide {
  public:
   WalkerSide(Pipeline& p, const ScanOptions& options, bool prefetch) : p_(p), options_(options), prefetch_(prefetch) {}
 
-  void Visit(WalkEntry&& entry) {
+  void Visit(DirectoryFiles& part) {
     if (decisions_open_) {
-      Decide(std::move(entry));
+      Decide(part);
       return;
     }
-    held_back_.push_back(std::move(entry));
-    if (Ready(held_back_.size() >= kMaxHeldBack)) DecideHeldBack();
+    held_files_ += part.files.size();
+    held_back_.push_back({.path = part.path, .files = std::move(part.files), .complete = part.complete});
+    if (Ready(held_files_ >= kMaxHeldBack)) DecideHeldBack();
   }
 
   void Finish() {
@@ -146,27 +147,40 @@ class WalkerSide {
   }
 
   void DecideHeldBack() {
-    for (WalkEntry& held : std::exchange(held_back_, {})) Decide(std::move(held));
+    for (DirectoryFiles& held : std::exchange(held_back_, {})) Decide(held);
+    held_files_ = 0;
   }
 
-  void Decide(WalkEntry&& entry) {
-    if (options_.needs_parse && !options_.needs_parse(entry)) {
-      ++batch_.declined;
-    } else {
-      if (prefetch_) PrefetchHead(entry.path);
-      batch_.items.push_back(ScanItem{.entry = std::move(entry), .result = {}, .text = {}});
+  void Decide(DirectoryFiles& part) {
+    if (options_.unchanged_directory && options_.unchanged_directory(part)) {
+      batch_.declined += static_cast<std::int64_t>(part.files.size());
+      PushIfFull();
+      return;
     }
+    for (WalkEntry& entry : part.files) {
+      if (options_.needs_parse && !options_.needs_parse(entry)) {
+        ++batch_.declined;
+      } else {
+        if (prefetch_) PrefetchHead(entry.path);
+        batch_.items.push_back(ScanItem{.entry = std::move(entry), .result = {}, .text = {}});
+      }
+      PushIfFull();
+    }
+  }
+
+  void PushIfFull() {
     if (batch_.items.size() < kBatch && batch_.declined < kMaxDeclined) return;
     if (!p_.work.Push(std::exchange(batch_, {}))) throw StopWalk{};
   }
 
-  // Entries walked before needs_parse is ready: enough to overlap a large archive's file-record load, bounded.
+  // Files walked before needs_parse is ready: enough to overlap a large archive's file-record load, bounded.
   static constexpr std::size_t kMaxHeldBack = 1 << 16;
   Pipeline& p_;
   const ScanOptions& options_;
   const bool prefetch_;
   bool decisions_open_ = !options_.needs_parse_ready.valid();
-  std::vector<WalkEntry> held_back_;
+  std::vector<DirectoryFiles> held_back_;
+  std::size_t held_files_ = 0;
   Batch batch_;
 };
 
@@ -176,9 +190,9 @@ void RunWalkers(Pipeline& p, const std::string& root, const ScanOptions& options
     std::vector<WalkerSide> sides;
     sides.reserve(static_cast<std::size_t>(walkers));
     for (int w = 0; w < walkers; ++w) sides.emplace_back(p, options, prefetch);
-    p.walk_stats = WalkArchive(root, walkers, [&](int worker, WalkEntry&& entry) {
-      sides[static_cast<std::size_t>(worker)].Visit(std::move(entry));
-    });
+    p.walk_stats = WalkArchive(root, walkers, DirectoryVisitor([&](int worker, DirectoryFiles& part) {
+      sides[static_cast<std::size_t>(worker)].Visit(part);
+    }));
     for (WalkerSide& side : sides) side.Finish();
   } catch (const StopWalk&) {
   } catch (...) {

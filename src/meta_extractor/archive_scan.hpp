@@ -23,6 +23,9 @@ struct ScanOptions {
   // Called on the walker threads, concurrently (each file once): null = parse everything; false = a file to leave
   // alone (unchanged since the last ingest): neither prefetched nor parsed nor handed to the sink, only counted.
   std::function<bool(const WalkEntry&)> needs_parse{};
+  // Optional, called like needs_parse (and only once it may be) with each directory's files before needs_parse sees
+  // any of them: true = all of them are unchanged, declined without a needs_parse call each.
+  std::function<bool(const DirectoryFiles&)> unchanged_directory{};
   // Optional, runs on the parser threads right after each item is made (so it must be thread-safe): per-item work
   // that should scale with the parsers instead of serialising on the caller, e.g. rendering ScanItem::text.
   std::function<void(ScanItem&)> prepare{};

@@ -44,6 +44,36 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
   return Adopt(dir);
 }
 
+// Gathers a directory's regular files and hands them to the visitor together, in parts of at most kMaxPart files.
+class Part {
+ public:
+  Part(int worker, const std::string& dir_path, const DirectoryVisitor& visit)
+      : worker_(worker), visit_(visit), part_{.path = dir_path, .files = {}, .complete = false} {}
+
+  const std::string& path() const { return part_.path; }
+
+  void Add(WalkEntry&& entry) {
+    part_.files.push_back(std::move(entry));
+    if (part_.files.size() >= kMaxPart) Flush(false);
+  }
+
+  // Hands over the files gathered so far; `last` when no more can follow. Complete = the directory in one part.
+  void Flush(bool last) {
+    if (part_.files.empty()) return;
+    part_.complete = last && !split_;
+    split_ = split_ || !last;
+    visit_(worker_, part_);
+    part_.files.clear();
+  }
+
+ private:
+  static constexpr std::size_t kMaxPart = 16384;  // bounds the memory a huge flat directory takes
+  const int worker_;
+  const DirectoryVisitor& visit_;
+  DirectoryFiles part_;
+  bool split_ = false;
+};
+
 // One worker walks depth-first in sorted order, descending into each subdirectory where it meets it. Several
 // workers share a stack of listed-but-unwalked subdirectories instead: a worker that lists a directory queues its
 // subdirectories at once (so an idle worker can take one while it stats the files) and takes the next from the
@@ -51,7 +81,7 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
 // without following links), so open directories stay bounded by depth times workers.
 class Walker {
  public:
-  Walker(int workers, const std::function<void(int, WalkEntry&&)>& visit)
+  Walker(int workers, const DirectoryVisitor& visit)
       : workers_(std::max(workers, 1)), visit_(visit) {}
 
   WalkStats Run(DirHandle root, const std::string& root_path) {
@@ -151,11 +181,11 @@ class Walker {
     const int dir_fd = ::dirfd(dir.get());
     std::vector<Name> names = List(dir.get());
     if (workers_ > 1) Queue(dir, dir_path, names);
+    Part part(worker, dir_path, visit_);
     for (const Name& entry : names) {
       if (stopping_) return;
       if (entry.type == DT_DIR) {
-        if (workers_ > 1) continue;  // queued above
-        if (DirHandle sub = OpenSubdir(dir_fd, entry.name.c_str(), stats)) Walk(worker, sub, Join(dir_path, entry.name), stats);
+        if (workers_ == 1) Descend(worker, part, dir_fd, entry.name, stats);  // else queued above
         continue;
       }
       if (entry.type != DT_REG && entry.type != DT_UNKNOWN) continue;  // links, sockets, fifos, devices: skipped
@@ -163,16 +193,26 @@ class Walker {
       if (::fstatat(dir_fd, entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
       if (S_ISREG(st.st_mode)) {
         ++stats.files;
-        visit_(worker, WalkEntry{.path = Join(dir_path, entry.name), .size = st.st_size, .mtime_ns = MtimeNs(st)});
+        part.Add(WalkEntry{.path = Join(dir_path, entry.name), .size = st.st_size, .mtime_ns = MtimeNs(st)});
       } else if (S_ISDIR(st.st_mode)) {  // d_type unknown (some network and old file systems)
         if (workers_ > 1) {
           Queue(dir, dir_path, std::vector<Name>{{entry.name, DT_DIR}});
-        } else if (DirHandle sub = OpenSubdir(dir_fd, entry.name.c_str(), stats)) {
-          Walk(worker, sub, Join(dir_path, entry.name), stats);
+        } else {
+          Descend(worker, part, dir_fd, entry.name, stats);
         }
       }
       // symlinks (a symlink may point outside the root) and special files: skipped
     }
+    part.Flush(true);
+  }
+
+  // One worker keeps the sorted order across a directory's files and subdirectories: the files met so far go out
+  // first (so that directory arrives in parts).
+  void Descend(int worker, Part& part, int dir_fd, const std::string& name, WalkStats& stats) {
+    DirHandle sub = OpenSubdir(dir_fd, name.c_str(), stats);
+    if (!sub) return;
+    part.Flush(false);
+    Walk(worker, sub, Join(part.path(), name), stats);
   }
 
   // Puts the subdirectories among `names` on the shared stack, first name on top.
@@ -191,7 +231,7 @@ class Walker {
   }
 
   const int workers_;
-  const std::function<void(int, WalkEntry&&)>& visit_;
+  const DirectoryVisitor& visit_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Subdir> pending_;
@@ -202,7 +242,7 @@ class Walker {
 
 }  // namespace
 
-WalkStats WalkArchive(const std::string& root, int workers, const std::function<void(int, WalkEntry&&)>& visit) {
+WalkStats WalkArchive(const std::string& root, int workers, const DirectoryVisitor& visit) {
   if (root.empty()) throw Error(Errc::kBadRequest, "archive root is empty");
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(root, ec);
@@ -219,6 +259,12 @@ WalkStats WalkArchive(const std::string& root, int workers, const std::function<
     throw Error(Errc::kBadRequest, "archive root '" + root + "' cannot be listed: " + std::strerror(errno));
   }
   return Walker(workers, visit).Run(std::move(dir), root_path);
+}
+
+WalkStats WalkArchive(const std::string& root, int workers, const std::function<void(int, WalkEntry&&)>& visit) {
+  return WalkArchive(root, workers, DirectoryVisitor([&visit](int worker, DirectoryFiles& part) {
+    for (WalkEntry& entry : part.files) visit(worker, std::move(entry));
+  }));
 }
 
 WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntry&&)>& visit) {

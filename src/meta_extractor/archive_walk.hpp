@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace meta_db::extractor {
 
@@ -12,6 +13,16 @@ struct WalkEntry {
   std::int64_t size = 0;
   std::int64_t mtime_ns = 0;
 };
+
+// Regular files of one directory, sorted by name: all of them (`complete`), or one part of a directory that came in
+// several (a huge one, or one whose files a single worker met between subdirectories).
+struct DirectoryFiles {
+  std::string path;  // the directory, as in its files' paths (no trailing '/')
+  std::vector<WalkEntry> files;
+  bool complete = false;
+};
+// The visitor may move the files out.
+using DirectoryVisitor = std::function<void(int worker, DirectoryFiles& part)>;
 
 struct WalkStats {
   std::int64_t files = 0;
@@ -27,5 +38,9 @@ WalkStats WalkArchive(const std::string& root, const std::function<void(WalkEntr
 // Each directory is listed in sorted order by one worker; with one worker the order is WalkArchive's.
 // An exception thrown by `visit` stops every worker and is rethrown here.
 WalkStats WalkArchive(const std::string& root, int workers, const std::function<void(int, WalkEntry&&)>& visit);
+
+// The same walk, handing each directory's files over together once they are all stat'ed (parts of at most 16,384
+// files): a caller can judge a directory as a whole, e.g. unchanged since the last ingest.
+WalkStats WalkArchive(const std::string& root, int workers, const DirectoryVisitor& visit);
 
 }  // namespace meta_db::extractor

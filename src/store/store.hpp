@@ -58,6 +58,9 @@ struct ErrorRecord {
   std::string last_seen;   // ISO-8601
 };
 
+// The directory part of a file path with its trailing '/': the key of the directory's digest.
+inline std::string_view DirectoryOf(std::string_view path) { return path.substr(0, path.rfind('/') + 1); }
+
 // Counts per collection plus the error register.
 struct StoreCounts {
   std::int64_t researchers = 0, collections = 0, studies = 0, series = 0, instances = 0, jobs = 0, errors = 0;
@@ -97,6 +100,17 @@ class Session {
   virtual void PutFileRecord(const FileRecord& record) = 0;
   virtual void RemoveFileRecord(std::string_view path) = 0;
   virtual std::optional<FileRecord> GetFileRecord(std::string_view path) = 0;
+
+  // Directory digests, for incremental ingest: a row for every directory that holds file records (keyed by its
+  // path with a trailing '/'), carrying a digest of its files' names, sizes and mtimes as the last ingest found
+  // them to match its records — or none, meaning: look at each file. Writing or removing a file record clears its
+  // directory's digest (creating the row) in the same transaction, whoever writes, so a digest never outlives the
+  // records it vouches for.
+  virtual void VisitDirectoryDigests(
+      std::string_view path_prefix,
+      const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) = 0;
+  virtual void PutDirectoryDigest(std::string_view directory, std::int64_t digest) = 0;
+  virtual void RemoveDirectoryDigest(std::string_view directory) = 0;
 
   // The error register: one entry per failing path.
   virtual void PutError(std::string_view path, std::string_view reason, std::string_view when) = 0;

@@ -6,7 +6,10 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <sqlite3.h>
+
 #include <fstream>
+#include <map>
 #include <set>
 
 namespace meta_db::testing {
@@ -41,6 +44,38 @@ std::vector<std::string> PathsOfFirstSeries(Store& store, std::string* series_id
     }
   });
   return paths;
+}
+
+// Every directory holding file records (with its trailing '/') and its stored digest.
+std::map<std::string, std::optional<std::int64_t>> DirectoryRows(Store& store, std::set<std::string>* record_dirs) {
+  std::map<std::string, std::optional<std::int64_t>> rows;
+  store.Read([&](Session& session) {
+    session.VisitDirectoryDigests("", [&](std::string_view directory, std::optional<std::int64_t> digest) {
+      rows.emplace(directory, digest);
+    });
+    session.VisitFileRecords("", [&](const FileRecordView& record) { record_dirs->emplace(DirectoryOf(record.path)); });
+  });
+  return rows;
+}
+
+// After an ingest: a row for exactly the directories holding records, each with a digest when none of its files has
+// to be read every run.
+void ExpectEveryDirectoryDigested(Store& store) {
+  std::set<std::string> record_dirs;
+  const auto rows = DirectoryRows(store, &record_dirs);
+  std::set<std::string> row_dirs;
+  for (const auto& [directory, digest] : rows) {
+    row_dirs.insert(directory);
+    EXPECT_TRUE(digest.has_value()) << directory;
+  }
+  EXPECT_EQ(row_dirs, record_dirs);
+}
+
+void ExecOnFile(const fs::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
 }
 
 class IngestTest : public ::testing::Test {
@@ -281,6 +316,86 @@ TEST_F(IngestTest, ProfileDecidesWhichTagsAreStored) {
     const auto& metadata = series.at("metadata").as_object();
     EXPECT_TRUE(metadata.contains("KVP")) << json::serialize(metadata);
     EXPECT_FALSE(metadata.contains("ConvolutionKernel")) << json::serialize(metadata);
+  });
+}
+
+TEST_F(IngestTest, UnchangedDirectoriesAreRecognisedAsWholesAndChangesStillFound) {
+  const fs::path archive = CopyArchive();
+  Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  ExpectEveryDirectoryDigested(*store);
+  std::string series_id;
+  const auto paths = PathsOfFirstSeries(*store, &series_id);
+  ASSERT_GE(paths.size(), 2u);
+  const auto original = fs::last_write_time(paths[1]);
+  fs::last_write_time(paths[1], original + std::chrono::hours(1));
+  json::object summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "dicom_parsed"), 1);
+  EXPECT_EQ(Int(summary, "unchanged_files"), Int(summary, "files_seen") - 1);
+  ExpectEveryDirectoryDigested(*store);
+  // Back to the state the first ingest saw: the directory hashes as it did then, but the records hold the touched
+  // file, so it is read again.
+  fs::last_write_time(paths[1], original);
+  summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "dicom_parsed"), 1);
+  EXPECT_EQ(Int(summary, "instances", "updated"), 0);
+  ExpectEveryDirectoryDigested(*store);
+  // A new file in a directory, and a file removed from it.
+  fs::copy_file(kPydicomFiles / "CT_small.dcm", fs::path(paths[0]).parent_path() / "zz-new.dcm");
+  fs::remove(paths[1]);
+  summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "dicom_parsed"), 1);
+  EXPECT_EQ(Int(summary, "disappeared"), 1);
+  EXPECT_EQ(Int(summary, "instances", "inserted"), 1);
+  EXPECT_EQ(Int(summary, "instances", "removed"), 1);
+  ExpectInvariants(*store);
+  ExpectEveryDirectoryDigested(*store);
+  summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "unchanged_files"), Int(summary, "files_seen"));
+}
+
+TEST_F(IngestTest, ReingestOfAVersion4CatalogueChangesNothingAndDigestsItsDirectories) {
+  Ingest(Archive(), Db());
+  const fs::path file = dir_ / "catalogue.sqlite";
+  ExecOnFile(file, "DROP TABLE ingest_dirs; UPDATE meta_db_info SET value = '4' WHERE key = 'schema_version'");
+  std::vector<std::string> before;
+  {
+    auto store = OpenStore(Db());
+    before = Fingerprint(*store);
+  }
+  const json::object summary = Ingest(Archive(), Db());
+  EXPECT_EQ(Int(summary, "dicom_parsed"), 0);
+  EXPECT_EQ(Int(summary, "unchanged_files"), Int(summary, "files_seen"));
+  auto store = OpenStore(Db());
+  EXPECT_EQ(Fingerprint(*store), before);
+  ExpectEveryDirectoryDigested(*store);
+}
+
+TEST_F(IngestTest, ShardedReingestFollowsTheRootsOwnFiles) {
+  const fs::path archive = CopyArchive();
+  fs::copy_file(kPydicomFiles / "CT_small.dcm", archive / "at-the-root.dcm");
+  const auto all_shards = [&] {
+    json::object total;
+    for (const char* key : {"files_seen", "unchanged_files", "dicom_parsed", "disappeared"}) total[key] = 0;
+    for (int shard = 0; shard < 3; ++shard) {
+      const json::object summary = Ingest(archive, Db(), {"--shard", std::to_string(shard) + "/3"});
+      for (auto& [key, value] : total) value = value.to_number<std::int64_t>() + Int(summary, key);
+    }
+    return total;
+  };
+  json::object total = all_shards();
+  EXPECT_EQ(Int(total, "files_seen"), Int(*manifest_, "files_total") + 1);
+  total = all_shards();
+  EXPECT_EQ(Int(total, "unchanged_files"), Int(total, "files_seen"));
+  EXPECT_EQ(Int(total, "dicom_parsed"), 0);
+  fs::remove(archive / "at-the-root.dcm");
+  total = all_shards();
+  EXPECT_EQ(Int(total, "disappeared"), 1);
+  EXPECT_EQ(Int(total, "dicom_parsed"), 0);
+  auto store = OpenStore(Db());
+  ExpectInvariants(*store);
+  store->Read([&](Session& session) {
+    EXPECT_FALSE(session.GetFileRecord((fs::canonical(archive) / "at-the-root.dcm").string()).has_value());
   });
 }
 

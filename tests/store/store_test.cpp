@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -156,8 +158,66 @@ TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
     ASSERT_TRUE(s.GetFileRecord("/a/1.dcm").has_value());
     EXPECT_EQ(s.GetFileRecord("/a/1.dcm")->sop_instance_uid, "1");
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "4");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ingest_files_sop'"), "0");
+}
+
+TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecords) {
+  TempDir dir;
+  const auto file = dir / "v4.sqlite";
+  OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/a/1.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "1"});
+    s.PutFileRecord({.path = "/a/2.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "2"});
+    s.PutFileRecord({.path = "/a/b/3.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "3"});
+    s.PutFileRecord({.path = "/c.dcm", .size = 1, .mtime_ns = 2, .status = "error", .sop_instance_uid = ""});
+  });
+  // What a version-4 file held: no directory table.
+  ExecOnFile(file, "DROP TABLE ingest_dirs; UPDATE meta_db_info SET value = '4' WHERE key = 'schema_version'");
+  std::vector<std::pair<std::string, std::optional<std::int64_t>>> rows;
+  OpenStore("sqlite:" + file.string())->Read([&](Session& s) {
+    s.VisitDirectoryDigests("", [&](std::string_view directory, std::optional<std::int64_t> digest) {
+      rows.emplace_back(directory, digest);
+    });
+  });
+  using Row = std::pair<std::string, std::optional<std::int64_t>>;
+  EXPECT_EQ(rows, (std::vector<Row>{{"/", std::nullopt}, {"/a/", std::nullopt}, {"/a/b/", std::nullopt}}));
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
+}
+
+TEST_F(StoreTest, WritingAFileRecordClearsItsDirectoryDigestInTheSameTransaction) {
+  store_->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/r/a/1.dcm", .size = 1, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "1"});
+    s.PutFileRecord({.path = "/r/b/1.dcm", .size = 1, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "2"});
+    s.PutFileRecord({.path = "/rx/1.dcm", .size = 1, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "3"});
+  });
+  const auto digests = [&](std::string_view prefix) {
+    std::map<std::string, std::optional<std::int64_t>> out;
+    store_->Read([&](Session& s) {
+      s.VisitDirectoryDigests(prefix, [&](std::string_view d, std::optional<std::int64_t> v) { out.emplace(d, v); });
+    });
+    return out;
+  };
+  using Digests = std::map<std::string, std::optional<std::int64_t>>;
+  EXPECT_EQ(digests("/r/"), (Digests{{"/r/a/", std::nullopt}, {"/r/b/", std::nullopt}})) << "rows made by the writes";
+  store_->Write([&](Session& s) {
+    s.PutDirectoryDigest("/r/a/", 11);
+    s.PutDirectoryDigest("/r/b/", -22);
+  });
+  EXPECT_EQ(digests("/r/"), (Digests{{"/r/a/", 11}, {"/r/b/", -22}}));
+  // A failed write leaves the digest standing, as it leaves the record.
+  EXPECT_THROW(store_->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/r/a/1.dcm", .size = 2, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "1"});
+    throw Error(Errc::kInternal, "stop");
+  }),
+               Error);
+  EXPECT_EQ(digests("/r/").at("/r/a/"), 11);
+  store_->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/r/a/1.dcm", .size = 2, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "1"});
+  });
+  store_->Write([&](Session& s) { s.RemoveFileRecord("/r/b/1.dcm"); });
+  EXPECT_EQ(digests("/r/"), (Digests{{"/r/a/", std::nullopt}, {"/r/b/", std::nullopt}}));
+  store_->Write([&](Session& s) { s.RemoveDirectoryDigest("/r/b/"); });
+  EXPECT_EQ(digests(""), (Digests{{"/r/a/", std::nullopt}, {"/rx/", std::nullopt}}));
 }
 
 TEST_F(StoreTest, ErrorRegisterKeepsOneEntryPerPath) {

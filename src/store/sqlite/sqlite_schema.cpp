@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS ingest_files (
   sop_instance_uid TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ingest_errors (
   path TEXT PRIMARY KEY, reason TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ingest_dirs (path TEXT PRIMARY KEY, digest INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta_db_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
@@ -127,6 +128,14 @@ void EnsureSchema(Database& db) {
     if (version <= 2) AddTypeColumns(db);
     // v4: file records are only ever looked up by path; the SOP index cost every ingested file a random insert.
     if (version <= 3) db.Exec("DROP INDEX IF EXISTS ix_ingest_files_sop");
+    // v5: directory digests. Every directory holding records gets its row, with no digest: the next ingest looks at
+    // its files one by one, as before, and records their digest. (rtrim of every character but '/' keeps the
+    // directory part.)
+    if (version <= 4) {
+      db.Exec(
+          "INSERT OR IGNORE INTO ingest_dirs (path, digest) "
+          "SELECT DISTINCT rtrim(path, replace(path, '/', '')), NULL FROM ingest_files");
+    }
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);

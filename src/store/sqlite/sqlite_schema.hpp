@@ -6,7 +6,7 @@
 namespace meta_db::sqlite {
 
 // 2: composite (parent, order) indexes for children listings. 3: "<column>_t" JSON-type columns.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Idempotent: creates missing tables, generated columns, indexes and the FTS table.
 void EnsureSchema(Database& db);

@@ -176,11 +176,55 @@ void SqliteSession::PutFileRecord(const FileRecord& record) {
     statement->Bind(5, record.sop_instance_uid);
   }
   statement->Run();
+  Touch(record.path);
 }
 
 void SqliteSession::RemoveFileRecord(std::string_view path) {
   auto statement = db_.Prepare("DELETE FROM ingest_files WHERE path = ?");
   statement->Bind(1, path).Run();
+  Touch(path);
+}
+
+void SqliteSession::Touch(std::string_view path) {
+  const std::string_view directory = DirectoryOf(path);
+  // A batch writes a directory's files one after another: most calls find it just inserted.
+  if (!touched_directories_.empty() && *std::prev(touched_directories_.end()) == directory) return;
+  touched_directories_.emplace(directory);
+}
+
+void SqliteSession::ClearTouchedDigests() {
+  if (touched_directories_.empty()) return;
+  auto statement = db_.Prepare(
+      "INSERT INTO ingest_dirs (path, digest) VALUES (?, NULL) ON CONFLICT(path) DO UPDATE SET digest = NULL");
+  for (const std::string& directory : touched_directories_) {
+    statement->Bind(1, directory).Run();
+    statement->Reset();
+  }
+  touched_directories_.clear();
+}
+
+void SqliteSession::VisitDirectoryDigests(
+    std::string_view path_prefix,
+    const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) {
+  // The same key range as VisitFileRecords'; "" selects every row.
+  std::string upper(path_prefix);
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  auto statement = db_.Prepare("SELECT path, digest FROM ingest_dirs WHERE path >= ?1 AND (?2 = '' OR path < ?2)");
+  statement->Bind(1, path_prefix).Bind(2, upper);
+  while (statement->Step()) {
+    visit(statement->Text(0), statement->IsNull(1) ? std::nullopt : std::optional<std::int64_t>(statement->Int(1)));
+  }
+}
+
+void SqliteSession::PutDirectoryDigest(std::string_view directory, std::int64_t digest) {
+  auto statement = db_.Prepare(
+      "INSERT INTO ingest_dirs (path, digest) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET digest = excluded.digest");
+  statement->Bind(1, directory).Bind(2, digest).Run();
+}
+
+void SqliteSession::RemoveDirectoryDigest(std::string_view directory) {
+  auto statement = db_.Prepare("DELETE FROM ingest_dirs WHERE path = ?");
+  statement->Bind(1, directory).Run();
 }
 
 std::optional<FileRecord> SqliteSession::GetFileRecord(std::string_view path) {

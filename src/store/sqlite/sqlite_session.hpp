@@ -9,6 +9,8 @@
 #include "store/store.hpp"
 
 #include <chrono>
+#include <set>
+#include <string>
 
 namespace meta_db::sqlite {
 
@@ -33,6 +35,15 @@ class SqliteSession final : public Session {
   void RemoveFileRecord(std::string_view path) override;
   std::optional<FileRecord> GetFileRecord(std::string_view path) override;
 
+  void VisitDirectoryDigests(
+      std::string_view path_prefix,
+      const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) override;
+  void PutDirectoryDigest(std::string_view directory, std::int64_t digest) override;
+  void RemoveDirectoryDigest(std::string_view directory) override;
+  // Clears the digests of the directories whose file records this session wrote; SqliteStore calls it before
+  // committing (once per directory and transaction rather than once per file record).
+  void ClearTouchedDigests();
+
   void PutError(std::string_view path, std::string_view reason, std::string_view when) override;
   void ClearError(std::string_view path) override;
   std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) override;
@@ -43,8 +54,11 @@ class SqliteSession final : public Session {
   std::chrono::milliseconds query_budget() const { return query_budget_; }
 
  private:
+  void Touch(std::string_view path);
+
   Database& db_;
   std::chrono::milliseconds query_budget_;
+  std::set<std::string, std::less<>> touched_directories_;
 };
 
 // Parses a stored JSON document (kInternal if the stored text is not an object).

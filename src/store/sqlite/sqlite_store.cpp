@@ -56,6 +56,7 @@ class SqliteStore final : public Store {
     Transaction transaction(*writer_, true);
     SqliteSession session(*writer_, std::chrono::milliseconds(options_.query_budget_ms));
     fn(session);
+    session.ClearTouchedDigests();
     transaction.Commit();
   }
 

@@ -1,0 +1,120 @@
+// DirectoryDigests: what makes a directory unchanged as a whole, and which digests get saved, on a real store.
+#include "driver/directory_digests.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+
+namespace meta_db::driver {
+namespace {
+
+using extractor::DirectoryFiles;
+using extractor::WalkEntry;
+
+DirectoryFiles Part(std::vector<WalkEntry> files, bool complete = true) {
+  return {.path = "/archive/s", .files = std::move(files), .complete = complete};
+}
+
+const std::vector<WalkEntry> kFiles = {{.path = "/archive/s/1.dcm", .size = 10, .mtime_ns = 100},
+                                       {.path = "/archive/s/2.dcm", .size = 20, .mtime_ns = 200}};
+
+TEST(DirectoryDigests, DigestCoversNamesSizesAndMtimesInAnyOrder) {
+  const std::int64_t digest = DirectoryDigests::Of(Part(kFiles));
+  EXPECT_EQ(DirectoryDigests::Of(Part({kFiles[1], kFiles[0]})), digest) << "the walk's order does not matter";
+  auto changed = [&](auto change) {
+    std::vector<WalkEntry> files = kFiles;
+    change(files);
+    return DirectoryDigests::Of(Part(files));
+  };
+  EXPECT_NE(changed([](auto& f) { f[0].size = 11; }), digest);
+  EXPECT_NE(changed([](auto& f) { f[1].mtime_ns = 201; }), digest);
+  EXPECT_NE(changed([](auto& f) { f[0].path = "/archive/s/3.dcm"; }), digest);
+  EXPECT_NE(changed([](auto& f) { f.pop_back(); }), digest);
+  EXPECT_NE(changed([](auto& f) { f.push_back({.path = "/archive/s/3.dcm", .size = 0, .mtime_ns = 0}); }), digest);
+  EXPECT_NE(changed([](auto& f) { std::swap(f[0].size, f[1].size); }), digest) << "sizes belong to their names";
+}
+
+class DirectoryDigestsOnStore : public ::testing::Test {
+ protected:
+  void PutRecords(const std::vector<WalkEntry>& files, const std::string& status = "ok") {
+    store_->Write([&](Session& s) {
+      for (const WalkEntry& f : files) {
+        s.PutFileRecord({.path = f.path, .size = f.size, .mtime_ns = f.mtime_ns, .status = status, .sop_instance_uid = ""});
+      }
+    });
+  }
+  std::map<std::string, std::optional<std::int64_t>> Stored() {
+    std::map<std::string, std::optional<std::int64_t>> out;
+    store_->Read([&](Session& s) {
+      s.VisitDirectoryDigests("", [&](std::string_view d, std::optional<std::int64_t> v) { out.emplace(d, v); });
+    });
+    return out;
+  }
+  std::unique_ptr<DirectoryDigests> Loaded() {
+    auto digests = std::make_unique<DirectoryDigests>();
+    store_->Read([&](Session& s) { digests->Load(s, "/archive/"); });
+    return digests;
+  }
+  static bool All(std::string_view) { return true; }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_ = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+};
+
+TEST_F(DirectoryDigestsOnStore, SavesOnlyWhatTheCommittedRecordsConfirm) {
+  PutRecords(kFiles);
+  const auto first = Loaded();
+  EXPECT_FALSE(first->Unchanged(Part(kFiles), true)) << "no digest yet: judged file by file";
+  first->Save(*store_, All);
+  EXPECT_EQ(Stored().at("/archive/s/"), DirectoryDigests::Of(Part(kFiles)));
+
+  const auto second = Loaded();
+  EXPECT_TRUE(second->Unchanged(Part(kFiles), true));
+  EXPECT_TRUE(second->IsUnchanged("/archive/s/"));
+  EXPECT_FALSE(second->MissedStored(All));
+  EXPECT_FALSE(Loaded()->Unchanged(Part(kFiles), false)) << "a directory this run does not judge";
+  EXPECT_FALSE(Loaded()->Unchanged(Part(kFiles, false), true)) << "a part of a split directory";
+
+  // The walk saw a file the records do not hold (say it changed again while the run parsed it): no digest.
+  std::vector<WalkEntry> walked = kFiles;
+  walked[0].mtime_ns = 101;
+  const auto third = Loaded();
+  EXPECT_FALSE(third->Unchanged(Part(walked), true));
+  PutRecords({kFiles[0]});  // clears the stored digest, as every record write does
+  third->Save(*store_, All);
+  EXPECT_EQ(Stored().at("/archive/s/"), std::nullopt);
+
+  // A file whose status has it read every run keeps its directory judged file by file.
+  PutRecords({walked[0]}, "unreadable");
+  const auto fourth = Loaded();
+  EXPECT_FALSE(fourth->Unchanged(Part(walked), true));
+  fourth->Save(*store_, All);
+  EXPECT_EQ(Stored().at("/archive/s/"), std::nullopt);
+  PutRecords({walked[0]});
+  const auto fifth = Loaded();
+  EXPECT_FALSE(fifth->Unchanged(Part(walked), true));
+  fifth->Save(*store_, All);
+  EXPECT_EQ(Stored().at("/archive/s/"), DirectoryDigests::Of(Part(walked)));
+}
+
+TEST_F(DirectoryDigestsOnStore, ADirectoryTheWalkMissedIsReportedAndItsRowGoesWithItsRecords) {
+  PutRecords(kFiles);
+  const auto first = Loaded();
+  first->Unchanged(Part(kFiles), true);
+  first->Save(*store_, All);
+  const auto second = Loaded();  // the directory is gone: the walk never meets it
+  EXPECT_TRUE(second->MissedStored(All));
+  EXPECT_FALSE(second->MissedStored([](std::string_view) { return false; })) << "another shard's";
+  second->Save(*store_, All);
+  EXPECT_EQ(Stored().count("/archive/s/"), 1u) << "its records are still there";
+  store_->Write([&](Session& s) {
+    for (const WalkEntry& f : kFiles) s.RemoveFileRecord(f.path);
+  });
+  second->Save(*store_, All);
+  EXPECT_TRUE(Stored().empty());
+}
+
+}  // namespace
+}  // namespace meta_db::driver
