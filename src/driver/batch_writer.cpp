@@ -336,6 +336,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     ++summary_.duplicates;
     RegisterFailure(session, record, "duplicate",
                     "duplicate SOPInstanceUID " + sop + ": already indexed from " + holder, now);
+    duplicates_.emplace_back(item.entry, sop);
     return;
   }
   json::object& doc = upsert.doc;
@@ -361,9 +362,15 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   record.status = "ok";
   record.sop_instance_uid = sop;
   session.PutFileRecord(record);
-  // Only a known file that failed before can have a register entry (entries come and go with file records);
-  // skipping the delete keeps the hot path short.
-  if (previous != nullptr && previous->status != "ok") session.ClearError(item.entry.path);
+  // Only a known file that failed before, or one registered as a duplicate earlier in this run, can have a
+  // register entry (entries come and go with file records); skipping the delete keeps the hot path short.
+  if (readded_.contains(item.entry.path)) {
+    --summary_.duplicates;
+    std::erase_if(summary_.failures, [&](const auto& failure) { return failure.first == item.entry.path; });
+    session.ClearError(item.entry.path);
+  } else if (previous != nullptr && previous->status != "ok") {
+    session.ClearError(item.entry.path);
+  }
 }
 
 // Only the file an instance names as its path provides it: a second file with the same SOP Instance UID is
@@ -449,6 +456,23 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
     });
     summary_.disappeared += static_cast<std::int64_t>(end - begin);
   }
+}
+
+std::vector<extractor::WalkEntry> BatchWriter::OrphanedDuplicates() {
+  Flush();
+  std::vector<extractor::WalkEntry> orphaned;
+  if (duplicates_.empty()) return orphaned;
+  store_.Read([&](Session& session) {
+    for (auto& [entry, sop] : duplicates_) {
+      const std::optional<Document> instance = session.GetByKey(Kind::kInstances, sop);
+      if (!instance || HolderOf(session, instance, entry.path).empty()) {
+        readded_.insert(entry.path);
+        orphaned.push_back(std::move(entry));
+      }
+    }
+  });
+  duplicates_.clear();
+  return orphaned;
 }
 
 void BatchWriter::Finish() {

@@ -32,6 +32,10 @@ class BatchWriter {
   void Flush();
   // Removes what files that no longer exist contributed (instances; series and studies left empty).
   void RemoveDisappeared(const std::vector<FileRecord>& gone);
+  // After RemoveDisappeared: the files this run registered as duplicates whose instance is no longer provided by
+  // another file — a file moved or renamed is met at its new path while its old one still holds the instance, and
+  // the old path is known gone only after the walk. Added again (parsed anew), they provide it from then on.
+  std::vector<extractor::WalkEntry> OrphanedDuplicates();
   // Fills the study/series counts of the summary (each document counted once per run).
   void Finish();
 
@@ -73,6 +77,10 @@ class BatchWriter {
   // Run-wide sets so a study or series touched by several batches is counted once.
   std::set<ObjectId> studies_inserted_, studies_updated_, studies_seen_;
   std::set<ObjectId> series_inserted_, series_updated_, series_seen_;
+  // Files registered as duplicates this run (writer thread), with their SOP Instance UIDs; those handed back to
+  // Add by OrphanedDuplicates (ingest thread, before the hand-off that orders it with the writer).
+  std::vector<std::pair<extractor::WalkEntry, std::string>> duplicates_;
+  std::set<std::string> readded_;
   std::unique_ptr<Checkpointer> checkpointer_;  // copies each committed batch into the main file meanwhile
   std::jthread thread_;  // last: started after every member it uses exists
 };

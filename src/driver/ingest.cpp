@@ -200,6 +200,12 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   // An unchanged archive needs no writer at all (nothing parsed, nothing gone): no thread, no transaction.
   if (writer || !gone.empty()) {
     writer_ready().RemoveDisappeared(gone);
+    for (extractor::WalkEntry& entry : writer->OrphanedDuplicates()) {
+      extractor::ScanItem item{.entry = std::move(entry), .result = {}, .text = {}};
+      item.result = provide_extractor().ExtractFile(item.entry.path);
+      writer->Add(std::move(item), options.batch_files);
+    }
+    writer->Flush();
     writer->Finish();
   }
   digests.Save(*store, judged);

@@ -399,6 +399,44 @@ TEST_F(IngestTest, ShardedReingestFollowsTheRootsOwnFiles) {
   });
 }
 
+TEST_F(IngestTest, MovedAndRenamedFilesKeepTheirInstancesInOneRun) {
+  const fs::path archive = CopyArchive();
+  const json::object first = Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  std::int64_t errors_before = 0;
+  store->Read([&](Session& session) { errors_before = session.Counts().errors; });
+  std::string series_id;
+  const auto paths = PathsOfFirstSeries(*store, &series_id);
+  ASSERT_GE(paths.size(), 2u);
+  // One file renamed in place, and its whole series directory then moved under a new name: at their new paths
+  // they are met while the old paths still hold their instances.
+  const fs::path series_dir = fs::path(paths[0]).parent_path();
+  const auto files_in_series_dir = std::distance(fs::directory_iterator(series_dir), fs::directory_iterator());
+  fs::rename(paths[0], series_dir / "renamed.dcm");
+  const fs::path moved = series_dir.parent_path() / "moved-series";
+  fs::rename(series_dir, moved);
+  const json::object summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "disappeared"), files_in_series_dir) << "every old path (annotations too)";
+  EXPECT_EQ(Int(summary, "duplicates"), 0) << "moved files are not duplicates of their old selves";
+  for (const auto& failure : summary.at("failures").as_array()) {
+    EXPECT_EQ(failure.as_object().at("reason").as_string().find("duplicate"), std::string::npos);
+  }
+  ExpectInvariants(*store);
+  store->Read([&](Session& session) {
+    EXPECT_EQ(session.Counts().instances, Int(first, "instances", "inserted"));
+    EXPECT_EQ(session.Counts().errors, errors_before) << "no duplicate left in the error register";
+    const auto instances = session.Children(Kind::kInstances, *ObjectId::Parse(series_id));
+    ASSERT_EQ(instances.size(), paths.size()) << "the series keeps every instance (and its id)";
+    for (const Document& instance : instances) {
+      EXPECT_EQ(fs::path(std::string(instance.at("path").as_string())).parent_path(), moved);
+    }
+    EXPECT_TRUE(session.GetFileRecord((moved / "renamed.dcm").string()).has_value());
+  });
+  const json::object again = Ingest(archive, Db());
+  EXPECT_EQ(Int(again, "dicom_parsed"), 0);
+  EXPECT_EQ(Int(again, "unchanged_files"), Int(again, "files_seen"));
+}
+
 TEST_F(IngestTest, PydicomCorpusNeverStopsTheRun) {
   const fs::path corpus = kPydicomFiles;
   if (!fs::exists(corpus)) GTEST_SKIP() << "python3-pydicom is not installed";
