@@ -184,6 +184,28 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
   EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
 }
 
+TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
+  TempDir dir;
+  const auto file = dir / "catalogue.sqlite";
+  {
+    auto store = OpenStore("sqlite:" + file.string());
+    for (int batch = 0; batch < 3; ++batch) {
+      store->Write([&](Session& s) {
+        for (int i = 0; i < 200; ++i) {
+          s.PutFileRecord({.path = "/a/" + std::to_string(batch) + "-" + std::to_string(i) + ".dcm", .size = i,
+                           .mtime_ns = 1, .status = "ok", .sop_instance_uid = std::to_string(i)});
+        }
+      });
+    }
+  }
+  // The log stays beside the file for the next process (emptied of anything the file lacks): a copy of the file
+  // alone is the whole catalogue.
+  EXPECT_TRUE(std::filesystem::exists(file.string() + "-wal"));
+  std::filesystem::copy_file(file, dir / "copy.sqlite");
+  EXPECT_EQ(QueryOnFile(dir / "copy.sqlite", "SELECT count(*) FROM ingest_files"), "600");
+  EXPECT_EQ(QueryOnFile(dir / "copy.sqlite", "SELECT count(*) FROM ingest_dirs"), "1");
+}
+
 TEST_F(StoreTest, WritingAFileRecordClearsItsDirectoryDigestInTheSameTransaction) {
   store_->Write([&](Session& s) {
     s.PutFileRecord({.path = "/r/a/1.dcm", .size = 1, .mtime_ns = 1, .status = "ok", .sop_instance_uid = "1"});
