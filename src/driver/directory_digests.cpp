@@ -44,8 +44,10 @@ std::int64_t DirectoryDigests::Of(const extractor::DirectoryFiles& part) {
 
 void DirectoryDigests::Load(Session& session, std::string_view root) {
   stored_.clear();
-  session.VisitDirectoryDigests(root, [&](std::string_view directory, std::optional<std::int64_t> digest) {
-    stored_.emplace(std::string(directory), digest);
+  known_files_ = 0;
+  session.VisitDirectoryDigests(root, [&](const DirectoryDigest& row) {
+    stored_.emplace(std::string(row.directory), row.digest);
+    known_files_ += row.files;
   });
 }
 
@@ -109,7 +111,9 @@ void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_v
         settled = settled && IsSettled(record.status);
       });
       // A file that changed while the run parsed it, or failed in a way that is retried, leaves no digest.
-      if (settled && Finish(sum, count) == digest) session.PutDirectoryDigest(directory, digest);
+      if (settled && Finish(sum, count) == digest) {
+        session.PutDirectoryDigest(directory, digest, static_cast<std::int64_t>(count));
+      }
     }
     for (const std::string& directory : missed) {
       bool holds_records = false;

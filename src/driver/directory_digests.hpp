@@ -29,6 +29,8 @@ class DirectoryDigests {
 
   // Loads the stored digests under `root` (which ends with '/').
   void Load(Session& session, std::string_view root);
+  // How many files the loaded directories held when last digested (for progress; 0 when unknown).
+  std::int64_t known_files() const { return known_files_; }
 
   // Walker threads, concurrently: notes that the walk met this part of a directory (`judged`: it is this run's to
   // judge, e.g. in this shard) and answers whether it is unchanged since the stored digest.
@@ -52,6 +54,7 @@ class DirectoryDigests {
     bool unchanged = false;  // matched the stored digest
   };
   std::unordered_map<std::string, std::optional<std::int64_t>> stored_;  // read-only once loaded
+  std::int64_t known_files_ = 0;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Walked> walked_;  // judged directories met by the walk, under mutex_
 };

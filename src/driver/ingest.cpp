@@ -168,7 +168,9 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   // Runs on this thread after each parsed file and each count of declined ones — only once the file records are
   // in, since the walkers waited for them before deciding anything.
   const auto account = [&] {
-    if (summary.files_seen == 0) progress.Expect(static_cast<std::int64_t>(previous.size()));
+    if (summary.files_seen == 0) {
+      progress.Expect(std::max(digests.known_files(), static_cast<std::int64_t>(previous.size())));
+    }
     tally();
     progress.Update(summary);
   };

@@ -61,6 +61,13 @@ struct ErrorRecord {
 // The directory part of a file path with its trailing '/': the key of the directory's digest.
 inline std::string_view DirectoryOf(std::string_view path) { return path.substr(0, path.rfind('/') + 1); }
 
+// One directory's row (see Session::VisitDirectoryDigests).
+struct DirectoryDigest {
+  std::string_view directory;  // with its trailing '/'
+  std::optional<std::int64_t> digest;
+  std::int64_t files = 0;  // how many files the digest covered (kept when it is cleared): a hint for progress
+};
+
 // Counts per collection plus the error register.
 struct StoreCounts {
   std::int64_t researchers = 0, collections = 0, studies = 0, series = 0, instances = 0, jobs = 0, errors = 0;
@@ -106,10 +113,9 @@ class Session {
   // them to match its records — or none, meaning: look at each file. Writing or removing a file record clears its
   // directory's digest (creating the row) in the same transaction, whoever writes, so a digest never outlives the
   // records it vouches for.
-  virtual void VisitDirectoryDigests(
-      std::string_view path_prefix,
-      const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) = 0;
-  virtual void PutDirectoryDigest(std::string_view directory, std::int64_t digest) = 0;
+  virtual void VisitDirectoryDigests(std::string_view path_prefix,
+                                     const std::function<void(const DirectoryDigest&)>& visit) = 0;
+  virtual void PutDirectoryDigest(std::string_view directory, std::int64_t digest, std::int64_t files) = 0;
   virtual void RemoveDirectoryDigest(std::string_view directory) = 0;
 
   // The error register: one entry per failing path.

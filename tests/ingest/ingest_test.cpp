@@ -50,9 +50,7 @@ std::vector<std::string> PathsOfFirstSeries(Store& store, std::string* series_id
 std::map<std::string, std::optional<std::int64_t>> DirectoryRows(Store& store, std::set<std::string>* record_dirs) {
   std::map<std::string, std::optional<std::int64_t>> rows;
   store.Read([&](Session& session) {
-    session.VisitDirectoryDigests("", [&](std::string_view directory, std::optional<std::int64_t> digest) {
-      rows.emplace(directory, digest);
-    });
+    session.VisitDirectoryDigests("", [&](const DirectoryDigest& row) { rows.emplace(row.directory, row.digest); });
     session.VisitFileRecords("", [&](const FileRecordView& record) { record_dirs->emplace(DirectoryOf(record.path)); });
   });
   return rows;

@@ -174,13 +174,16 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
   // What a version-4 file held: no directory table.
   ExecOnFile(file, "DROP TABLE ingest_dirs; UPDATE meta_db_info SET value = '4' WHERE key = 'schema_version'");
   std::vector<std::pair<std::string, std::optional<std::int64_t>>> rows;
+  std::int64_t files = 0;
   OpenStore("sqlite:" + file.string())->Read([&](Session& s) {
-    s.VisitDirectoryDigests("", [&](std::string_view directory, std::optional<std::int64_t> digest) {
-      rows.emplace_back(directory, digest);
+    s.VisitDirectoryDigests("", [&](const DirectoryDigest& row) {
+      rows.emplace_back(row.directory, row.digest);
+      files += row.files;
     });
   });
   using Row = std::pair<std::string, std::optional<std::int64_t>>;
   EXPECT_EQ(rows, (std::vector<Row>{{"/", std::nullopt}, {"/a/", std::nullopt}, {"/a/b/", std::nullopt}}));
+  EXPECT_EQ(files, 4) << "each row counts its directory's records";
   EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
 }
 
@@ -215,15 +218,15 @@ TEST_F(StoreTest, WritingAFileRecordClearsItsDirectoryDigestInTheSameTransaction
   const auto digests = [&](std::string_view prefix) {
     std::map<std::string, std::optional<std::int64_t>> out;
     store_->Read([&](Session& s) {
-      s.VisitDirectoryDigests(prefix, [&](std::string_view d, std::optional<std::int64_t> v) { out.emplace(d, v); });
+      s.VisitDirectoryDigests(prefix, [&](const DirectoryDigest& row) { out.emplace(row.directory, row.digest); });
     });
     return out;
   };
   using Digests = std::map<std::string, std::optional<std::int64_t>>;
   EXPECT_EQ(digests("/r/"), (Digests{{"/r/a/", std::nullopt}, {"/r/b/", std::nullopt}})) << "rows made by the writes";
   store_->Write([&](Session& s) {
-    s.PutDirectoryDigest("/r/a/", 11);
-    s.PutDirectoryDigest("/r/b/", -22);
+    s.PutDirectoryDigest("/r/a/", 11, 1);
+    s.PutDirectoryDigest("/r/b/", -22, 1);
   });
   EXPECT_EQ(digests("/r/"), (Digests{{"/r/a/", 11}, {"/r/b/", -22}}));
   // A failed write leaves the digest standing, as it leaves the record.

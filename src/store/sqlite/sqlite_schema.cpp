@@ -92,7 +92,8 @@ CREATE TABLE IF NOT EXISTS ingest_files (
   sop_instance_uid TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ingest_errors (
   path TEXT PRIMARY KEY, reason TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ingest_dirs (path TEXT PRIMARY KEY, digest INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ingest_dirs (
+  path TEXT PRIMARY KEY, digest INTEGER, files INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta_db_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
@@ -133,8 +134,8 @@ void EnsureSchema(Database& db) {
     // directory part.)
     if (version <= 4) {
       db.Exec(
-          "INSERT OR IGNORE INTO ingest_dirs (path, digest) "
-          "SELECT DISTINCT rtrim(path, replace(path, '/', '')), NULL FROM ingest_files");
+          "INSERT OR IGNORE INTO ingest_dirs (path, digest, files) "
+          "SELECT rtrim(path, replace(path, '/', '')), NULL, count(*) FROM ingest_files GROUP BY 1");
     }
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));

@@ -203,23 +203,26 @@ void SqliteSession::ClearTouchedDigests() {
   touched_directories_.clear();
 }
 
-void SqliteSession::VisitDirectoryDigests(
-    std::string_view path_prefix,
-    const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) {
+void SqliteSession::VisitDirectoryDigests(std::string_view path_prefix,
+                                          const std::function<void(const DirectoryDigest&)>& visit) {
   // The same key range as VisitFileRecords'; "" selects every row.
   std::string upper(path_prefix);
   if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
-  auto statement = db_.Prepare("SELECT path, digest FROM ingest_dirs WHERE path >= ?1 AND (?2 = '' OR path < ?2)");
+  auto statement =
+      db_.Prepare("SELECT path, digest, files FROM ingest_dirs WHERE path >= ?1 AND (?2 = '' OR path < ?2)");
   statement->Bind(1, path_prefix).Bind(2, upper);
   while (statement->Step()) {
-    visit(statement->Text(0), statement->IsNull(1) ? std::nullopt : std::optional<std::int64_t>(statement->Int(1)));
+    visit({.directory = statement->Text(0),
+           .digest = statement->IsNull(1) ? std::nullopt : std::optional<std::int64_t>(statement->Int(1)),
+           .files = statement->Int(2)});
   }
 }
 
-void SqliteSession::PutDirectoryDigest(std::string_view directory, std::int64_t digest) {
+void SqliteSession::PutDirectoryDigest(std::string_view directory, std::int64_t digest, std::int64_t files) {
   auto statement = db_.Prepare(
-      "INSERT INTO ingest_dirs (path, digest) VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET digest = excluded.digest");
-  statement->Bind(1, directory).Bind(2, digest).Run();
+      "INSERT INTO ingest_dirs (path, digest, files) VALUES (?, ?, ?) "
+      "ON CONFLICT(path) DO UPDATE SET digest = excluded.digest, files = excluded.files");
+  statement->Bind(1, directory).Bind(2, digest).Bind(3, files).Run();
 }
 
 void SqliteSession::RemoveDirectoryDigest(std::string_view directory) {

@@ -35,10 +35,9 @@ class SqliteSession final : public Session {
   void RemoveFileRecord(std::string_view path) override;
   std::optional<FileRecord> GetFileRecord(std::string_view path) override;
 
-  void VisitDirectoryDigests(
-      std::string_view path_prefix,
-      const std::function<void(std::string_view directory, std::optional<std::int64_t> digest)>& visit) override;
-  void PutDirectoryDigest(std::string_view directory, std::int64_t digest) override;
+  void VisitDirectoryDigests(std::string_view path_prefix,
+                             const std::function<void(const DirectoryDigest&)>& visit) override;
+  void PutDirectoryDigest(std::string_view directory, std::int64_t digest, std::int64_t files) override;
   void RemoveDirectoryDigest(std::string_view directory) override;
   // Clears the digests of the directories whose file records this session wrote; SqliteStore calls it before
   // committing (once per directory and transaction rather than once per file record).
