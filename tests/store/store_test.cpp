@@ -201,9 +201,10 @@ TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
       });
     }
   }
-  // The log stays beside the file for the next process (emptied of anything the file lacks): a copy of the file
-  // alone is the whole catalogue.
-  EXPECT_TRUE(std::filesystem::exists(file.string() + "-wal"));
+  // The log stays beside the file for the next process, emptied (a process's first connection reads all of it):
+  // a copy of the file alone is the whole catalogue.
+  ASSERT_TRUE(std::filesystem::exists(file.string() + "-wal"));
+  EXPECT_EQ(std::filesystem::file_size(file.string() + "-wal"), 0u);
   std::filesystem::copy_file(file, dir / "copy.sqlite");
   EXPECT_EQ(QueryOnFile(dir / "copy.sqlite", "SELECT count(*) FROM ingest_files"), "600");
   EXPECT_EQ(QueryOnFile(dir / "copy.sqlite", "SELECT count(*) FROM ingest_dirs"), "1");

@@ -74,6 +74,8 @@ bool Statement::IsNull(int column) const { return sqlite3_column_type(stmt_, col
 ScopedStatement::~ScopedStatement() { statement_->Reset(); }
 
 namespace {
+// A log that grew past this is cut back to it once a checkpoint restarts it (and to nothing on close).
+constexpr std::int64_t kLogLimitBytes = 64 << 20;
 // Process-wide SQLite settings, applied once before the library initialises. Memory statistics take a
 // global mutex on every allocation, which serialises all reader threads of the server; we never read them.
 void ConfigureSqliteOnce() {
@@ -94,13 +96,13 @@ Database::Database(const std::string& path, bool read_only, int busy_timeout_ms,
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   if (!read_only) {
     Exec("PRAGMA journal_mode=WAL");
-    // The log and its index stay on disk when the last connection closes (the close still checkpoints everything
-    // into the database file, so the file alone is complete), at their size: the next process neither creates nor
-    // sizes them again, and the close does not free the log's blocks — on ext4 freeing an 80 MB log took 25 ms,
-    // creating both files a third of a millisecond of an unchanged re-ingest. The log's size is bounded by what
-    // is written between checkpoints (an ingest checkpoints after every batch).
+    // The log and its index stay on disk, emptied, when the last connection closes (each close checkpoints
+    // everything into the database file, so the file alone is complete): the next process neither creates nor
+    // sizes them again. Emptied, because the first connection of a process rebuilds the log's index by reading
+    // the whole log: a kept 10 MB log made an unchanged re-ingest of 4,633 files 20 ms instead of 7.
     int persist = 1;
     sqlite3_file_control(raw, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    Exec("PRAGMA journal_size_limit=" + std::to_string(kLogLimitBytes));
   }
   Exec("PRAGMA synchronous=NORMAL");
   Exec("PRAGMA foreign_keys=OFF");

@@ -187,7 +187,7 @@ void SqliteSession::RemoveFileRecord(std::string_view path) {
 
 void SqliteSession::Touch(std::string_view path) {
   const std::string_view directory = DirectoryOf(path);
-  // A batch writes a directory's files one after another: most calls find it just inserted.
+  // A batch writes its files in path order, so most calls find their directory the greatest one noted.
   if (!touched_directories_.empty() && *std::prev(touched_directories_.end()) == directory) return;
   touched_directories_.emplace(directory);
 }

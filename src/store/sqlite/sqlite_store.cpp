@@ -5,7 +5,6 @@
 #include "store/sqlite/sqlite_schema.hpp"
 #include "store/sqlite/sqlite_session.hpp"
 
-#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -24,20 +23,6 @@ class SqliteStore final : public Store {
       // bulk ingest copies its hot index pages again and again. Fewer, larger checkpoints copy each page once.
       writer_->Exec("PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_checkpoint_pages));
       EnsureSchema(*writer_);
-    }
-  }
-
-  // The writer closes last (members go in reverse order), checkpointing the log into the file. The log is kept
-  // for the next process (Database), unless it grew past kKeptLogBytes: then the close empties it.
-  ~SqliteStore() override {
-    if (!writer_) return;
-    std::error_code ec;
-    if (std::filesystem::file_size(path_ + "-wal", ec) > kKeptLogBytes && !ec) {
-      try {
-        writer_->Exec("PRAGMA journal_size_limit=0");
-      } catch (const Error&) {
-        // The log then stays as large as it is; nothing is lost.
-      }
     }
   }
 
@@ -94,7 +79,6 @@ class SqliteStore final : public Store {
     if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
   }
 
-  static constexpr std::uintmax_t kKeptLogBytes = 64 << 20;
   static constexpr std::size_t kMaxIdle = 16;
   // Filters of many shapes each leave a statement in the cache; past this many the cache starts afresh.
   static constexpr std::size_t kMaxCachedStatements = 512;
