@@ -188,7 +188,16 @@ void BatchWriter::Add(ScanItem&& item, std::size_t batch_files) {
     pending_.series_study[series_uid] = study_uid;
   }
   pending_.items.push_back(std::move(item));
-  if (pending_.items.size() >= batch_files) Submit();
+  if (pending_.items.size() < batch_files) return;
+  // While the writer still commits the previous batch this one grows instead of waiting for it, so the parsers
+  // keep the other core busy; only a writer this far behind makes them wait.
+  if (pending_.items.size() < kMaxBatchGrowth * batch_files && WriterBusy()) return;
+  Submit();
+}
+
+bool BatchWriter::WriterBusy() {
+  std::lock_guard lock(mutex_);
+  return has_work_;
 }
 
 void BatchWriter::Flush() {

@@ -49,6 +49,7 @@ class BatchWriter {
     std::map<std::string, std::string> series_study;             // series UID -> study UID
     std::vector<boost::json::object> retired;                    // written documents, freed with the batch
   };
+  bool WriterBusy();
   void Submit();
   void RunWriter(std::stop_token stop);
   void WriteBatch(Session& session, Batch& batch, Touched& touched);
@@ -64,6 +65,7 @@ class BatchWriter {
   void FinishTouched(Session& session, Touched& touched);
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
 
+  static constexpr std::size_t kMaxBatchGrowth = 4;  // a batch grows to this many times --batch at most
   Store& store_;
   std::optional<ObjectId> collection_id_;
   const KnownFiles& previous_;
