@@ -127,7 +127,7 @@ class WalkerSide {
       return;
     }
     held_files_ += part.files.size();
-    held_back_.push_back({.path = part.path, .files = std::move(part.files), .complete = part.complete});
+    held_back_.push_back(std::move(part));
     if (Ready(held_files_ >= kMaxHeldBack)) DecideHeldBack();
   }
 

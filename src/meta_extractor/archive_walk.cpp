@@ -48,29 +48,30 @@ DirHandle OpenDirAt(int parent_fd, const char* name) {
 class Part {
  public:
   Part(int worker, const std::string& dir_path, const DirectoryVisitor& visit)
-      : worker_(worker), visit_(visit), part_{.path = dir_path, .files = {}, .complete = false} {}
+      : worker_(worker), visit_(visit), path_(dir_path) {}
 
-  const std::string& path() const { return part_.path; }
+  const std::string& path() const { return path_; }
 
   void Add(WalkEntry&& entry) {
-    part_.files.push_back(std::move(entry));
-    if (part_.files.size() >= kMaxPart) Flush(false);
+    files_.push_back(std::move(entry));
+    if (files_.size() >= kMaxPart) Flush(false);
   }
 
   // Hands over the files gathered so far; `last` when no more can follow. Complete = the directory in one part.
   void Flush(bool last) {
-    if (part_.files.empty()) return;
-    part_.complete = last && !split_;
+    if (files_.empty()) return;
+    DirectoryFiles part{.path = path_, .files = std::move(files_), .complete = last && !split_};
+    files_ = {};
     split_ = split_ || !last;
-    visit_(worker_, part_);
-    part_.files.clear();
+    visit_(worker_, part);
   }
 
  private:
   static constexpr std::size_t kMaxPart = 16384;  // bounds the memory a huge flat directory takes
   const int worker_;
   const DirectoryVisitor& visit_;
-  DirectoryFiles part_;
+  const std::string path_;
+  std::vector<WalkEntry> files_;
   bool split_ = false;
 };
 

@@ -21,7 +21,7 @@ struct DirectoryFiles {
   std::vector<WalkEntry> files;
   bool complete = false;
 };
-// The visitor may move the files out.
+// The part is the visitor's to keep (it may move from it).
 using DirectoryVisitor = std::function<void(int worker, DirectoryFiles& part)>;
 
 struct WalkStats {

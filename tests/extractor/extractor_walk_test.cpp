@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 
@@ -115,6 +116,52 @@ TEST(Walk, SeveralWorkersMeetEveryFileOnceAndStopOnAnError) {
                              }),
                  std::runtime_error);
     EXPECT_LT(visited.load(), static_cast<int>(expected.size())) << "the walk stopped early";
+  }
+}
+
+TEST(Walk, DirectoriesArriveWholeAndSortedOrInMarkedParts) {
+  test::TempDir archive;
+  const fs::path root = archive.path() / "root";
+  for (int series = 0; series < 6; ++series) {
+    for (int slice = 9; slice >= 0; --slice) {
+      test::WriteAll(root / ("p" + std::to_string(series % 2)) / ("s" + std::to_string(series)) /
+                         (std::to_string(slice) + ".dcm"),
+                     "x");
+    }
+  }
+  // Files before and after a subdirectory: a single worker keeps the sorted order by handing them over in two parts.
+  test::WriteAll(root / "mixed" / "a.dcm", "x");
+  test::WriteAll(root / "mixed" / "m" / "inner.dcm", "x");
+  test::WriteAll(root / "mixed" / "z.dcm", "x");
+  for (int workers : {1, 2, 3}) {
+    std::mutex mutex;
+    std::map<std::string, std::vector<DirectoryFiles>> parts;
+    const WalkStats stats = WalkArchive(root.string(), workers, DirectoryVisitor([&](int, DirectoryFiles& part) {
+      EXPECT_FALSE(part.files.empty());
+      EXPECT_TRUE(std::is_sorted(part.files.begin(), part.files.end(),
+                                 [](const WalkEntry& a, const WalkEntry& b) { return a.path < b.path; }));
+      for (const WalkEntry& file : part.files) EXPECT_EQ(fs::path(file.path).parent_path(), fs::path(part.path));
+      std::lock_guard lock(mutex);
+      parts[fs::path(part.path).lexically_relative(root).string()].push_back(std::move(part));
+    }));
+    EXPECT_EQ(stats.files, 6 * 10 + 3);
+    for (int series = 0; series < 6; ++series) {
+      const auto& got = parts["p" + std::to_string(series % 2) + "/s" + std::to_string(series)];
+      ASSERT_EQ(got.size(), 1u) << workers << " workers: one part per ordinary directory";
+      EXPECT_TRUE(got[0].complete);
+      EXPECT_EQ(got[0].files.size(), 10u);
+    }
+    const auto& mixed = parts["mixed"];
+    if (workers == 1) {
+      ASSERT_EQ(mixed.size(), 2u);
+      EXPECT_FALSE(mixed[0].complete);
+      EXPECT_FALSE(mixed[1].complete);
+    } else {
+      ASSERT_EQ(mixed.size(), 1u) << "its subdirectory is queued, not descended into";
+      EXPECT_TRUE(mixed[0].complete);
+      EXPECT_EQ(mixed[0].files.size(), 2u);
+    }
+    ASSERT_EQ(parts["mixed/m"].size(), 1u);
   }
 }
 
