@@ -320,6 +320,13 @@ void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::str
 void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
                             const std::string& now, Touched& touched, std::vector<json::object>& retired) {
   auto& result = item.result;
+  // A file handed back by OrphanedDuplicates: its registration as a duplicate earlier in this run is undone, and
+  // it is judged again below like any file.
+  const bool readded = readded_.contains(item.entry.path);
+  if (readded) {
+    --summary_.duplicates;
+    std::erase_if(summary_.failures, [&](const auto& failure) { return failure.first == item.entry.path; });
+  }
   const KnownFiles::File* previous = previous_.Find(item.entry.path);
   const std::string old_sop = previous == nullptr ? std::string() : std::string(previous_.SopOf(*previous));
   FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns,
@@ -373,13 +380,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   session.PutFileRecord(record);
   // Only a known file that failed before, or one registered as a duplicate earlier in this run, can have a
   // register entry (entries come and go with file records); skipping the delete keeps the hot path short.
-  if (readded_.contains(item.entry.path)) {
-    --summary_.duplicates;
-    std::erase_if(summary_.failures, [&](const auto& failure) { return failure.first == item.entry.path; });
-    session.ClearError(item.entry.path);
-  } else if (previous != nullptr && previous->status != "ok") {
-    session.ClearError(item.entry.path);
-  }
+  if (readded || (previous != nullptr && previous->status != "ok")) session.ClearError(item.entry.path);
 }
 
 // Only the file an instance names as its path provides it: a second file with the same SOP Instance UID is

@@ -435,6 +435,36 @@ TEST_F(IngestTest, MovedAndRenamedFilesKeepTheirInstancesInOneRun) {
   EXPECT_EQ(Int(again, "unchanged_files"), Int(again, "files_seen"));
 }
 
+TEST_F(IngestTest, TwoCopiesOfAMovedFileLeaveOneInstanceAndOneDuplicate) {
+  const fs::path archive = CopyArchive();
+  Ingest(archive, Db());
+  auto store = OpenStore(Db());
+  std::int64_t instances = 0, errors = 0;
+  store->Read([&](Session& session) {
+    instances = session.Counts().instances;
+    errors = session.Counts().errors;
+  });
+  std::string series_id;
+  const auto paths = PathsOfFirstSeries(*store, &series_id);
+  const fs::path dir = fs::path(paths[0]).parent_path();
+  fs::copy_file(paths[0], dir / "copy-a.dcm");
+  fs::copy_file(paths[0], dir / "copy-b.dcm");
+  fs::remove(paths[0]);
+  const json::object summary = Ingest(archive, Db());
+  EXPECT_EQ(Int(summary, "disappeared"), 1);
+  EXPECT_EQ(Int(summary, "duplicates"), 1) << "one copy provides the instance, the other duplicates it";
+  std::int64_t listed = 0;
+  for (const auto& failure : summary.at("failures").as_array()) {
+    listed += failure.as_object().at("reason").as_string().find("duplicate") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(listed, 1);
+  ExpectInvariants(*store);
+  store->Read([&](Session& session) {
+    EXPECT_EQ(session.Counts().instances, instances);
+    EXPECT_EQ(session.Counts().errors, errors + 1);
+  });
+}
+
 TEST_F(IngestTest, PydicomCorpusNeverStopsTheRun) {
   const fs::path corpus = kPydicomFiles;
   if (!fs::exists(corpus)) GTEST_SKIP() << "python3-pydicom is not installed";
