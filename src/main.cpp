@@ -116,8 +116,7 @@ int main(int argc, char** argv) {
       if (!shard.empty()) ParseShard(shard, ingest);
       ingest.progress = !quiet;
       meta_db::StoreOptions store_options;
-      store_options.mmap_bytes = 0;
-      store_options.wal_checkpoint_pages = 16384;  // 64 MiB of WAL between checkpoints during a bulk ingest
+      store_options.bulk_load = true;
       const auto summary = meta_db::driver::RunIngest([&] { return meta_db::OpenStore(db, store_options); }, ingest,
                                                       std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);

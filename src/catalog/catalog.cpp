@@ -54,7 +54,7 @@ ObjectId ParentIdOf(Kind kind, const Document& doc) {
 
 Kind ParentKind(Kind kind) { return kind == Kind::kSeries ? Kind::kStudies : Kind::kSeries; }
 
-void RequireParent(Session& session, Kind kind, const ObjectId& parent) {
+void RequireParent(CatalogSession& session, Kind kind, const ObjectId& parent) {
   if (!session.Get(ParentKind(kind), parent)) {
     const std::string field(*ParentField(kind));
     throw Error(Errc::kUnprocessable, field + " " + parent.ToHex() + " does not exist",
@@ -129,7 +129,7 @@ void ApplyDefaults(Kind kind, Document& doc) {
   }
 }
 
-void RemoveSubtree(Session& session, Kind kind, const ObjectId& id) {
+void RemoveSubtree(CatalogSession& session, Kind kind, const ObjectId& id) {
   if (kind == Kind::kStudies) {
     for (const ObjectId& series : session.ChildIds(Kind::kSeries, id)) RemoveSubtree(session, Kind::kSeries, series);
   } else if (kind == Kind::kSeries) {
@@ -150,12 +150,12 @@ Document SeriesSummary(const Document& series) {
   return summary;
 }
 
-PutResult PutIfChanged(Session& session, Kind kind, Document doc) {
+PutResult PutIfChanged(CatalogSession& session, Kind kind, Document doc) {
   const auto stored = session.Get(kind, IdOf(doc));
   return PutIfChanged(session, kind, doc, stored);
 }
 
-PutResult PutIfChanged(Session& session, Kind kind, Document& doc, const std::optional<Document>& existing) {
+PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const std::optional<Document>& existing) {
   if (kind == Kind::kSeries) doc["_search_text"] = SearchTextOf(doc);
   if (existing && SameContent(*existing, doc)) return PutResult::kUnchanged;
   const std::string now = NowIsoUtc();
@@ -170,7 +170,7 @@ PutResult PutIfChanged(Session& session, Kind kind, Document& doc, const std::op
   return PutResult::kInserted;
 }
 
-bool RefreshSeries(Session& session, const ObjectId& series_id) {
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id) {
   auto series = session.Get(Kind::kSeries, series_id);
   if (!series) return false;
   json::array instances;
@@ -181,7 +181,7 @@ bool RefreshSeries(Session& session, const ObjectId& series_id) {
   return PutIfChanged(session, Kind::kSeries, updated, series) != PutResult::kUnchanged;
 }
 
-bool RefreshStudy(Session& session, const ObjectId& study_id) {
+bool RefreshStudy(CatalogSession& session, const ObjectId& study_id) {
   auto study = session.Get(Kind::kStudies, study_id);
   if (!study) return false;
   json::array summaries;
@@ -191,7 +191,7 @@ bool RefreshStudy(Session& session, const ObjectId& study_id) {
   return PutIfChanged(session, Kind::kStudies, updated, study) != PutResult::kUnchanged;
 }
 
-Document Create(Session& session, Kind kind, Document doc) {
+Document Create(CatalogSession& session, Kind kind, Document doc) {
   if (const auto* id = doc.if_contains("_id")) {
     if (!id->is_string() || !ObjectId::IsValid(id->as_string())) {
       throw Error(Errc::kUnprocessable, "'_id' must be a 24-hex ObjectId", json::object{{"field", "_id"}});
@@ -225,7 +225,7 @@ Document Create(Session& session, Kind kind, Document doc) {
   return *session.Get(kind, IdOf(doc));
 }
 
-Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& patch) {
+Document Patch(CatalogSession& session, Kind kind, const ObjectId& id, const Document& patch) {
   auto existing = session.Get(kind, id);
   if (!existing) throw Error(Errc::kNotFound, Name(kind) + " " + id.ToHex() + " not found");
   Document doc = *existing;
@@ -263,7 +263,7 @@ Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& 
   return *session.Get(kind, id);
 }
 
-void Remove(Session& session, Kind kind, const ObjectId& id, bool cascade) {
+void Remove(CatalogSession& session, Kind kind, const ObjectId& id, bool cascade) {
   auto existing = session.Get(kind, id);
   if (!existing) throw Error(Errc::kNotFound, Name(kind) + " " + id.ToHex() + " not found");
   if (kind == Kind::kStudies || kind == Kind::kSeries) {

@@ -4,7 +4,8 @@
 //  - series.instances[] lists the ids of its instances (ordered by instance_number) and num_instances = its size;
 //  - created_at is set once, updated_at only when the stored content really changes;
 //  - deleting a parent with children is a conflict unless cascading, which removes the whole subtree.
-// All functions run inside a Store::Write session (atomic). Errors: Error(kNotFound/kConflict/kUnprocessable).
+// All functions run inside a Store::Write unit and use only the catalogue (never the ledger); each leaves a
+// state that RefreshSeries/RefreshStudy (and `meta_db check --repair`) can complete if the unit is cut short. Errors: Error(kNotFound/kConflict/kUnprocessable).
 #pragma once
 
 #include "store/store.hpp"
@@ -16,32 +17,32 @@ namespace meta_db::catalog {
 // Inserts a new document: assigns "_id" unless given (24-hex), stamps created_at/updated_at (client values are
 // overwritten), checks references (series.study_id, instances.series_id must exist: kUnprocessable otherwise),
 // and updates the parent's summary/list. Returns the stored document.
-Document Create(Session& session, Kind kind, Document doc);
+Document Create(CatalogSession& session, Kind kind, Document doc);
 
 // Applies top-level fields of `patch` ("_id", "created_at", "updated_at" are rejected with kUnprocessable;
 // a null value removes the field), keeps invariants (parent summaries; moving a series/instance to another
 // parent updates both). Returns the stored document. kNotFound if absent.
-Document Patch(Session& session, Kind kind, const ObjectId& id, const Document& patch);
+Document Patch(CatalogSession& session, Kind kind, const ObjectId& id, const Document& patch);
 
 // Removes a document. With children (series of a study, instances of a series) and !cascade: kConflict.
 // With cascade: removes the subtree. Updates the parent's summary. kNotFound if absent.
-void Remove(Session& session, Kind kind, const ObjectId& id, bool cascade);
+void Remove(CatalogSession& session, Kind kind, const ObjectId& id, bool cascade);
 
 enum class PutResult { kUnchanged, kInserted, kUpdated };
 
 // Writes `doc` (which has "_id") if it differs from what is stored, keeping the stored created_at and moving
 // updated_at only on a real change. Used by ingest's upserts and by every write here.
-PutResult PutIfChanged(Session& session, Kind kind, Document doc);
+PutResult PutIfChanged(CatalogSession& session, Kind kind, Document doc);
 // The same when the caller already holds what is stored under doc["_id"] (nullopt: nothing), saving a read.
 // `doc` is completed in place (timestamps, series' _search_text) and stays the caller's, so a bulk writer can
 // choose where the document is freed.
-PutResult PutIfChanged(Session& session, Kind kind, Document& doc, const std::optional<Document>& stored);
+PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const std::optional<Document>& stored);
 
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.
-bool RefreshSeries(Session& session, const ObjectId& series_id);
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id);
 // Recomputes studies.series[] from the stored series. Returns true if the study changed.
-bool RefreshStudy(Session& session, const ObjectId& study_id);
+bool RefreshStudy(CatalogSession& session, const ObjectId& study_id);
 
 // The shallow summary entry of a series as stored in studies.series[].
 Document SeriesSummary(const Document& series);

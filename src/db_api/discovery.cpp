@@ -241,7 +241,7 @@ Response PostQuery(ApiContext& ctx, const Request& request) {
                 boost::json::object{{"field", "collection"}});
   }
   query::Query query = query::ParseQueryRequest(body);
-  query.raw_documents = true;
+  query.as_json_text = true;
   FindResult result;
   ctx.store.Read([&](Session& session) { result = session.Find(*kind, query); });
   return ListResponse(result, query);

@@ -264,7 +264,7 @@ query::Query BuildListQuery(Kind kind, const Request& request, const boost::json
   if (clauses.size() == 1) filter = clauses.front().as_object();
   if (clauses.size() > 1) filter["$and"] = std::move(clauses);
   query::Query query = MakeQuery(filter);
-  query.raw_documents = true;
+  query.as_json_text = true;
   query.text = std::move(text);
   ParsePaging(request, query.skip, query.limit);
   if (auto sort = request.Param("sort")) query.sort = ParseSort(*sort);
@@ -272,10 +272,10 @@ query::Query BuildListQuery(Kind kind, const Request& request, const boost::json
 }
 
 Response ListResponse(const FindResult& result, const query::Query& query) {
-  // Stored documents are already JSON text (query.raw_documents): they are spliced into the body as they
+  // Stored documents are already JSON text (query.as_json_text): they are spliced into the body as they
   // are, which is most of what a list costs otherwise (parse, then serialise again).
   std::size_t size = 64;
-  for (const std::string& doc : result.raw) size += doc.size() + 1;
+  for (const std::string& doc : result.json_texts) size += doc.size() + 1;
   Response response;
   response.body.reserve(size);
   response.body += "{\"results\":[";
@@ -285,7 +285,7 @@ Response ListResponse(const FindResult& result, const query::Query& query) {
     first = false;
     response.body += text;
   };
-  for (const std::string& doc : result.raw) append(doc);
+  for (const std::string& doc : result.json_texts) append(doc);
   for (const Document& doc : result.results) append(boost::json::serialize(doc));
   response.body += "],\"total\":" + std::to_string(result.total) + ",\"limit\":" + std::to_string(query.limit) +
                    ",\"skip\":" + std::to_string(query.skip) + "}";

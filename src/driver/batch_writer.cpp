@@ -22,63 +22,6 @@ struct BatchWriter::Touched {
   std::map<std::string, std::set<std::string>> cases;  // patient_id -> accession numbers
 };
 
-// Runs the store's checkpoint on its own thread after each commit: the log's copy into the main file (and its
-// fsync) then overlaps parsing and the next batch instead of stalling the writer, and the log stays about one
-// batch long. A failed checkpoint loses nothing (the log keeps the commits; closing the store checkpoints again),
-// so it becomes a warning of the summary, not an error.
-class BatchWriter::Checkpointer {
- public:
-  explicit Checkpointer(Store& store) : thread_([this, &store](std::stop_token stop) { Run(store, stop); }) {}
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-  ~Checkpointer() {
-    {
-      std::lock_guard lock(mutex_);
-      thread_.request_stop();
-    }
-    wanted_.notify_all();
-  }
-
-  // The first failure, if any ("" otherwise).
-  std::string FirstFailure() {
-    std::lock_guard lock(mutex_);
-    return first_failure_;
-  }
-
-  void Request() {
-    {
-      std::lock_guard lock(mutex_);
-      requested_ = true;
-    }
-    wanted_.notify_one();
-  }
-
- private:
-  void Run(Store& store, std::stop_token stop) {
-    std::unique_lock lock(mutex_);
-    while (true) {
-      wanted_.wait(lock, [&] { return requested_ || stop.stop_requested(); });
-      if (stop.stop_requested()) return;
-      requested_ = false;
-      lock.unlock();
-      std::string failure;
-      try {
-        store.Checkpoint();
-      } catch (const std::exception& e) {
-        failure = e.what();
-      }
-      lock.lock();
-      if (!failure.empty() && first_failure_.empty()) first_failure_ = std::move(failure);
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wanted_;
-  bool requested_ = false;
-  std::string first_failure_;
-  std::jthread thread_;  // last: started after the members it uses
-};
-
 namespace {
 
 constexpr std::size_t kMaxListedFailures = 20;
@@ -165,7 +108,6 @@ BatchWriter::BatchWriter(Store& store, std::optional<ObjectId> collection_id,
       collection_id_(collection_id),
       previous_(previous),
       summary_(summary),
-      checkpointer_(std::make_unique<Checkpointer>(store)),
       thread_([this](std::stop_token stop) { RunWriter(stop); }) {}
 
 BatchWriter::~BatchWriter() {
@@ -236,7 +178,6 @@ void BatchWriter::RunWriter(std::stop_token stop) {
         WriteBatch(session, handoff_, touched);
         FinishTouched(session, touched);
       });
-      checkpointer_->Request();
     } catch (...) {
       error = std::current_exception();  // rethrown on the ingest thread at its next hand-off
     }
@@ -486,9 +427,7 @@ std::vector<extractor::WalkEntry> BatchWriter::OrphanedDuplicates() {
 }
 
 void BatchWriter::Finish() {
-  if (const std::string failure = checkpointer_->FirstFailure(); !failure.empty()) {
-    summary_.warnings.push_back("background checkpoint failed (closing the store checkpoints again): " + failure);
-  }
+  for (std::string& warning : store_.TakeWarnings()) summary_.warnings.push_back(std::move(warning));
   auto fill = [](LevelCounts& counts, const std::set<ObjectId>& inserted, const std::set<ObjectId>& updated,
                  const std::set<ObjectId>& seen) {
     counts.inserted = static_cast<std::int64_t>(inserted.size());

@@ -41,7 +41,6 @@ class BatchWriter {
 
  private:
   struct Touched;
-  class Checkpointer;
   // Files of one transaction, with their study and series documents already merged per UID.
   struct Batch {
     std::vector<extractor::ScanItem> items;
@@ -83,7 +82,6 @@ class BatchWriter {
   // Add by OrphanedDuplicates (ingest thread, before the hand-off that orders it with the writer).
   std::vector<std::pair<extractor::WalkEntry, std::string>> duplicates_;
   std::set<std::string> readded_;
-  std::unique_ptr<Checkpointer> checkpointer_;  // copies each committed batch into the main file meanwhile
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

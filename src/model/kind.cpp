@@ -6,52 +6,52 @@
 namespace meta_db {
 
 namespace {
-using C = ColumnType;
+using C = FieldType;
 
 constexpr std::array<IndexedField, 3> kResearcherFields{{
-    {"researcher_id", "researcher_id", C::kText, true},
-    {"email", "email", C::kText},
-    {"name", "name", C::kText},
+    {"researcher_id", C::kText, true},
+    {"email", C::kText},
+    {"name", C::kText},
 }};
 constexpr std::array<IndexedField, 1> kCollectionFields{{
-    {"name", "name", C::kText, true},
+    {"name", C::kText, true},
 }};
 constexpr std::array<IndexedField, 7> kStudyFields{{
-    {"study_instance_uid", "study_instance_uid", C::kText, true},
-    {"accession_number", "accession_number", C::kText},
-    {"patient_id", "patient_id", C::kText},
-    {"study_date", "study_date", C::kText},
-    {"metadata.StudyDescription", "m_study_description", C::kText},
-    {"metadata.PatientSex", "m_patient_sex", C::kText},
-    {"metadata.InstitutionName", "m_institution_name", C::kText},
+    {"study_instance_uid", C::kText, true},
+    {"accession_number", C::kText},
+    {"patient_id", C::kText},
+    {"study_date", C::kText},
+    {"metadata.StudyDescription", C::kText},
+    {"metadata.PatientSex", C::kText},
+    {"metadata.InstitutionName", C::kText},
 }};
 constexpr std::array<IndexedField, 14> kSeriesFields{{
-    {"series_instance_uid", "series_instance_uid", C::kText, true},
-    {"study_id", "study_id", C::kText},
-    {"accession_number", "accession_number", C::kText},
-    {"patient_id", "patient_id", C::kText},
-    {"series_number", "series_number", C::kInteger},
-    {"modality", "modality", C::kText},
-    {"series_description", "series_description", C::kText},
-    {"num_instances", "num_instances", C::kInteger},
-    {"metadata.Manufacturer", "m_manufacturer", C::kText},
-    {"metadata.ManufacturerModelName", "m_manufacturer_model_name", C::kText},
-    {"metadata.BodyPartExamined", "m_body_part_examined", C::kText},
-    {"metadata.ConvolutionKernel", "m_convolution_kernel", C::kText},
-    {"metadata.SliceThickness", "m_slice_thickness", C::kReal},
-    {"metadata.SeriesDate", "m_series_date", C::kText},
+    {"series_instance_uid", C::kText, true},
+    {"study_id", C::kText},
+    {"accession_number", C::kText},
+    {"patient_id", C::kText},
+    {"series_number", C::kInteger},
+    {"modality", C::kText},
+    {"series_description", C::kText},
+    {"num_instances", C::kInteger},
+    {"metadata.Manufacturer", C::kText},
+    {"metadata.ManufacturerModelName", C::kText},
+    {"metadata.BodyPartExamined", C::kText},
+    {"metadata.ConvolutionKernel", C::kText},
+    {"metadata.SliceThickness", C::kReal},
+    {"metadata.SeriesDate", C::kText},
 }};
 constexpr std::array<IndexedField, 5> kInstanceFields{{
-    {"sop_instance_uid", "sop_instance_uid", C::kText, true},
-    {"series_id", "series_id", C::kText},
-    {"sop_class_uid", "sop_class_uid", C::kText, false, false},
-    {"instance_number", "instance_number", C::kInteger, false, false},  // indexed with series_id
-    {"acquisition_datetime", "acquisition_datetime", C::kText, false, false},
+    {"sop_instance_uid", C::kText, true},
+    {"series_id", C::kText},
+    {"sop_class_uid", C::kText, false, false},
+    {"instance_number", C::kInteger, false, false},  // indexed with series_id
+    {"acquisition_datetime", C::kText, false, false},
 }};
 constexpr std::array<IndexedField, 3> kJobFields{{
-    {"researcher_id", "researcher_id", C::kText},
-    {"collection_id", "collection_id", C::kText},
-    {"status", "status", C::kText},
+    {"researcher_id", C::kText},
+    {"collection_id", C::kText},
+    {"status", C::kText},
 }};
 }  // namespace
 

@@ -16,16 +16,15 @@ inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kin
 std::string_view CollectionName(Kind kind);
 std::optional<Kind> ParseKind(std::string_view name);
 
-enum class ColumnType { kText, kInteger, kReal };
+enum class FieldType { kText, kInteger, kReal };
 
-// A document path the back-ends index (SQLite: a generated column plus an index; MongoDB: an index).
-// `path` is the dotted document path; `column` the SQL column name (a constant of ours, never user text).
+// A document path the back-ends index (each back-end names and builds its index its own way).
+// `path` is the dotted document path (a constant of ours, never user text).
 struct IndexedField {
   std::string_view path;
-  std::string_view column;
-  ColumnType type;
+  FieldType type;
   bool unique = false;
-  // false: a column the translation may use (no JSON parsing in SQL text), without an index of its own —
+  // false: a field the back-end keeps ready for filters (SQLite: a column) without an index of its own —
   // for instance-level fields, where every index costs ingest time on hundreds of thousands of rows.
   bool indexed = true;
 };

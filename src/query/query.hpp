@@ -38,9 +38,9 @@ struct Query {
   std::int64_t limit = kDefaultLimit;
   std::string text;  // free text over _search_text (the `q=` parameter); empty for none
   bool count_total = true;
-  // The caller wants the documents as JSON text (FindResult::raw) rather than parsed objects: a server
-  // answering with them then never parses and re-serialises the stored documents.
-  bool raw_documents = false;
+  // The caller wants the documents as JSON text (FindResult::json_texts) rather than objects: a back-end that
+  // keeps JSON text (SQLite) then hands it over without parsing and re-serialising it.
+  bool as_json_text = false;
 };
 
 // Parses and validates a filter (a JSON object). Throws Error(kBadRequest) naming the offending path

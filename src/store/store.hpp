@@ -1,7 +1,11 @@
-// The storage interface every back-end implements (SQLite embedded, MongoDB server).
-// Documents are JSON objects in the HTTP form: ids as 24-hex strings, dates as ISO-8601 UTC strings.
+// The storage interfaces every back-end implements (SQLite embedded, MongoDB server): the catalogue (documents of
+// the six collections) and the ingest ledger (file records, directory digests, error register).
+// Documents cross this interface in the catalogue's neutral form (model/schema.hpp): a JSON object whose ids are
+// 24-hex strings and whose timestamps are ISO-8601 UTC strings; each back-end encodes them in its own types (SQLite:
+// JSON text; MongoDB: BSON with ObjectIds and dates) and decodes them back.
 // Thread-safety: a Store may be used from many threads at once; a Session only by the thread running it.
-// Errors: Error(kConflict) on a unique key taken, kNotFound on a missing id, kUnavailable when locked/busy.
+// Errors: Error(kConflict) on a unique key taken, kNotFound on a missing id, kUnavailable when the back-end cannot be
+// reached or is locked, kTimeout when a query exceeds its budget.
 #pragma once
 
 #include "common/object_id.hpp"
@@ -23,9 +27,10 @@ namespace meta_db {
 using Document = boost::json::object;
 
 struct FindResult {
-  std::vector<Document> results;  // when the query did not ask for raw documents
-  std::vector<std::string> raw;   // when it did (query::Query::raw_documents): each a JSON object's text
-  std::int64_t total = 0;         // matches before skip/limit (-1 when not counted)
+  std::vector<Document> results;        // unless the query asked for JSON text
+  std::vector<std::string> json_texts;  // when it did (query::Query::as_json_text): each document's neutral form
+                                        // serialised, produced the cheapest way the back-end has
+  std::int64_t total = 0;               // matches before skip/limit (-1 when not counted)
 };
 
 // What the last ingest knew of one archive file, for incremental re-ingest.
@@ -73,20 +78,25 @@ struct StoreCounts {
   std::int64_t researchers = 0, collections = 0, studies = 0, series = 0, instances = 0, jobs = 0, errors = 0;
 };
 
-// Operations on one consistent view of the store; inside Store::Write all of them commit or none do.
-class Session {
+// The catalogue's documents.
+class CatalogSession {
  public:
-  virtual ~Session() = default;
+  virtual ~CatalogSession() = default;
 
   virtual std::optional<Document> Get(Kind kind, const ObjectId& id) = 0;
   // The document whose unique key (UniqueKey(kind)) equals `value`.
   virtual std::optional<Document> GetByKey(Kind kind, std::string_view value) = 0;
+  // The documents whose unique keys are among `values` (any order; absent keys are left out): one round trip
+  // for a batch's lookups on a server back-end.
+  virtual std::vector<Document> GetByKeys(Kind kind, const std::vector<std::string>& values);
   virtual FindResult Find(Kind kind, const query::Query& query) = 0;
-  // Children of a parent (series of a study, instances of a series) ordered by ChildOrderField.
+  // Children of a parent (series of a study, instances of a series) ordered by ChildOrderField, then insertion.
   virtual std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) = 0;
   virtual std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) = 0;
-  // Only the ids of those children, same order (cheap: no document is parsed).
+  // Only the ids of those children, same order (cheap: no document is decoded).
   virtual std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) = 0;
+  // Every id of a collection in id order, for whole-catalogue passes (check, migrate) that then Get in chunks.
+  virtual std::vector<ObjectId> AllIds(Kind kind) = 0;
 
   // `doc` carries its "_id". kConflict if a unique key is taken.
   virtual void Insert(Kind kind, const Document& doc) = 0;
@@ -95,7 +105,15 @@ class Session {
   // false if no such document.
   virtual bool Remove(Kind kind, const ObjectId& id) = 0;
 
-  // Incremental-ingest bookkeeping: file records under a directory prefix ("" = all), in path (byte) order.
+  virtual std::int64_t Count(Kind kind) = 0;
+};
+
+// The ingest ledger: what the last ingest saw of each archive file, and which paths failed.
+class LedgerSession {
+ public:
+  virtual ~LedgerSession() = default;
+
+  // File records under a directory prefix ("" = all), in path (byte) order.
   // Visiting copies nothing, so a large archive's records load at the speed of the store's scan.
   virtual void VisitFileRecords(std::string_view path_prefix,
                                 const std::function<void(const FileRecordView&)>& visit) = 0;
@@ -111,8 +129,8 @@ class Session {
   // Directory digests, for incremental ingest: a row for every directory that holds file records (keyed by its
   // path with a trailing '/'), carrying a digest of its files' names, sizes and mtimes as the last ingest found
   // them to match its records — or none, meaning: look at each file. Writing or removing a file record clears its
-  // directory's digest (creating the row) in the same transaction, whoever writes, so a digest never outlives the
-  // records it vouches for.
+  // directory's digest (creating the row) no later than the record changes, whoever writes, so a digest never
+  // outlives the records it vouches for.
   virtual void VisitDirectoryDigests(std::string_view path_prefix,
                                      const std::function<void(const DirectoryDigest&)>& visit) = 0;
   virtual void PutDirectoryDigest(std::string_view directory, std::int64_t digest, std::int64_t files) = 0;
@@ -122,35 +140,54 @@ class Session {
   virtual void PutError(std::string_view path, std::string_view reason, std::string_view when) = 0;
   virtual void ClearError(std::string_view path) = 0;
   virtual std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) = 0;
+  virtual std::int64_t CountErrors() = 0;
+};
 
-  virtual StoreCounts Counts() = 0;
+// Both, on one view of the store.
+class Session : public CatalogSession, public LedgerSession {
+ public:
+  StoreCounts Counts();
 };
 
 class Store {
  public:
   virtual ~Store() = default;
   virtual std::string_view Backend() const = 0;  // "sqlite" or "mongodb"
-  // Runs fn on a read-only, consistent view.
+  // Runs fn on a read-only view (on SQLite one consistent snapshot; on MongoDB each read sees the latest
+  // acknowledged writes).
   virtual void Read(const std::function<void(Session&)>& fn) = 0;
-  // Runs fn in one atomic write transaction; an exception from fn rolls everything back and propagates.
+  // Runs fn as one unit of writes, which never needs a multi-document transaction:
+  //  - every catalogue write is a single-document write, and the ledger writes of the unit are applied only after
+  //    every catalogue write of the unit was acknowledged (a ledger record never vouches for a document that is not
+  //    there);
+  //  - a read inside the unit sees the unit's own writes;
+  //  - an exception from fn discards what the unit had not yet applied and propagates. SQLite applies the whole
+  //    unit in one transaction, so nothing of it stays; a server back-end may keep catalogue writes already
+  //    applied, so callers order their writes so that re-running the unit (ingest) or `meta_db check --repair`
+  //    restores every invariant.
   virtual void Write(const std::function<void(Session&)>& fn) = 0;
-  // Moves committed writes from a write-ahead log into the main file without blocking readers or the writer
-  // (a bulk writer calls it from another thread, so its writes never wait for the copy). No-op without a log.
-  virtual void Checkpoint() {}
+  // "" when the back-end answers; otherwise a one-line reason (for /health). Never throws.
+  virtual std::string Unreachable() { return {}; }
+  // Problems the store recovered from by itself since the last call (e.g. deferred maintenance that failed and
+  // will be retried), for a batch job's summary.
+  virtual std::vector<std::string> TakeWarnings() { return {}; }
 };
 
 struct StoreOptions {
   bool read_only = false;
-  int query_budget_ms = 2000;   // long queries are interrupted with Error(kTimeout)
-  int busy_timeout_ms = 10000;  // how long a write waits for another process's lock before kUnavailable
-  // Bytes of the file readers memory-map (fast reads for serving). Mapped pages count as resident memory, so
-  // batch jobs that touch the whole file (ingest) pass 0 to keep their RSS bounded.
-  std::int64_t mmap_bytes = 256LL << 20;
-  // WAL pages between automatic checkpoints (SQLite's default is 1,000).
-  int wal_checkpoint_pages = 1000;
+  int query_budget_ms = 2000;  // long queries are interrupted with Error(kTimeout)
+  int lock_wait_ms = 10000;    // how long a write waits for another writer before kUnavailable
+  // The store serves one long bulk writer (ingest, migrate) rather than many readers: the back-end tunes for
+  // throughput and keeps the process's memory bounded as the catalogue grows.
+  bool bulk_load = false;
+  // How long opening waits for a server back-end to answer before kUnavailable (a server that is down makes
+  // batch commands fail fast; a server process keeps retrying in the background).
+  int connect_timeout_ms = 10000;
 };
 
-// Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://...".
+// Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://..." (MongoDB's connection string;
+// the database is its path, "meta_db" when none is given). Errors: kBadRequest for a malformed URI or unknown
+// option; kUnavailable when the store cannot be opened.
 std::unique_ptr<Store> OpenStore(std::string_view uri, const StoreOptions& options = {});
 
 }  // namespace meta_db

@@ -1,6 +1,6 @@
 // Translator golden tests: hostile filters compile to SQL made only of our constants and placeholders.
 #include "query/filter_tree.hpp"
-#include "query/sql_compile.hpp"
+#include "store/sqlite/sql_compile.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@ namespace meta_db::query {
 namespace {
 
 namespace json = boost::json;
+using namespace meta_db::sqlite;  // the translation under test
 
 SqlWhere Compile(Kind kind, std::string_view filter_json) {
   const auto filter = ParseFilter(json::parse(filter_json));

@@ -1,8 +1,9 @@
 // SQLite-specific checks: EXPLAIN QUERY PLAN uses an index for every promoted-field equality and range,
 // free text through FTS5, the time budget interrupts long queries, hostile input leaves the table intact.
 #include "common/error.hpp"
+#include "store/sqlite/sqlite_columns.hpp"
 #include "query/filter_tree.hpp"
-#include "query/sql_compile.hpp"
+#include "store/sqlite/sql_compile.hpp"
 #include "store/store.hpp"
 #include "test_support.hpp"
 
@@ -18,6 +19,7 @@ namespace meta_db::query {
 namespace {
 
 namespace json = boost::json;
+using namespace meta_db::sqlite;  // the translation under test
 using meta_db::testing::TempDir;
 
 struct DbCloser {
@@ -88,16 +90,16 @@ class SqlitePlan : public ::testing::Test {
   std::unique_ptr<sqlite3, DbCloser> db_;
 };
 
-json::value SampleValue(ColumnType type) {
-  if (type == ColumnType::kText) return "value";
-  if (type == ColumnType::kInteger) return 7;
+json::value SampleValue(FieldType type) {
+  if (type == FieldType::kText) return "value";
+  if (type == FieldType::kInteger) return 7;
   return 2.5;
 }
 
 TEST_F(SqlitePlan, IndexForEveryPromotedEqualityAndRange) {
   for (Kind kind : {Kind::kStudies, Kind::kSeries}) {
     for (const IndexedField& field : IndexedFields(kind)) {
-      const std::string index = "ix_" + std::string(CollectionName(kind)) + "_" + std::string(field.column);
+      const std::string index = "ix_" + std::string(CollectionName(kind)) + "_" + ColumnName(field);
       const json::value v = SampleValue(field.type);
       const json::value eq = json::object{{field.path, v}};
       const json::value range = json::object{{field.path, json::object{{"$gte", v}, {"$lt", v}}}};

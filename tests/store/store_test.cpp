@@ -274,7 +274,7 @@ TEST_F(StoreTest, SchemaSurvivesReopen) {
 
 TEST_F(StoreTest, LockedDatabaseIsUnavailableNotAHang) {
   StoreOptions options;
-  options.busy_timeout_ms = 50;
+  options.lock_wait_ms = 50;
   auto store = OpenStore("sqlite:" + (dir_ / "locked.sqlite").string(), options);
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ / "locked.sqlite").c_str(), &other), SQLITE_OK);

@@ -2,7 +2,7 @@
 // session's time budget, re-check inexact candidates with the reference matcher, sort and page.
 #include "common/error.hpp"
 #include "query/filter_tree.hpp"
-#include "query/sql_compile.hpp"
+#include "store/sqlite/sql_compile.hpp"
 #include "store/sqlite/sqlite_session.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -64,13 +64,13 @@ void EnsureRegexFunction(sqlite3* db) {
   const int rc = sqlite3_prepare_v2(db, "SELECT meta_db_regex('', '', '')", -1, &probe, nullptr);
   sqlite3_finalize(probe);
   if (rc == SQLITE_OK) return;
-  const int created = sqlite3_create_function_v2(db, query::kRegexSqlFunction, 3,
+  const int created = sqlite3_create_function_v2(db, kRegexSqlFunction, 3,
                                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
                                                  &RegexSqlFunction, nullptr, nullptr, nullptr);
   if (created != SQLITE_OK) ThrowSqlite(db, created, "register meta_db_regex");
 }
 
-void BindAll(Statement& st, const std::vector<query::SqlValue>& params) {
+void BindAll(Statement& st, const std::vector<SqlValue>& params) {
   // A value whose placeholder the translation dropped (e.g. the path of a leaf compiled to "0") is skipped.
   const int used = sqlite3_bind_parameter_count(st.raw());
   for (std::size_t i = 0; i < params.size() && static_cast<int>(i) < used; ++i) {
@@ -89,7 +89,7 @@ void BindAll(Statement& st, const std::vector<query::SqlValue>& params) {
 struct Plan {
   std::string table;
   std::string where;  // full condition, placeholders into params
-  std::vector<query::SqlValue> params;
+  std::vector<SqlValue> params;
   bool exact = true;
   std::string recheck = "0";  // SQL: the rows whose match the matcher must decide
   std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
@@ -105,10 +105,10 @@ class Finder {
 
  private:
   Plan MakePlan(Kind kind, const query::Query& q);
-  bool Exists(const std::string& sql, const std::vector<query::SqlValue>& params);
+  bool Exists(const std::string& sql, const std::vector<SqlValue>& params);
   FindResult Exact(const Plan& plan, const query::Query& q);
   FindResult FromIntersection(const Plan& plan, const query::Query& q);
-  std::vector<std::int64_t> RowidSet(const std::string& select, const std::vector<query::SqlValue>& params);
+  std::vector<std::int64_t> RowidSet(const std::string& select, const std::vector<SqlValue>& params);
   std::vector<std::int64_t> Intersection(const Plan& plan);
   FindResult Streamed(const Plan& plan, const query::Query& q);
   FindResult SortedInMemory(const Plan& plan, const query::Query& q);
@@ -128,7 +128,7 @@ class Finder {
 Plan Finder::MakePlan(Kind kind, const query::Query& q) {
   Plan plan;
   plan.table = std::string(CollectionName(kind));
-  query::SqlWhere where = query::CompileWhere(kind, q.filter.get());
+  SqlWhere where = CompileWhere(kind, q.filter.get());
   plan.params = std::move(where.params);
   plan.exact = where.exact;
   plan.recheck = "(" + where.recheck + ")";
@@ -138,15 +138,15 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
     if (kind != Kind::kSeries) {
       throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
     }
-    const std::string match = query::FtsMatchExpression(q.text);
+    const std::string match = FtsMatchExpression(q.text);
     if (!match.empty()) {
-      const std::string fts = "SELECT rowid FROM series_fts WHERE series_fts MATCH " + query::AddParam(plan.params, match);
+      const std::string fts = "SELECT rowid FROM series_fts WHERE series_fts MATCH " + AddParam(plan.params, match);
       plan.where += " AND rowid IN (" + fts + ")";
       if (!plan.rowid_sets.empty()) plan.rowid_sets.push_back(fts);
     }
   }
-  if (plan.where.find(query::kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
-  plan.order = q.sort.empty() ? std::optional<std::string>("rowid ASC") : query::CompileOrderBy(kind, q.sort);
+  if (plan.where.find(kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
+  plan.order = q.sort.empty() ? std::optional<std::string>("rowid ASC") : CompileOrderBy(kind, q.sort);
   if (plan.order && !q.sort.empty() && SortMayMisorder(plan, kind, q)) {
     plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
   }
@@ -157,22 +157,22 @@ Plan Finder::MakePlan(Kind kind, const query::Query& q) {
 // array or object stored as JSON text). Each probe is an index range on the sort column decided by the stored
 // "<column>_t" JSON type, so no document is parsed.
 bool Finder::SortMayMisorder(const Plan& plan, Kind kind, const query::Query& q) {
-  std::vector<query::SqlValue> params = plan.params;
+  std::vector<SqlValue> params = plan.params;
   std::string any = "SELECT 0";
-  for (const std::string& term : query::SortHazards(kind, q.sort, params)) {
+  for (const std::string& term : SortHazards(kind, q.sort, params)) {
     any += " OR EXISTS (SELECT 1 FROM " + plan.table + " WHERE " + plan.where + " AND " + term + ")";
   }
   return Exists(any, params);
 }
 
-bool Finder::Exists(const std::string& sql, const std::vector<query::SqlValue>& params) {
+bool Finder::Exists(const std::string& sql, const std::vector<SqlValue>& params) {
   auto raw = db_.Prepare(sql);
   Statement& st = *raw;
   BindAll(st, params);
   return st.Step() && st.Int(0) != 0;
 }
 
-std::vector<std::int64_t> Finder::RowidSet(const std::string& select, const std::vector<query::SqlValue>& params) {
+std::vector<std::int64_t> Finder::RowidSet(const std::string& select, const std::vector<SqlValue>& params) {
   auto raw = db_.Prepare("SELECT * FROM (" + select + ")");
   Statement& st = *raw;
   BindAll(st, params);
@@ -198,8 +198,8 @@ std::vector<std::int64_t> Finder::Intersection(const Plan& plan) {
 // than SQLite's INTERSECT temp tables), then read only the page's documents.
 // Appends one stored document to the page, as text when the caller takes raw documents.
 void Emit(FindResult& result, std::string_view text, const query::Query& q) {
-  if (q.raw_documents && !q.projection) {
-    result.raw.emplace_back(text);
+  if (q.as_json_text && !q.projection) {
+    result.json_texts.emplace_back(text);
   } else {
     result.results.push_back(ParseStoredDocument(text));
   }
@@ -207,8 +207,8 @@ void Emit(FindResult& result, std::string_view text, const query::Query& q) {
 
 // The same for a text the caller already owns (no second copy of a large page).
 void Emit(FindResult& result, std::string&& text, const query::Query& q) {
-  if (q.raw_documents && !q.projection) {
-    result.raw.push_back(std::move(text));
+  if (q.as_json_text && !q.projection) {
+    result.json_texts.push_back(std::move(text));
   } else {
     result.results.push_back(ParseStoredDocument(text));
   }
@@ -234,9 +234,9 @@ FindResult Finder::FromIntersection(const Plan& plan, const query::Query& q) {
 FindResult Finder::Exact(const Plan& plan, const query::Query& q) {
   if (q.sort.empty() && !plan.rowid_sets.empty()) return FromIntersection(plan, q);
   FindResult result;
-  std::vector<query::SqlValue> params = plan.params;
-  const std::string limit = query::AddParam(params, q.limit);
-  const std::string offset = query::AddParam(params, q.skip);
+  std::vector<SqlValue> params = plan.params;
+  const std::string limit = AddParam(params, q.limit);
+  const std::string offset = AddParam(params, q.skip);
   // The page's rowids come from the indexes alone (ordered index scan, no JSON parsing); then only the
   // page's documents are read, by rowid, and put back in the index order here — an ORDER BY on the outer
   // query would make SQLite extract the sort columns from every document of the page again.
@@ -295,7 +295,7 @@ FindResult Finder::Streamed(const Plan& plan, const query::Query& q) {
       if (!query::Matches(*q.filter, *doc)) continue;
     }
     if (matched >= q.skip && matched - q.skip < q.limit) {
-      if (doc && !(q.raw_documents && !q.projection)) {
+      if (doc && !(q.as_json_text && !q.projection)) {
         result.results.push_back(std::move(*doc));
       } else {
         Emit(result, st.Text(0), q);
@@ -350,8 +350,8 @@ FindResult Finder::Run(Kind kind, const query::Query& q) {
   if (q.projection) {
     for (Document& doc : result.results) doc = query::Project(doc, *q.projection);
   }
-  if (q.raw_documents) {  // documents that had to be parsed (sorted in memory, projected) go out as text too
-    for (const Document& doc : result.results) result.raw.push_back(boost::json::serialize(doc));
+  if (q.as_json_text) {  // documents that had to be parsed (sorted in memory, projected) go out as text too
+    for (const Document& doc : result.results) result.json_texts.push_back(boost::json::serialize(doc));
     result.results.clear();
   }
   return result;

@@ -2,6 +2,7 @@
 #include "store/sqlite/sqlite_schema.hpp"
 
 #include "common/error.hpp"
+#include "store/sqlite/sqlite_columns.hpp"
 #include "model/kind.hpp"
 
 #include <cstdlib>
@@ -18,15 +19,15 @@ namespace {
 std::string IndexedColumns(Kind kind, const IndexedField& field) {
   const auto parent = ParentField(kind);
   if (parent && field.path == *parent) {
-    return std::string(field.column) + ", " + std::string(FindIndexedField(kind, *ChildOrderField(kind))->column);
+    return ColumnName(field) + ", " + ColumnName(*FindIndexedField(kind, *ChildOrderField(kind)));
   }
-  return std::string(field.column);
+  return ColumnName(field);
 }
 
 // "<column>_t": the JSON type of the field's value (json_type), which tells a stored boolean from the 1/0 and an
 // array from the text json_extract gives for them — the filter translation tests it instead of parsing `doc`.
 std::string TypeColumnDefinition(const IndexedField& field, const char* storage) {
-  return std::string(field.column) + "_t GENERATED ALWAYS AS (json_type(doc, '$." + std::string(field.path) +
+  return ColumnName(field) + "_t GENERATED ALWAYS AS (json_type(doc, '$." + std::string(field.path) +
          "')) " + storage;
 }
 
@@ -36,7 +37,7 @@ void AddTypeColumns(Database& db) {
     const std::string table(CollectionName(kind));
     for (const IndexedField& field : IndexedFields(kind)) {
       auto exists = db.PrepareOnce("SELECT 1 FROM pragma_table_xinfo('" + table + "') WHERE name = '" +
-                                   std::string(field.column) + "_t'");
+                                   ColumnName(field) + "_t'");
       if (sqlite3_step(exists.get()) == SQLITE_ROW) continue;
       db.Exec("ALTER TABLE " + table + " ADD COLUMN " + TypeColumnDefinition(field, "VIRTUAL"));
     }
@@ -52,7 +53,7 @@ std::string TableSql(Kind kind) {
   // extracted once, when the row is written (its index needs it then anyway), so ordering or testing a page of
   // rows by a promoted field never parses their documents again.
   for (const IndexedField& field : IndexedFields(kind)) {
-    sql += ", " + std::string(field.column) + " GENERATED ALWAYS AS (json_extract(doc, '$." +
+    sql += ", " + ColumnName(field) + " GENERATED ALWAYS AS (json_extract(doc, '$." +
            std::string(field.path) + "')) STORED";
     sql += ", " + TypeColumnDefinition(field, "STORED");
   }
@@ -61,7 +62,7 @@ std::string TableSql(Kind kind) {
   for (const IndexedField& field : IndexedFields(kind)) {
     if (!field.indexed) continue;
     sql += std::string("CREATE ") + (field.unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS ix_" + table + "_" +
-           std::string(field.column) + " ON " + table + "(" + IndexedColumns(kind, field) + ");\n";
+           ColumnName(field) + " ON " + table + "(" + IndexedColumns(kind, field) + ");\n";
   }
   return sql;
 }

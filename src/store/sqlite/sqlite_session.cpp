@@ -2,6 +2,7 @@
 #include "store/sqlite/sqlite_session.hpp"
 
 #include "common/error.hpp"
+#include "store/sqlite/sqlite_columns.hpp"
 #include "common/json_io.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -55,7 +56,7 @@ std::vector<Document> ReadDocuments(Statement& statement) {
 std::string ParentColumn(Kind child_kind) {
   const auto parent = ParentField(child_kind);
   if (!parent) throw Error(Errc::kInternal, std::string(CollectionName(child_kind)) + " has no parent");
-  return std::string(FindIndexedField(child_kind, *parent)->column);
+  return ColumnName(*FindIndexedField(child_kind, *parent));
 }
 
 // The file-record columns every query of ingest_files selects, in FileRecordRow's order.
@@ -87,7 +88,7 @@ std::optional<Document> SqliteSession::Get(Kind kind, const ObjectId& id) {
 std::optional<Document> SqliteSession::GetByKey(Kind kind, std::string_view value) {
   const auto key = UniqueKey(kind);
   if (!key) throw Error(Errc::kInternal, std::string(CollectionName(kind)) + " has no unique key");
-  const std::string column(FindIndexedField(kind, *key)->column);
+  const std::string column = ColumnName(*FindIndexedField(kind, *key));
   auto statement = db_.Prepare("SELECT doc FROM " + Table(kind) + " WHERE " + column + " = ?");
   statement->Bind(1, value);
   if (!statement->Step()) return std::nullopt;
@@ -95,7 +96,7 @@ std::optional<Document> SqliteSession::GetByKey(Kind kind, std::string_view valu
 }
 
 std::vector<Document> SqliteSession::Children(Kind child_kind, const ObjectId& parent_id) {
-  const std::string order(FindIndexedField(child_kind, *ChildOrderField(child_kind))->column);
+  const std::string order = ColumnName(*FindIndexedField(child_kind, *ChildOrderField(child_kind)));
   auto statement = db_.Prepare("SELECT doc FROM " + Table(child_kind) + " WHERE " + ParentColumn(child_kind) +
                                " = ? ORDER BY " + order + ", rowid");
   statement->Bind(1, parent_id.ToHex());
@@ -103,7 +104,7 @@ std::vector<Document> SqliteSession::Children(Kind child_kind, const ObjectId& p
 }
 
 std::vector<ObjectId> SqliteSession::ChildIds(Kind child_kind, const ObjectId& parent_id) {
-  const std::string order(FindIndexedField(child_kind, *ChildOrderField(child_kind))->column);
+  const std::string order = ColumnName(*FindIndexedField(child_kind, *ChildOrderField(child_kind)));
   auto statement = db_.Prepare("SELECT id FROM " + Table(child_kind) + " WHERE " + ParentColumn(child_kind) +
                                " = ? ORDER BY " + order + ", rowid");
   statement->Bind(1, parent_id.ToHex());
@@ -263,19 +264,25 @@ std::vector<ErrorRecord> SqliteSession::Errors(std::int64_t skip, std::int64_t l
   return errors;
 }
 
-StoreCounts SqliteSession::Counts() {
-  auto count = [&](const std::string& table) {
-    auto statement = db_.Prepare("SELECT count(*) FROM " + table);
-    statement->Step();
-    return statement->Int(0);
-  };
-  return {.researchers = count("researchers"),
-          .collections = count("collections"),
-          .studies = count("studies"),
-          .series = count("series"),
-          .instances = count("instances"),
-          .jobs = count("jobs"),
-          .errors = count("ingest_errors")};
+std::int64_t SqliteSession::CountErrors() {
+  auto statement = db_.Prepare("SELECT count(*) FROM ingest_errors");
+  statement->Step();
+  return statement->Int(0);
+}
+
+std::int64_t SqliteSession::Count(Kind kind) {
+  auto statement = db_.Prepare("SELECT count(*) FROM " + Table(kind));
+  statement->Step();
+  return statement->Int(0);
+}
+
+std::vector<ObjectId> SqliteSession::AllIds(Kind kind) {
+  auto statement = db_.Prepare("SELECT id FROM " + Table(kind) + " ORDER BY id");
+  std::vector<ObjectId> ids;
+  while (statement->Step()) {
+    if (auto id = ObjectId::Parse(statement->Text(0))) ids.push_back(*id);
+  }
+  return ids;
 }
 
 }  // namespace meta_db::sqlite

@@ -24,6 +24,8 @@ class SqliteSession final : public Session {
   std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) override;
   std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) override;
   std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;
+  std::vector<ObjectId> AllIds(Kind kind) override;
+  std::int64_t Count(Kind kind) override;
 
   void Insert(Kind kind, const Document& doc) override;
   void Replace(Kind kind, const Document& doc) override;
@@ -46,8 +48,7 @@ class SqliteSession final : public Session {
   void PutError(std::string_view path, std::string_view reason, std::string_view when) override;
   void ClearError(std::string_view path) override;
   std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) override;
-
-  StoreCounts Counts() override;
+  std::int64_t CountErrors() override;
 
   Database& database() { return db_; }
   std::chrono::milliseconds query_budget() const { return query_budget_; }

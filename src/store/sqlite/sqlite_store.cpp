@@ -5,12 +5,89 @@
 #include "store/sqlite/sqlite_schema.hpp"
 #include "store/sqlite/sqlite_session.hpp"
 
+#include <condition_variable>
 #include <mutex>
+#include <stop_token>
+#include <thread>
 #include <vector>
 
 namespace meta_db::sqlite {
 
 namespace {
+
+// Bytes of the file readers memory-map (fast reads for serving). Mapped pages count as resident memory, so a
+// bulk load, which touches the whole file, maps nothing and keeps its RSS bounded.
+constexpr std::int64_t kServeMmapBytes = 256LL << 20;
+// WAL pages between automatic checkpoints: SQLite's default, and for a bulk load 64 MiB — a checkpoint copies every
+// changed page from the log into the file, and with the default a bulk ingest copies its hot index pages again and
+// again.
+constexpr int kServeCheckpointPages = 1000;
+constexpr int kBulkCheckpointPages = 16384;
+
+// Runs PASSIVE checkpoints on its own connection and thread after each committed unit of a bulk load: the log's
+// copy into the main file (and its fsync) then overlaps the writer's next unit instead of stalling it, and the log
+// stays about one unit long. A failed checkpoint loses nothing (the log keeps the commits; closing the store
+// checkpoints again), so it becomes a warning, not an error.
+class BackgroundCheckpointer {
+ public:
+  BackgroundCheckpointer(std::string path, int busy_timeout_ms)
+      : path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms), thread_([this](std::stop_token stop) { Run(stop); }) {}
+  BackgroundCheckpointer(const BackgroundCheckpointer&) = delete;
+  BackgroundCheckpointer& operator=(const BackgroundCheckpointer&) = delete;
+  ~BackgroundCheckpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      thread_.request_stop();
+    }
+    wanted_.notify_all();
+  }
+
+  void Request() {
+    {
+      std::lock_guard lock(mutex_);
+      requested_ = true;
+    }
+    wanted_.notify_one();
+  }
+
+  std::vector<std::string> TakeFailures() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(failures_, {});
+  }
+
+ private:
+  void Run(std::stop_token stop) {
+    std::unique_ptr<Database> db;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wanted_.wait(lock, [&] { return requested_ || stop.stop_requested(); });
+      if (stop.stop_requested()) return;
+      requested_ = false;
+      lock.unlock();
+      std::string failure;
+      try {
+        // On its own connection, so it runs beside the writer's transactions; PASSIVE copies what no reader still
+        // needs and waits for nobody. Once the log is fully copied, the next write starts it over.
+        if (!db) db = std::make_unique<Database>(path_, false, busy_timeout_ms_, 0);
+        db->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+      lock.lock();
+      if (!failure.empty() && failures_.empty()) {
+        failures_.push_back("background checkpoint failed (closing the store checkpoints again): " + failure);
+      }
+    }
+  }
+
+  std::string path_;
+  int busy_timeout_ms_;
+  std::mutex mutex_;
+  std::condition_variable wanted_;
+  bool requested_ = false;
+  std::vector<std::string> failures_;
+  std::jthread thread_;  // last: started after the members it uses
+};
 
 class SqliteStore final : public Store {
  public:
@@ -18,11 +95,11 @@ class SqliteStore final : public Store {
     if (!options_.read_only) {
       // The writer reads through its page cache: during a big ingest it touches the whole file, and mapped
       // pages would all count as resident memory.
-      writer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms, 0);
-      // Checkpoints copy every changed page from the WAL into the file; with the default (every 1,000 pages) a
-      // bulk ingest copies its hot index pages again and again. Fewer, larger checkpoints copy each page once.
-      writer_->Exec("PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_checkpoint_pages));
+      writer_ = std::make_unique<Database>(path_, false, options_.lock_wait_ms, 0);
+      writer_->Exec("PRAGMA wal_autocheckpoint=" +
+                    std::to_string(options_.bulk_load ? kBulkCheckpointPages : kServeCheckpointPages));
       EnsureSchema(*writer_);
+      if (options_.bulk_load) checkpointer_ = std::make_unique<BackgroundCheckpointer>(path_, options_.lock_wait_ms);
     }
   }
 
@@ -40,15 +117,6 @@ class SqliteStore final : public Store {
     CheckIn(std::move(db));
   }
 
-  // On its own connection, so it runs beside the writer's transactions; PASSIVE copies what no reader still needs
-  // and waits for nobody. Once the log is fully copied, the next write starts it over instead of growing it.
-  void Checkpoint() override {
-    if (options_.read_only) return;
-    std::lock_guard lock(checkpoint_mutex_);
-    if (!checkpointer_) checkpointer_ = std::make_unique<Database>(path_, false, options_.busy_timeout_ms, 0);
-    checkpointer_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
-  }
-
   void Write(const std::function<void(Session&)>& fn) override {
     if (options_.read_only) throw Error(Errc::kUnavailable, "store opened read-only");
     std::lock_guard lock(writer_mutex_);
@@ -58,6 +126,11 @@ class SqliteStore final : public Store {
     fn(session);
     session.ClearTouchedDigests();
     transaction.Commit();
+    if (checkpointer_) checkpointer_->Request();
+  }
+
+  std::vector<std::string> TakeWarnings() override {
+    return checkpointer_ ? checkpointer_->TakeFailures() : std::vector<std::string>{};
   }
 
  private:
@@ -71,7 +144,8 @@ class SqliteStore final : public Store {
         return db;
       }
     }
-    return std::make_unique<Database>(path_, options_.read_only, options_.busy_timeout_ms, options_.mmap_bytes);
+    return std::make_unique<Database>(path_, options_.read_only, options_.lock_wait_ms,
+                                      options_.bulk_load ? 0 : kServeMmapBytes);
   }
 
   void CheckIn(std::unique_ptr<Database> db) {
@@ -86,8 +160,7 @@ class SqliteStore final : public Store {
   StoreOptions options_;
   std::mutex writer_mutex_;
   std::unique_ptr<Database> writer_;
-  std::mutex checkpoint_mutex_;
-  std::unique_ptr<Database> checkpointer_;
+  std::unique_ptr<BackgroundCheckpointer> checkpointer_;  // bulk loads only
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Database>> idle_;
 };

@@ -1,15 +1,19 @@
 // Filter tree -> SQLite WHERE: one translation per operator, values and JSON paths always bound,
 // column names only from IndexedFields. Every node is either exact or a superset marked inexact, in
 // which case the store re-checks rows with the matcher (FerretDB/Pongo's pushdown model, STYLE.md).
-#include "query/sql_compile.hpp"
+#include "store/sqlite/sql_compile.hpp"
 
 #include "query/filter_tree.hpp"
+#include "store/sqlite/sqlite_columns.hpp"
 
 #include <algorithm>
 
-namespace meta_db::query {
+namespace meta_db::sqlite {
 
 namespace json = boost::json;
+using query::Filter;
+using query::Op;
+using query::SortKey;
 
 namespace {
 
@@ -28,7 +32,7 @@ const Part kTrueInexact{"1", false};
 
 // Every table's `id` column holds the document's `_id` (24-hex text) under a unique index: `_id` filters
 // and sorts use it like a promoted field.
-constexpr IndexedField kIdColumn{"_id", "id", ColumnType::kText, true};
+constexpr IndexedField kIdColumn{"_id", FieldType::kText, true};
 
 const IndexedField* ColumnFor(Kind kind, std::string_view path) {
   return path == "_id" ? &kIdColumn : FindIndexedField(kind, path);
@@ -37,7 +41,7 @@ const IndexedField* ColumnFor(Kind kind, std::string_view path) {
 // The JSON type of an indexed field's value, as SQL: its stored "<column>_t" column (json_type() kept at write
 // time), or the constant 'text' for _id, which the store only accepts as a 24-hex string.
 std::string TypeColumn(const IndexedField& field) {
-  return &field == &kIdColumn ? std::string("'text'") : std::string(field.column) + "_t";
+  return &field == &kIdColumn ? std::string("'text'") : ColumnName(field) + "_t";
 }
 
 std::string Join(const std::vector<std::string>& terms, std::string_view op, std::size_t lo, std::size_t hi) {
@@ -137,7 +141,7 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
   a.path = P(*jp);
   a.type = "json_type(" + base + ", " + a.path + ")";
   if (field != nullptr) {
-    a.value = std::string(field->column);
+    a.value = ColumnName(*field);
     a.column = true;
   } else {
     a.value = "json_extract(" + base + ", " + a.path + ")";
@@ -434,7 +438,7 @@ Access Compiler::ColumnAccess(const Filter& f, const IndexedField& field) {
   a.base = "doc";
   a.path = P(*SqlJsonPath(f.parts));
   a.type = TypeColumn(field);
-  a.value = std::string(field.column);
+  a.value = ColumnName(field);
   a.column = true;
   return a;
 }
@@ -528,7 +532,7 @@ std::optional<std::string> CompileOrderBy(Kind kind, const std::vector<SortKey>&
   for (const SortKey& key : sort) {
     const IndexedField* field = ColumnFor(kind, key.path);
     if (field == nullptr) return std::nullopt;
-    order += std::string(field->column) + (key.direction < 0 ? " DESC, " : " ASC, ");
+    order += ColumnName(*field) + (key.direction < 0 ? " DESC, " : " ASC, ");
   }
   return order + "rowid ASC";
 }
@@ -538,7 +542,7 @@ std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort
   for (const SortKey& key : sort) {
     const IndexedField* field = ColumnFor(kind, key.path);
     if (field == nullptr || field == &kIdColumn) continue;  // _id is always a 24-hex string (the store checks)
-    const std::string c(field->column);
+    const std::string c = ColumnName(*field);
     const std::string type = TypeColumn(*field);
     // Index ranges find the few candidate rows; their stored JSON type decides, no document is parsed.
     terms.push_back("(" + c + " >= '[' AND " + c + " < '\\' AND " + type + " IN ('array', 'object'))");
@@ -565,4 +569,4 @@ std::string FtsMatchExpression(std::string_view text) {
   return out;
 }
 
-}  // namespace meta_db::query
+}  // namespace meta_db::sqlite

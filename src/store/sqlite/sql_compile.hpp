@@ -12,7 +12,10 @@
 #include <variant>
 #include <vector>
 
-namespace meta_db::query {
+namespace meta_db::sqlite {
+
+using query::Filter;
+using query::SortKey;
 
 using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
@@ -56,4 +59,4 @@ std::vector<std::string> SortHazards(Kind kind, const std::vector<SortKey>& sort
 // FTS5 MATCH expression for free text: every word a quoted FTS5 string, AND-ed ("" if no words).
 std::string FtsMatchExpression(std::string_view text);
 
-}  // namespace meta_db::query
+}  // namespace meta_db::sqlite
