@@ -59,6 +59,6 @@ EXPOSE 8000
 # GET /health answers 200 when ready and 503 when the database is unreachable; anything but 200 is unhealthy.
 # While the default command is still ingesting, nothing listens yet and the container reports "starting"/"unhealthy".
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/${META_DB_PORT:-8000} && printf "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" >&3 && read -r -t 4 _ code _ <&3 && [ "$code" = 200 ]'
+  CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/${META_DB_PORT:-8000} && printf "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" >&3 && read -r -t 4 _ code _ <&3 && [ "$code" = 200 ] || exit 1'
 ENTRYPOINT ["/usr/local/bin/meta_db-entrypoint"]
 CMD []

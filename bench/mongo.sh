@@ -12,8 +12,9 @@
 # Usage: bench/mongo.sh   (env: PATIENTS=25 full-size patients (~4,600 files), RUNS=5 (the unchanged re-ingest runs
 #                          max(RUNS, 11) times), SEED_RUNS=RUNS (runs of the slow seed peer), RSS_PATIENTS=260 small
 #                          patients (~50,000 files) for the memory check, 0 to skip; BENCH_OUT=bench/out (archives
-#                          are shared with bench/ingest.sh), META_DB_BIN=build/meta_db, FERRETDB_BIN (when
-#                          scripts/ferretdb.sh is absent; default /tmp/ferret/ferretdb or ferretdb on PATH))
+#                          are shared with bench/ingest.sh), BIG_TIMEOUT=1800 (s, the 50,000-file ingest),
+#                          META_DB_BIN=build/meta_db; FerretDB comes from
+#                          scripts/ferretdb.sh start, or FERRETDB_BIN=path runs that binary directly)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATIENTS=${PATIENTS:-25}
@@ -26,6 +27,7 @@ PY=/usr/bin/python3
 PEERS=bench/mongo_peers.py
 mkdir -p "$OUT"
 [[ -x "$BIN" ]] || { META_DB_SKIP_WEB=1 scripts/build.sh >/dev/null; }
+[[ -x "$BIN" ]] || { echo "mongo.sh: no $BIN (scripts/build.sh, or META_DB_BIN=...)" >&2; exit 2; }
 for tool in curl bc /usr/bin/time; do command -v "$tool" >/dev/null || { echo "mongo.sh: $tool missing" >&2; exit 2; }; done
 "$PY" -c 'import pymongo, pydicom' 2>/dev/null ||
   { echo "mongo.sh: $PY needs pymongo and pydicom (apt-get install python3-pymongo python3-pydicom)" >&2; exit 2; }
@@ -39,8 +41,13 @@ mkdir -p "$STATE"
 FERRET_PID=""
 SERVE_PID=""
 USE_SCRIPT=0
+# A signal can arrive while a timing pipeline runs: its subshells and their commands are stopped too (by pid).
+kill_tree() { local child; for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child"; done; kill "$1" 2>/dev/null || true; }
 cleanup() {
-  local rc=$?
+  local rc=$? children child
+  trap - INT TERM
+  children=$(ps -o pid= --ppid $$ 2>/dev/null || true)
+  for child in $children; do kill_tree "$child"; done
   if [[ -n "$SERVE_PID" ]]; then kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
   if [[ "$USE_SCRIPT" == 1 ]]; then scripts/ferretdb.sh stop "$STATE" >/dev/null 2>&1 || true; fi
   if [[ -n "$FERRET_PID" ]]; then kill "$FERRET_PID" 2>/dev/null || true; wait "$FERRET_PID" 2>/dev/null || true; fi
@@ -48,12 +55,14 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # One FerretDB for the whole run: scripts/ferretdb.sh when the project has it, else a binary run directly.
-if [[ -x scripts/ferretdb.sh ]]; then
+# FERRETDB_BIN=path runs that binary directly instead.
+if [[ -z "${FERRETDB_BIN:-}" && -x scripts/ferretdb.sh ]]; then
   USE_SCRIPT=1
   base=$(scripts/ferretdb.sh start "$STATE" | tail -1)
 else
@@ -102,7 +111,9 @@ seconds() {
 }
 rate() { echo "$files / $1" | bc -l | xargs printf "%.0f"; }
 verdict() { if (( $(echo "$1" | bc -l) )); then echo met; else echo MISSED; fi; }
-instances_in() { "$PY" "$PEERS" count "$1" | "$PY" -c 'import json, sys; print(json.load(sys.stdin).get("instances", 0))'; }
+hierarchy_in() {  # URI -> "studies/series/instances"
+  "$PY" "$PEERS" count "$1" | "$PY" -c 'import json, sys; d = json.load(sys.stdin); print("/".join(str(d.get(k, 0)) for k in ("studies", "series", "instances")))'
+}
 # `seconds` runs in pipelines (subshells): collect each series of timings into a file, then take its median.
 timed_median() {  # FILE, then the runs on stdin
   median >"$1"
@@ -110,28 +121,46 @@ timed_median() {  # FILE, then the runs on stdin
 }
 
 echo "meta_db ingest into $server at $base: $files files; runs: $RUNS (seed $SEED_RUNS)" >&2
+# The server's command counters around the first run of each writer: how many round trips its work takes.
+count_from() { [[ "$1" != 1 ]] || "$PY" "$PEERS" commands "$base/" >"$TMP/cmd-$2.before"; }
+count_to() { [[ "$1" != 1 ]] || "$PY" "$PEERS" commands "$base/" "$TMP/cmd-$2.before" >"$TMP/cmd-$2.json"; }
+wire() {  # NAME LABEL
+  "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1])); n = int(sys.argv[3])
+print("  %-30s %s" % (sys.argv[2], ", ".join("%s %d (%.2f/file)" % (k, v, v / n) for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "-"))' \
+    "$TMP/cmd-$1.json" "$2" "$files"
+}
+
 for i in $(seq "$RUNS"); do
+  count_from "$i" ingest
   seconds "$BIN" ingest "$archive" --db "$base/bench_ingest_$i" --quiet
+  count_to "$i" ingest
 done | timed_median "$TMP/ingest.s"
 # An unchanged re-ingest is a few milliseconds of work: repeated more (VM noise is a millisecond or two).
 for i in $(seq "$(( RUNS > 11 ? RUNS : 11 ))"); do
+  count_from "$i" reingest
   seconds "$BIN" ingest "$archive" --db "$base/bench_ingest_$(( (i - 1) % RUNS + 1 ))" --quiet
+  count_to "$i" reingest
 done | timed_median "$TMP/reingest.s"
 rss_first=$( { /usr/bin/time -f "%M" "$BIN" ingest "$archive" --db "$base/bench_rss" --quiet >/dev/null; } 2>&1 | tail -1)
 "$PY" "$PEERS" drop "$base/bench_rss"
 
 echo "(a) the seed's approach (pydicom + insert_one)" >&2
 for i in $(seq "$SEED_RUNS"); do
+  count_from "$i" seed
   seconds "$PY" "$PEERS" seed "$archive" "$base/bench_seed_$i" profiles
+  count_to "$i" seed
   [[ "$i" == 1 ]] || "$PY" "$PEERS" drop "$base/bench_seed_$i"
 done | timed_median "$TMP/seed.s"
-seed_instances=$(instances_in "$base/bench_seed_1")
-meta_instances=$(instances_in "$base/bench_ingest_1")
+seed_stored=$(hierarchy_in "$base/bench_seed_1")
+meta_stored=$(hierarchy_in "$base/bench_ingest_1")
 
 echo "(b) the floor (insert_many of meta_db's documents)" >&2
 for i in $(seq "$RUNS"); do
+  count_from "$i" floor
   "$PY" "$PEERS" floor "$base/bench_ingest_1" "$base/bench_floor_$i" 2>"$TMP/floor.err" ||
     { cat "$TMP/floor.err" >&2; exit 1; }
+  count_to "$i" floor
   "$PY" "$PEERS" drop "$base/bench_floor_$i"
 done | timed_median "$TMP/floor.s"
 floor_docs=$(sed -n 's/^floor: \([0-9]*\) documents.*/\1/p' "$TMP/floor.err")
@@ -179,9 +208,9 @@ for q in "${QUERIES[@]}"; do
   code=$(awk '{print $1}' "$TMP/api-one.txt" | sort -u | tr '\n' ' ')
   ms=$(awk '{print $2 * 1000}' "$TMP/api-one.txt" | median)
   total=$(json_get 'd.get("total", len(d) if isinstance(d, list) else "-")' <"$TMP/body.json" 2>/dev/null || echo "-")
-  label="$method $path"; [[ "$method" == POST ]] && label="POST /query $(echo "$body" | cut -c1-60)…"
-  [[ ${#label} -gt 78 ]] && label="${label:0:77}…"
-  printf '%-80s %8.2f %8s  %s\n' "$label" "$ms" "$total" "$code" >>"$TMP/api.txt"
+  label="$method $path"; [[ "$method" == POST ]] && label="POST /query $body"
+  [[ ${#label} -gt 100 ]] && label="${label:0:97}..."
+  printf '%-100s %8.2f %8s  %s\n' "$label" "$ms" "$total" "$code" >>"$TMP/api.txt"
 done
 kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=""
 
@@ -195,9 +224,14 @@ printf '%-44s %10.3f %12s\n' "(b) floor: insert_many of built documents" "$fl" "
 printf '%-44s %10.3f %12s\n' "meta_db ingest (FerretDB)" "$ing" "$(rate "$ing")"
 printf '%-44s %10.3f %12s\n' "meta_db re-ingest, unchanged (FerretDB)" "$re" "$(rate "$re")"
 printf '%-44s %10.3f %12s\n' "meta_db ingest (SQLite), same archive" "$sq" "$(rate "$sq")"
-printf 'instances stored: meta_db %s, seed %s; documents the floor wrote: %s\n' "$meta_instances" "$seed_instances" \
-  "$floor_docs"
+printf 'stored (studies/series/instances): meta_db %s, seed %s; documents the floor wrote: %s\n' "$meta_stored" \
+  "$seed_stored" "$floor_docs"
 r_seed=$(echo "$seed / $ing" | bc -l); r_floor=$(echo "$fl / $ing" | bc -l); r_re=$(echo "$ing / $re" | bc -l)
+printf 'wire commands of one run (serverStatus counters; the floor'"'"'s include its untimed reads and index set-up)\n'
+wire ingest "meta_db ingest"
+wire reingest "meta_db re-ingest, unchanged"
+wire seed "(a) seed"
+wire floor "(b) floor"
 printf '\nratios (target in brackets)\n'
 printf '  seed / meta_db ingest       %7.1fx  (>= 20x)   %s\n' "$r_seed" "$(verdict "$r_seed >= 20")"
 printf '  floor / meta_db ingest      %7.2fx  (>= 0.7x)  %s\n' "$r_floor" "$(verdict "$r_floor >= 0.7")"
@@ -210,15 +244,23 @@ if [[ "$RSS_PATIENTS" != "0" ]]; then
   [[ -f "$big/manifest.json" ]] || "$BIN" synth --patients "$RSS_PATIENTS" --out "$big" --small >/dev/null
   big_files=$(find "$big" -type f | wc -l)
   find "$big/" -type f -print0 | xargs -0 cat >/dev/null
-  rss_big=$( { /usr/bin/time -f "%M %e" "$BIN" ingest "$big" --db "$base/bench_big" --quiet >/dev/null; } 2>&1 | tail -1)
-  big_mb=$(( ${rss_big% *} / 1024 ))
-  printf '  peak RSS, ingest of %s files: %s MB in %s s  (< 300 MB)  %s\n' "$big_files" "$big_mb" "${rss_big#* }" \
-    "$(verdict "$big_mb < 300")"
-  big_re=$(for _ in $(seq "$RUNS"); do seconds "$BIN" ingest "$big" --db "$base/bench_big" --quiet; done | median)
-  printf '    unchanged re-ingest %.3f s: first / unchanged %.1fx  (>= 20x)  %s\n' "$big_re" \
-    "$(echo "${rss_big#* } / $big_re" | bc -l)" "$(verdict "${rss_big#* } / $big_re >= 20")"
+  # A bounded wait (BIG_TIMEOUT seconds, default 1800): a store that slows down with its size must not hang the run.
+  rc=0
+  rss_big=$( { /usr/bin/time -f "%M %e" timeout "${BIG_TIMEOUT:-1800}" "$BIN" ingest "$big" --db "$base/bench_big" \
+    --quiet >/dev/null; } 2>&1 | tail -1) || rc=$?
+  if [[ "$rc" != 0 ]]; then
+    printf '  ingest of %s files: did not finish (exit %s; timeout after %s s is 124)  MISSED\n' "$big_files" "$rc" \
+      "${BIG_TIMEOUT:-1800}"
+  else
+    big_mb=$(( ${rss_big% *} / 1024 ))
+    printf '  peak RSS, ingest of %s files: %s MB in %s s  (< 300 MB)  %s\n' "$big_files" "$big_mb" "${rss_big#* }" \
+      "$(verdict "$big_mb < 300")"
+    big_re=$(for _ in $(seq "$RUNS"); do seconds "$BIN" ingest "$big" --db "$base/bench_big" --quiet; done | median)
+    printf '    unchanged re-ingest %.3f s: first / unchanged %.1fx  (>= 20x)  %s\n' "$big_re" \
+      "$(echo "${rss_big#* } / $big_re" | bc -l)" "$(verdict "${rss_big#* } / $big_re >= 20")"
+  fi
 fi
 
 printf '\nAPI list queries with totals, served from FerretDB (median of 11, ms; FerretDB scans: reported, no target)\n'
-printf '%-80s %8s %8s  %s\n' "request" "ms" "total" "status"
+printf '%-100s %8s %8s  %s\n' "request" "ms" "total" "status"
 cat "$TMP/api.txt"

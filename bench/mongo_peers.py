@@ -32,6 +32,9 @@
       stdout, details on stderr.
 
   mongo_peers.py count URI        per-collection document counts as one JSON line
+  mongo_peers.py commands URI [BEFORE.json]
+                                  the server's command counters (serverStatus metrics.commands), or their growth
+                                  since BEFORE.json, as one JSON line (a client's own handshake/status left out)
   mongo_peers.py drop URI...      drop those databases
 
 URIs name their database: mongodb://127.0.0.1:PORT/DBNAME.
@@ -249,6 +252,25 @@ def count(uri):
     client.close()
 
 
+# Commands a client sends to count itself, not the workload: left out of `commands` deltas.
+OWN_COMMANDS = {"serverStatus", "isMaster", "ismaster", "hello", "unknown", "endSessions", "buildInfo"}
+
+
+def commands(uri, before=None):
+    """The server's per-command counters (serverStatus metrics.commands.*.total; MongoDB and FerretDB both
+    keep them). With BEFORE (a JSON file of an earlier call), the difference instead, as one JSON line."""
+    client = pymongo.MongoClient(uri, retryWrites=False)
+    status = client.admin.command("serverStatus")
+    client.close()
+    now = {name: int(entry.get("total", 0)) for name, entry in status.get("metrics", {}).get("commands", {}).items()
+           if isinstance(entry, dict) and name not in OWN_COMMANDS}
+    if before is not None:
+        with open(before) as handle:
+            earlier = json.load(handle)
+        now = {name: total - earlier.get(name, 0) for name, total in now.items() if total - earlier.get(name, 0) > 0}
+    print(json.dumps(now, sort_keys=True))
+
+
 def drop(uris):
     for uri in uris:
         client, db = database(uri)
@@ -265,6 +287,8 @@ def main():
         floor(args[1], args[2])
     elif len(args) == 2 and args[0] == "count":
         count(args[1])
+    elif len(args) in (2, 3) and args[0] == "commands":
+        commands(args[1], args[2] if len(args) == 3 else None)
     elif len(args) >= 2 and args[0] == "drop":
         drop(args[1:])
     else:

@@ -8,7 +8,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev sqlite3 libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
-  python3 python3-pydicom
+  libmongoc-dev libbson-dev
+  python3 python3-pydicom python3-pymongo python3-mockupdb
   curl wrk bc time
 )
 if [[ "${META_DB_WITH_BROWSER:-1}" == "1" ]]; then packages+=(chromium); fi
@@ -28,4 +29,20 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# Go >= 1.24 builds FerretDB v1.24.2, the MongoDB wire-protocol server the tests run (scripts/ferretdb.sh):
+# use the machine's Go (on PATH or /usr/local/go), else try Debian's golang-go (bookworm's is 1.19: too old).
+go_bin=$(command -v go || true)
+[[ -z $go_bin && -x /usr/local/go/bin/go ]] && go_bin=/usr/local/go/bin/go
+if [[ -z $go_bin ]]; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends golang-go; } || true
+  go_bin=$(command -v go || true)
+fi
+go_version=$([[ -n $go_bin ]] && { "$go_bin" env GOVERSION 2>/dev/null || "$go_bin" version | awk '{print $3}'; } || true)
+if [[ ! $go_version =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 24)); then
+  echo "bootstrap.sh: warning: FerretDB v1.24.2 (the MongoDB server of the tests) needs Go >= 1.24 to build;" \
+    "found ${go_version:-no Go}${go_bin:+ at $go_bin}. Install Go >= 1.24 (e.g. /usr/local/go), or run the tests" \
+    "against a MongoDB of your own (META_DB_TEST_MONGO_URI=mongodb://...) or without one (META_DB_TEST_NO_MONGO=1)." >&2
 fi

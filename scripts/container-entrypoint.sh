@@ -3,7 +3,7 @@
 #   (no argument)     ingest the archive (a generated demo archive when none is mounted), then serve
 #   ingest [ARGS...]  ingest only; ARGS go to `meta_db ingest` (a first ARG not starting with - is the archive)
 #   serve [ARGS...]   serve only; ARGS go to `meta_db serve`
-#   anything else     run as a meta_db sub-command: `stats`, `check --repair`, `synth ...`, `--help`
+#   anything else     run as a meta_db sub-command: `stats`, `extract ARCHIVE`, `synth ...`, `--help`
 # Knobs: META_DB_URI (read by meta_db itself), META_DB_ARCHIVE, META_DB_DEMO_ARCHIVE, META_DB_DEMO_PATIENTS,
 # META_DB_DEMO_FULL, META_DB_COLLECTION, META_DB_PROFILE (a --profile DIR), META_DB_HOST, META_DB_PORT,
 # META_DB_WEB_ROOT.

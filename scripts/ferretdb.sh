@@ -153,7 +153,7 @@ cmd_start() {
     wait_ready "$uri" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) "$pid" || rc=$?
     if ((rc == 0)); then echo "$uri"; return 0; fi
     # Another process may have taken the port between free_port and the server's bind: try another.
-    if ((rc == 2)) && ((SECONDS < deadline)) && tail -n 20 "$state/ferretdb.log" | grep -qi 'address already in use'; then
+    if ((rc == 2)) && ((SECONDS < deadline)) && [[ $(tail -n 20 "$state/ferretdb.log") == *"address already in use"* ]]; then
       continue
     fi
     break
@@ -166,7 +166,7 @@ cmd_start() {
       *) echo "ferretdb.sh: FerretDB start failed (readiness check exit $rc)" ;;
     esac
     echo "--- last lines of $state/ferretdb.log ---"
-    tail -n 30 "$state/ferretdb.log" 2>/dev/null || true
+    tail -n 20 "$state/ferretdb.log" 2>/dev/null || true
   } >&2
   return 1
 }

@@ -166,15 +166,21 @@ PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const 
     session.Replace(kind, doc);
     return PutResult::kUpdated;
   }
-  session.Insert(kind, doc);
+  // An upsert rather than an insert: another writer may have stored the same document (same UID-derived id)
+  // since it was looked up.
+  session.Put(kind, doc);
   return PutResult::kInserted;
 }
 
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id) {
+  return RefreshSeries(session, series_id, session.ChildIds(Kind::kInstances, series_id));
+}
+
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids) {
   auto series = session.Get(Kind::kSeries, series_id);
   if (!series) return false;
   json::array instances;
-  for (const ObjectId& id : session.ChildIds(Kind::kInstances, series_id)) instances.emplace_back(id.ToHex());
+  for (const ObjectId& id : instance_ids) instances.emplace_back(id.ToHex());
   Document updated = *series;
   updated["num_instances"] = static_cast<std::int64_t>(instances.size());
   updated["instances"] = std::move(instances);

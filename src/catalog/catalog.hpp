@@ -41,6 +41,8 @@ PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const 
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id);
+// The same with the series' instance ids already read, in their order (CatalogSession::ChildIdsOf).
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids);
 // Recomputes studies.series[] from the stored series. Returns true if the study changed.
 bool RefreshStudy(CatalogSession& session, const ObjectId& study_id);
 

@@ -70,14 +70,18 @@ struct Upsert {
 };
 
 // `group`: the parent's UID for instances, so a series' instances get neighbouring ids.
-Upsert LoadOrNew(Session& session, Kind kind, const std::string& key, std::string_view group = {}) {
-  Upsert upsert{session.GetByKey(kind, key), {}};
+Upsert NewOrStored(Kind kind, const std::string& key, std::string_view group, std::optional<json::object> stored) {
+  Upsert upsert{std::move(stored), {}};
   if (upsert.stored) {
     upsert.doc = *upsert.stored;
   } else {
     upsert.doc["_id"] = ObjectId::FromKey(CollectionName(kind), key, group).ToHex();
   }
   return upsert;
+}
+
+Upsert LoadOrNew(Session& session, Kind kind, const std::string& key, std::string_view group = {}) {
+  return NewOrStored(kind, key, group, session.GetByKey(kind, key));
 }
 
 ObjectId IdOf(const json::object& doc) { return *ObjectId::Parse(doc.at("_id").as_string()); }
@@ -188,13 +192,29 @@ void BatchWriter::RunWriter(std::stop_token stop) {
   }
 }
 
+// One request for the batch's stored instances instead of one per file (a server back-end's round trips).
+void BatchWriter::PrefetchInstances(Session& session, Batch& batch) {
+  std::vector<std::string> sops;
+  sops.reserve(batch.items.size());
+  for (const ScanItem& item : batch.items) {
+    if (item.result.outcome != FileOutcome::kDicom) continue;
+    std::string sop = StringField(item.result.record.instance, "sop_instance_uid");
+    if (batch.stored_instances.emplace(sop, std::nullopt).second) sops.push_back(std::move(sop));
+  }
+  for (json::object& doc : session.GetByKeys(Kind::kInstances, sops)) {
+    const std::string sop = StringField(doc, "sop_instance_uid");
+    batch.stored_instances[sop] = std::move(doc);
+  }
+}
+
 void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   const std::string now = NowIsoUtc();
   // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
   const auto studies = UpsertStudies(session, batch, touched);
   const auto series_ids = UpsertSeries(session, batch, studies, touched);
   batch.retired.reserve(batch.items.size());
-  for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched, batch.retired);
+  PrefetchInstances(session, batch);
+  for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched, batch);
 }
 
 std::map<std::string, json::object> BatchWriter::UpsertStudies(Session& session, Batch& batch, Touched& touched) {
@@ -259,7 +279,8 @@ void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::str
 
 // One file of the batch: its instance upserted (or its failure registered) and its file record written.
 void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
-                            const std::string& now, Touched& touched, std::vector<json::object>& retired) {
+                            const std::string& now, Touched& touched, Batch& batch) {
+  std::vector<json::object>& retired = batch.retired;
   auto& result = item.result;
   // A file handed back by OrphanedDuplicates: its registration as a duplicate earlier in this run is undone, and
   // it is judged again below like any file.
@@ -287,8 +308,13 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   }
   const std::string sop = StringField(result.record.instance, "sop_instance_uid");
   if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
-  Upsert upsert =
-      LoadOrNew(session, Kind::kInstances, sop, StringField(result.record.series, "series_instance_uid"));
+  const std::string series_uid = StringField(result.record.series, "series_instance_uid");
+  Upsert upsert;
+  if (auto prefetched = batch.stored_instances.extract(sop)) {
+    upsert = NewOrStored(Kind::kInstances, sop, series_uid, std::move(prefetched.mapped()));
+  } else {
+    upsert = LoadOrNew(session, Kind::kInstances, sop, series_uid);
+  }
   if (const std::string holder = HolderOf(session, upsert.stored, item.entry.path); !holder.empty()) {
     ++summary_.duplicates;
     RegisterFailure(session, record, "duplicate",
@@ -341,15 +367,19 @@ void BatchWriter::DropInstanceOf(Session& session, const std::string& path, cons
 }
 
 void BatchWriter::FinishTouched(Session& session, Touched& touched) {
+  // Every touched series' instances in one request: a server back-end may have to scan for them.
+  const std::map<ObjectId, std::vector<ObjectId>> instances =
+      session.ChildIdsOf(Kind::kInstances, std::vector<ObjectId>(touched.series.begin(), touched.series.end()));
   for (const ObjectId& series_id : touched.series) {
     auto series = session.Get(Kind::kSeries, series_id);
     if (!series) continue;
     const ObjectId study_id = *ObjectId::Parse(series->at("study_id").as_string());
-    if (touched.emptied_series.contains(series_id) && session.CountChildren(Kind::kInstances, series_id) == 0) {
+    const std::vector<ObjectId>& instance_ids = instances.at(series_id);
+    if (touched.emptied_series.contains(series_id) && instance_ids.empty()) {
       session.Remove(Kind::kSeries, series_id);
       ++summary_.series.removed;
       touched.emptied_studies.insert(study_id);
-    } else if (catalog::RefreshSeries(session, series_id) && !series_inserted_.contains(series_id)) {
+    } else if (catalog::RefreshSeries(session, series_id, instance_ids) && !series_inserted_.contains(series_id)) {
       series_updated_.insert(series_id);
     }
     touched.studies.insert(study_id);

@@ -47,17 +47,21 @@ class BatchWriter {
     std::map<std::string, boost::json::object> studies, series;  // by UID
     std::map<std::string, std::string> series_study;             // series UID -> study UID
     std::vector<boost::json::object> retired;                    // written documents, freed with the batch
+    // The stored instances of the batch's SOP Instance UIDs, fetched in one request (absent: none stored); each
+    // is taken out by the first file that uses it, so a second file with that UID reads the store again.
+    std::map<std::string, std::optional<boost::json::object>> stored_instances;
   };
   bool WriterBusy();
   void Submit();
   void RunWriter(std::stop_token stop);
   void WriteBatch(Session& session, Batch& batch, Touched& touched);
+  void PrefetchInstances(Session& session, Batch& batch);
   std::map<std::string, boost::json::object> UpsertStudies(Session& session, Batch& batch, Touched& touched);
   std::map<std::string, ObjectId> UpsertSeries(Session& session, Batch& batch,
                                                const std::map<std::string, boost::json::object>& studies,
                                                Touched& touched);
   void WriteFile(Session& session, extractor::ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
-                 const std::string& now, Touched& touched, std::vector<boost::json::object>& retired);
+                 const std::string& now, Touched& touched, Batch& batch);
   void RegisterFailure(Session& session, FileRecord& record, std::string status, const std::string& reason,
                        const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);

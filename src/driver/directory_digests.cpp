@@ -4,11 +4,15 @@
 #include "common/stable_hash.hpp"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 #include <vector>
 
 namespace meta_db::driver {
 namespace {
+
+// Past this many directories to confirm, their records are read in one pass over their common prefix.
+constexpr std::size_t kOnePassDirectories = 16;
 
 // SplitMix64's finaliser: spreads every input bit over the whole word, so a sum of file hashes stays collision-free
 // in practice (a changed directory goes unnoticed with probability ~2^-64).
@@ -101,15 +105,44 @@ void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_v
       if (name.find('/') == std::string_view::npos) visit(name, record);
     });
   };
+  struct Tally {
+    std::uint64_t sum = 0, count = 0;
+    bool settled = true;
+  };
+  const auto add = [](Tally& tally, std::string_view name, const FileRecordView& record) {
+    tally.sum += FileHash(name, record.size, record.mtime_ns);
+    ++tally.count;
+    tally.settled = tally.settled && IsSettled(record.status);
+  };
   store.Write([&](Session& session) {
-    for (const auto& [directory, digest] : to_verify) {
-      std::uint64_t sum = 0, count = 0;
-      bool settled = true;
-      visit_own(session, directory, [&](std::string_view name, const FileRecordView& record) {
-        sum += FileHash(name, record.size, record.mtime_ns);
-        ++count;
-        settled = settled && IsSettled(record.status);
+    // Many directories: one pass over the records under their common prefix (one request on a server back-end,
+    // which may have to scan for each range) instead of a range per directory.
+    std::map<std::string, Tally, std::less<>> tallies;
+    const bool one_pass = to_verify.size() > kOnePassDirectories;
+    if (one_pass) {
+      std::string_view prefix = to_verify.front().first;
+      for (const auto& [directory, digest] : to_verify) {
+        std::size_t common = 0;
+        while (common < prefix.size() && common < directory.size() && prefix[common] == directory[common]) ++common;
+        prefix = prefix.substr(0, common);
+      }
+      prefix = prefix.substr(0, prefix.rfind('/') + 1);
+      for (const auto& [directory, digest] : to_verify) tallies[directory];
+      session.VisitFileRecords(prefix, [&](const FileRecordView& record) {
+        const std::string_view directory = DirectoryOf(record.path);
+        if (const auto found = tallies.find(directory); found != tallies.end()) {
+          add(found->second, record.path.substr(directory.size()), record);
+        }
       });
+    }
+    for (const auto& [directory, digest] : to_verify) {
+      Tally own;
+      if (one_pass) {
+        own = tallies[directory];
+      } else {
+        visit_own(session, directory, [&](std::string_view name, const FileRecordView& record) { add(own, name, record); });
+      }
+      const auto [sum, count, settled] = own;
       // A file that changed while the run parsed it, or failed in a way that is retried, leaves no digest.
       if (settled && Finish(sum, count) == digest) {
         session.PutDirectoryDigest(directory, digest, static_cast<std::int64_t>(count));

@@ -1,5 +1,6 @@
 // Composition of back-ends: turns a --db URI into a Store.
 #include "common/error.hpp"
+#include "store/mongo/mongo_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -7,7 +8,7 @@ namespace meta_db {
 
 std::unique_ptr<Store> OpenStore(std::string_view uri, const StoreOptions& options) {
   if (uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
-    throw Error(Errc::kBadRequest, "the MongoDB back-end is not part of this build; use sqlite:PATH");
+    return mongo::OpenMongoStore(uri, options);
   }
   std::string_view path = uri;
   if (path.starts_with("sqlite://")) {

@@ -11,6 +11,13 @@ std::vector<Document> CatalogSession::GetByKeys(Kind kind, const std::vector<std
   return docs;
 }
 
+std::map<ObjectId, std::vector<ObjectId>> CatalogSession::ChildIdsOf(Kind child_kind,
+                                                                    const std::vector<ObjectId>& parents) {
+  std::map<ObjectId, std::vector<ObjectId>> children;
+  for (const ObjectId& parent : parents) children[parent] = ChildIds(child_kind, parent);
+  return children;
+}
+
 StoreCounts Session::Counts() {
   return {.researchers = Count(Kind::kResearchers),
           .collections = Count(Kind::kCollections),

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,13 +96,21 @@ class CatalogSession {
   virtual std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) = 0;
   // Only the ids of those children, same order (cheap: no document is decoded).
   virtual std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) = 0;
+  // ChildIds of several parents in one request (a server back-end's round trips and scans): parent -> child ids.
+  // A parent without children maps to an empty list.
+  virtual std::map<ObjectId, std::vector<ObjectId>> ChildIdsOf(Kind child_kind, const std::vector<ObjectId>& parents);
   // Every id of a collection in id order, for whole-catalogue passes (check, migrate) that then Get in chunks.
   virtual std::vector<ObjectId> AllIds(Kind kind) = 0;
 
   // `doc` carries its "_id". kConflict if a unique key is taken.
   virtual void Insert(Kind kind, const Document& doc) = 0;
-  // Replaces the document with doc["_id"]; kNotFound if absent, kConflict on a unique key.
+  // Replaces the document with doc["_id"]; kNotFound if absent (a server back-end, which checks no existence
+  // before writing, may instead write it anew), kConflict on a unique key.
   virtual void Replace(Kind kind, const Document& doc) = 0;
+  // Writes `doc` under its "_id" whether or not one is stored there: an idempotent upsert, so two writers of the
+  // same document (ingests of overlapping archives, whose ids derive from DICOM UIDs) never conflict.
+  // kConflict if another document holds its unique key.
+  virtual void Put(Kind kind, const Document& doc) = 0;
   // false if no such document.
   virtual bool Remove(Kind kind, const ObjectId& id) = 0;
 
@@ -183,6 +192,9 @@ struct StoreOptions {
   // How long opening waits for a server back-end to answer before kUnavailable (a server that is down makes
   // batch commands fail fast; a server process keeps retrying in the background).
   int connect_timeout_ms = 10000;
+  // false: opening succeeds while the server is down (a long-running server answers /health 503 meanwhile and
+  // recovers by itself); true: opening fails with kUnavailable after connect_timeout_ms.
+  bool require_reachable = true;
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://..." (MongoDB's connection string;

@@ -140,6 +140,15 @@ void SqliteSession::Replace(Kind kind, const Document& doc) {
   if (db_.Changes() == 0) throw Error(Errc::kNotFound, std::string(CollectionName(kind)) + " " + id + " not found");
 }
 
+void SqliteSession::Put(Kind kind, const Document& doc) {
+  const std::string id = IdOf(doc);
+  WithConflict(kind, doc, [&] {
+    auto statement = db_.Prepare("INSERT INTO " + Table(kind) +
+                                 " (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc");
+    statement->Bind(1, id).Bind(2, boost::json::serialize(doc)).Run();
+  });
+}
+
 bool SqliteSession::Remove(Kind kind, const ObjectId& id) {
   auto statement = db_.Prepare("DELETE FROM " + Table(kind) + " WHERE id = ?");
   statement->Bind(1, id.ToHex()).Run();

@@ -1,0 +1,68 @@
+// MongoStore: read and write units over pooled clients; a server that is down makes units fail with kUnavailable
+// and /health say why, and every later unit tries again.
+#include "store/mongo/mongo_store.hpp"
+
+#include "common/error.hpp"
+#include "store/mongo/mongo_connection.hpp"
+#include "store/mongo/mongo_session.hpp"
+
+#include <mutex>
+
+namespace meta_db::mongo {
+
+namespace {
+
+class MongoStore final : public Store {
+ public:
+  MongoStore(std::string_view uri, const StoreOptions& options) : connection_(uri, options) {}
+
+  std::string_view Backend() const override { return "mongodb"; }
+
+  void Read(const std::function<void(Session&)>& fn) override {
+    PooledClient client(connection_.pool());
+    Prepare(client.get());
+    MongoSession session(connection_, client.get(), false);
+    fn(session);
+  }
+
+  // Units of one process are applied one at a time, as on SQLite, so the catalogue's read-modify-write of a
+  // summary never races another unit of the same process (other processes: `meta_db check --repair`).
+  void Write(const std::function<void(Session&)>& fn) override {
+    if (connection_.options().read_only) throw Error(Errc::kUnavailable, "store opened read-only");
+    std::lock_guard lock(write_mutex_);
+    PooledClient client(connection_.pool());
+    Prepare(client.get());
+    MongoSession session(connection_, client.get(), true);
+    fn(session);
+    session.Commit();
+  }
+
+  std::string Unreachable() override {
+    PooledClient client(connection_.pool());
+    return connection_.Ping(client.get());
+  }
+
+  void Open() {
+    PooledClient client(connection_.pool());
+    Prepare(client.get());
+  }
+
+ private:
+  void Prepare(mongoc_client_t* client) {
+    if (const std::string reason = connection_.Ping(client); !reason.empty()) throw Error(Errc::kUnavailable, reason);
+    connection_.EnsureReady(client);
+  }
+
+  Connection connection_;
+  std::mutex write_mutex_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> OpenMongoStore(std::string_view uri, const StoreOptions& options) {
+  auto store = std::make_unique<MongoStore>(uri, options);
+  if (options.require_reachable) store->Open();
+  return store;
+}
+
+}  // namespace meta_db::mongo
