@@ -2,7 +2,9 @@
 #include "common/error.hpp"
 #include "common/json_io.hpp"
 #include "db_api/server.hpp"
+#include "driver/check.hpp"
 #include "driver/extract_command.hpp"
+#include "driver/migrate.hpp"
 #include "driver/ingest.hpp"
 #include "store/store.hpp"
 #include "meta_extractor/dicom_entry_points.hpp"
@@ -37,6 +39,8 @@ int ExitCodeOf(const Error& error) {
   }
 }
 
+constexpr const char* kDbHelp = "Database URI: sqlite:PATH or mongodb://HOST[:PORT]/DATABASE[?OPTIONS] (env META_DB_URI)";
+
 std::string DefaultDb() {
   const char* env = std::getenv("META_DB_URI");
   return env != nullptr && *env != '\0' ? env : "sqlite:meta_db.sqlite";
@@ -67,7 +71,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   auto* ingest_cmd = app.add_subcommand("ingest", "Extract an archive's headers into the catalogue (incremental)");
   ingest_cmd->add_option("archive", ingest.archive, "Archive root")->capture_default_str();
-  ingest_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+  ingest_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
   ingest_cmd->add_option("--collection", ingest.collection, "Create/reuse this collection; a case per patient");
   ingest_cmd->add_option("--threads", ingest.threads, "Parser threads (0 = all cores)")->check(CLI::Range(0, 256));
   ingest_cmd->add_option("--profile", ingest.profile_dir, "Directory with study.txt/series.txt/instance.txt");
@@ -91,7 +95,7 @@ int main(int argc, char** argv) {
 
   meta_db::ServeOptions serve;
   auto* serve_cmd = app.add_subcommand("serve", "Serve the REST API and the dashboard");
-  serve_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+  serve_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
   serve_cmd->add_option("--host", serve.host, "Address to bind")->capture_default_str();
   serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)")->capture_default_str();
   serve_cmd->add_option("--threads", serve.threads, "Worker threads (0 = all cores)");
@@ -102,8 +106,20 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(10, 600000));
 
+  bool repair = false;
+  auto* check_cmd = app.add_subcommand("check", "Verify the catalogue's invariants (exit 1 on violations)");
+  check_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
+  check_cmd->add_flag("--repair", repair, "Repair every violation found");
+  check_cmd->add_flag("--quiet", quiet, "No progress output");
+
+  std::string migrate_from, migrate_to;
+  auto* migrate_cmd = app.add_subcommand("migrate", "Copy a catalogue between stores (idempotent, resumable)");
+  migrate_cmd->add_option("--from", migrate_from, "Source database URI")->required();
+  migrate_cmd->add_option("--to", migrate_to, "Target database URI")->required();
+  migrate_cmd->add_flag("--quiet", quiet, "No progress output");
+
   auto* stats_cmd = app.add_subcommand("stats", "Print document counts as JSON");
-  stats_cmd->add_option("--db", db, "Database URI: sqlite:PATH (env META_DB_URI)")->capture_default_str();
+  stats_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -124,8 +140,44 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*serve_cmd) {
+      // A server process starts while its database is down, answers /health 503 and recovers by itself.
+      serve_store.require_reachable = false;
+      serve_store.connect_timeout_ms = 3000;  // a request, or /health, waits this long for a server that is down
       auto store = meta_db::OpenStore(db, serve_store);
       return meta_db::RunServer(*store, serve);
+    }
+    const auto progress = [&](const std::string& line) {
+      if (!quiet) std::cerr << "\r\x1b[K" << line << std::flush;
+    };
+    if (*check_cmd) {
+      auto store = meta_db::OpenStore(db);
+      const auto report = meta_db::driver::Check(*store, repair, progress);
+      if (!quiet) std::cerr << "\n";
+      std::cout << boost::json::serialize(report.ToJson(1000)) << "\n";
+      if (report.violations.empty()) return 0;
+      if (!repair) return kExitFailure;
+      // Repaired: what a second pass finds is what could not be repaired.
+      const auto after = meta_db::driver::Check(*store, false, progress);
+      if (!quiet) std::cerr << "\n";
+      return after.violations.empty() ? 0 : kExitFailure;
+    }
+    if (*migrate_cmd) {
+      meta_db::StoreOptions source_options;
+      source_options.read_only = migrate_from.starts_with("sqlite:");
+      auto from = meta_db::OpenStore(migrate_from, source_options);
+      meta_db::StoreOptions target_options;
+      target_options.bulk_load = true;
+      auto to = meta_db::OpenStore(migrate_to, target_options);
+      const auto summary = meta_db::driver::Migrate(*from, *to, progress);
+      if (!quiet) std::cerr << "\n";
+      std::cout << boost::json::serialize(boost::json::object{{"documents", summary.documents},
+                                                              {"written", summary.written},
+                                                              {"unchanged", summary.unchanged},
+                                                              {"file_records", summary.file_records},
+                                                              {"errors", summary.errors},
+                                                              {"directory_digests", summary.directory_digests}})
+                << "\n";
+      return 0;
     }
     if (*stats_cmd) {
       auto store = meta_db::OpenStore(db);

@@ -226,6 +226,12 @@ void DiscoveryCache::Put(const std::string& key, std::uint64_t generation, boost
 }
 
 Response Health(ApiContext& ctx, const Request&) {
+  if (const std::string reason = ctx.store.Unreachable(); !reason.empty()) {
+    return JsonResponse(503, boost::json::object{{"status", "unavailable"},
+                                                 {"db", ctx.store.Backend()},
+                                                 {"reason", reason},
+                                                 {"version", kVersion}});
+  }
   return JsonResponse(200, boost::json::object{{"status", "ok"}, {"db", ctx.store.Backend()}, {"version", kVersion}});
 }
 

@@ -100,7 +100,10 @@ boost::json::object ModelSchemas() {
   schemas["QueryRequest"] = QueryRequestSchema();
   schemas["Health"] = {{"type", "object"},
                        {"properties",
-                        {{"status", {{"type", "string"}}}, {"db", {{"type", "string"}}}, {"version", {{"type", "string"}}}}}};
+                        {{"status", {{"type", "string"}, {"enum", {"ok", "unavailable"}}}},
+                         {"db", {{"type", "string"}}},
+                         {"reason", {{"type", "string"}, {"description", "why the database cannot be reached (503)"}}},
+                         {"version", {{"type", "string"}}}}}};
   schemas["Fields"] = {{"type", "object"}, {"additionalProperties", true},
                        {"description", "{collection, total, sampled, fields: [{path, promoted, count, types, values}]}"}};
   schemas["Stats"] = {{"type", "object"}, {"additionalProperties", true},

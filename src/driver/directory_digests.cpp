@@ -37,6 +37,14 @@ std::string KeyOf(const std::string& directory) { return directory.ends_with('/'
 
 bool IsSettled(std::string_view status) { return status != "unreadable" && status != "duplicate"; }
 
+void RecordDigest::Add(const FileRecordView& record) {
+  sum_ += FileHash(record.path.substr(record.path.rfind('/') + 1), record.size, record.mtime_ns);
+  ++count_;
+  settled_ = settled_ && IsSettled(record.status);
+}
+
+std::int64_t RecordDigest::digest() const { return Finish(sum_, count_); }
+
 std::int64_t DirectoryDigests::Of(const extractor::DirectoryFiles& part) {
   std::uint64_t sum = 0;
   for (const extractor::WalkEntry& file : part.files) {
@@ -101,23 +109,13 @@ void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_v
   // Calls `visit` with the records directly in `directory` (its range also holds its subdirectories' records).
   const auto visit_own = [](Session& session, const std::string& directory, const auto& visit) {
     session.VisitFileRecords(directory, [&](const FileRecordView& record) {
-      const std::string_view name = record.path.substr(directory.size());
-      if (name.find('/') == std::string_view::npos) visit(name, record);
+      if (DirectoryOf(record.path) == directory) visit(record);
     });
-  };
-  struct Tally {
-    std::uint64_t sum = 0, count = 0;
-    bool settled = true;
-  };
-  const auto add = [](Tally& tally, std::string_view name, const FileRecordView& record) {
-    tally.sum += FileHash(name, record.size, record.mtime_ns);
-    ++tally.count;
-    tally.settled = tally.settled && IsSettled(record.status);
   };
   store.Write([&](Session& session) {
     // Many directories: one pass over the records under their common prefix (one request on a server back-end,
     // which may have to scan for each range) instead of a range per directory.
-    std::map<std::string, Tally, std::less<>> tallies;
+    std::map<std::string, RecordDigest, std::less<>> tallies;
     const bool one_pass = to_verify.size() > kOnePassDirectories;
     if (one_pass) {
       std::string_view prefix = to_verify.front().first;
@@ -130,27 +128,22 @@ void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_v
       for (const auto& [directory, digest] : to_verify) tallies[directory];
       session.VisitFileRecords(prefix, [&](const FileRecordView& record) {
         const std::string_view directory = DirectoryOf(record.path);
-        if (const auto found = tallies.find(directory); found != tallies.end()) {
-          add(found->second, record.path.substr(directory.size()), record);
-        }
+        if (const auto found = tallies.find(directory); found != tallies.end()) found->second.Add(record);
       });
     }
     for (const auto& [directory, digest] : to_verify) {
-      Tally own;
+      RecordDigest own;
       if (one_pass) {
         own = tallies[directory];
       } else {
-        visit_own(session, directory, [&](std::string_view name, const FileRecordView& record) { add(own, name, record); });
+        visit_own(session, directory, [&](const FileRecordView& record) { own.Add(record); });
       }
-      const auto [sum, count, settled] = own;
       // A file that changed while the run parsed it, or failed in a way that is retried, leaves no digest.
-      if (settled && Finish(sum, count) == digest) {
-        session.PutDirectoryDigest(directory, digest, static_cast<std::int64_t>(count));
-      }
+      if (own.settled() && own.digest() == digest) session.PutDirectoryDigest(directory, digest, own.files());
     }
     for (const std::string& directory : missed) {
       bool holds_records = false;
-      visit_own(session, directory, [&](std::string_view, const FileRecordView&) { holds_records = true; });
+      visit_own(session, directory, [&](const FileRecordView&) { holds_records = true; });
       if (!holds_records) session.RemoveDirectoryDigest(directory);
     }
   });

@@ -18,6 +18,20 @@ namespace meta_db::driver {
 // change without touching mtime) and duplicates (the file holding their instance may have gone) are read every run.
 bool IsSettled(std::string_view status);
 
+// A directory's digest folded from its file records, the way DirectoryDigests::Of folds walked files: equal when the
+// records match the files; `settled` when no record is of a kind that is read again every run.
+class RecordDigest {
+ public:
+  void Add(const FileRecordView& record);
+  std::int64_t digest() const;
+  std::int64_t files() const { return static_cast<std::int64_t>(count_); }
+  bool settled() const { return settled_; }
+
+ private:
+  std::uint64_t sum_ = 0, count_ = 0;
+  bool settled_ = true;
+};
+
 // An unchanged archive should cost one stat per file and nothing per file beyond it: a directory whose files'
 // names, sizes and mtimes hash to the digest the last ingest verified against its records is unchanged as a whole,
 // with no file record loaded or looked up. Any other directory is judged file by file, and gets its digest after

@@ -71,16 +71,25 @@ std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) 
     if (auto existing = session.GetByKey(Kind::kCollections, name)) id = ObjectId::Parse(existing->at("_id").as_string());
   });
   if (id) return id;  // no write transaction when the collection exists
-  store.Write([&](Session& session) {
-    auto existing = session.GetByKey(Kind::kCollections, name);
-    if (!existing) {
-      Document doc;
-      doc["name"] = name;
-      doc["description"] = "Ingested by meta_db";
-      existing = catalog::Create(session, Kind::kCollections, std::move(doc));
-    }
-    id = ObjectId::Parse(existing->at("_id").as_string());
-  });
+  try {
+    store.Write([&](Session& session) {
+      auto existing = session.GetByKey(Kind::kCollections, name);
+      if (!existing) {
+        Document doc;
+        doc["name"] = name;
+        doc["description"] = "Ingested by meta_db";
+        existing = catalog::Create(session, Kind::kCollections, std::move(doc));
+      }
+      id = ObjectId::Parse(existing->at("_id").as_string());
+    });
+  } catch (const Error& error) {
+    // Another ingest (a shard on another machine) created it meanwhile: use theirs.
+    if (error.code() != Errc::kConflict) throw;
+    store.Read([&](Session& session) {
+      if (auto existing = session.GetByKey(Kind::kCollections, name)) id = ObjectId::Parse(existing->at("_id").as_string());
+    });
+    if (!id) throw;
+  }
   return id;
 }
 

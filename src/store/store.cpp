@@ -1,6 +1,8 @@
 // The back-end-neutral parts of the store interfaces.
 #include "store/store.hpp"
 
+#include <boost/json/string.hpp>
+
 namespace meta_db {
 
 std::vector<Document> CatalogSession::GetByKeys(Kind kind, const std::vector<std::string>& values) {
@@ -16,6 +18,26 @@ std::map<ObjectId, std::vector<ObjectId>> CatalogSession::ChildIdsOf(Kind child_
   std::map<ObjectId, std::vector<ObjectId>> children;
   for (const ObjectId& parent : parents) children[parent] = ChildIds(child_kind, parent);
   return children;
+}
+
+void CatalogSession::VisitAll(Kind kind, std::int64_t page,
+                              const std::function<void(std::vector<Document>& docs)>& visit) {
+  std::string last;
+  while (true) {
+    query::Query q;
+    if (!last.empty()) {
+      q.filter = query::ParseFilter(boost::json::object{{"_id", boost::json::object{{"$gt", last}}}});
+    }
+    q.sort = {{"_id", 1}};
+    q.limit = page;
+    q.count_total = false;
+    FindResult result = Find(kind, q);
+    if (result.results.empty()) return;
+    last = result.results.back().at("_id").as_string();
+    const bool more = static_cast<std::int64_t>(result.results.size()) == page;
+    visit(result.results);
+    if (!more) return;
+  }
 }
 
 StoreCounts Session::Counts() {

@@ -115,6 +115,9 @@ class CatalogSession {
   virtual bool Remove(Kind kind, const ObjectId& id) = 0;
 
   virtual std::int64_t Count(Kind kind) = 0;
+
+  // Every document of a collection in _id order, `page` at a time (whole-catalogue passes: check, migrate).
+  void VisitAll(Kind kind, std::int64_t page, const std::function<void(std::vector<Document>& docs)>& visit);
 };
 
 // The ingest ledger: what the last ingest saw of each archive file, and which paths failed.

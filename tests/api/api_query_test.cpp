@@ -172,7 +172,7 @@ TEST_F(ApiQuery, FieldsStatsAndErrors) {
     EXPECT_TRUE(stats.Json().at("distributions").as_object().contains(name)) << name;
   }
   // The error register is written by ingest (another process); do the same through the store.
-  auto store = OpenStore("sqlite:" + SharedServer().db_path().string());
+  auto store = OpenStore(SharedServer().db_uri());
   store->Write([](Session& session) {
     session.PutError("/archive/a.dcm", "truncated header", "2026-01-01T00:00:00.000Z");
     session.PutError("/archive/b.dcm", "not DICOM", "2026-01-01T00:00:00.000Z");

@@ -10,7 +10,8 @@ namespace {
 
 TEST(ApiShutdown, InFlightRequestCompletesAfterSigterm) {
   testing::TempDir dir;
-  ServerProcess server(dir.path(), "");
+  testing::TestDatabase db("shutdown");
+  ServerProcess server(dir.path(), "", db.uri());
   HttpClient idle(server.port());
   ASSERT_EQ(idle.Get("/health").status, 200);  // an idle keep-alive connection must not hold shutdown up
   const std::string body = R"({"name": "arrives during shutdown"})";

@@ -3,6 +3,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "test_support.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

@@ -17,8 +17,8 @@
 
 namespace meta_db::api_test {
 
-ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string& web_root)
-    : port_(FreePort()), db_path_(dir / "api.sqlite") {
+ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string& web_root, const std::string& db_uri)
+    : port_(FreePort()), db_uri_(db_uri) {
   std::vector<std::string> args;
   const char* use_main = std::getenv("META_DB_API_USE_MAIN");
   if (use_main != nullptr && std::string(use_main) == "1") {
@@ -26,7 +26,7 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string
   } else {
     args = {META_DB_API_TEST_SERVER, "--body-limit", "1048576"};
   }
-  for (const std::string& arg : {std::string("--db"), "sqlite:" + db_path_.string(), std::string("--port"),
+  for (const std::string& arg : {std::string("--db"), db_uri_, std::string("--port"),
                                  std::to_string(port_), std::string("--threads"), std::string("4")}) {
     args.push_back(arg);
   }

@@ -10,14 +10,16 @@ namespace meta_db::api_test {
 
 class ServerProcess {
  public:
-  // Runs the test server (or, with META_DB_API_USE_MAIN=1, `$META_DB_BIN serve`) on a fresh SQLite file.
-  ServerProcess(const std::filesystem::path& dir, const std::string& web_root);
+  // Runs the test server (or, with META_DB_API_USE_MAIN=1, `$META_DB_BIN serve`) with `--db db_uri` (a store of the
+  // back-end under test: testing::TestDatabase); its log goes to dir/server.log.
+  ServerProcess(const std::filesystem::path& dir, const std::string& web_root, const std::string& db_uri);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   unsigned short port() const { return port_; }
-  const std::filesystem::path& db_path() const { return db_path_; }
+  // The --db URI the server runs on.
+  const std::string& db_uri() const { return db_uri_; }
   // SIGTERM, then waits (bounded); returns the exit status (or -1 if it had to be killed).
   int Stop();
   void Signal(int signal) const;
@@ -26,7 +28,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   mutable bool signalled_ = false;  // a second SIGTERM would cut the graceful shutdown short
   unsigned short port_ = 0;
-  std::filesystem::path db_path_;
+  std::string db_uri_;
   std::filesystem::path log_path_;
 };
 

@@ -1,4 +1,5 @@
-// DirectoryDigests: what makes a directory unchanged as a whole, and which digests get saved, on a real store.
+// DirectoryDigests: what makes a directory unchanged as a whole, and which digests get saved, on a real store of the
+// back-end under test.
 #include "driver/directory_digests.hpp"
 #include "test_support.hpp"
 
@@ -59,8 +60,18 @@ class DirectoryDigestsOnStore : public ::testing::Test {
   }
   static bool All(std::string_view) { return true; }
 
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_ = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+  void SetUp() override {
+    META_DB_REQUIRE_TEST_BACKEND();
+    db_ = std::make_unique<testing::TestDatabase>();
+    store_ = OpenStore(db_->uri());
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<Store> store_;
 };
 
 TEST_F(DirectoryDigestsOnStore, SavesOnlyWhatTheCommittedRecordsConfirm) {

@@ -1,4 +1,4 @@
-// Ingest test helpers over the real binary and a real SQLite file.
+// Ingest test helpers over the real binary and a real store of the back-end under test.
 #include "ingest_checks.hpp"
 
 #include "catalog/catalog.hpp"

@@ -1,4 +1,5 @@
-// Crash safety: ingest killed with SIGKILL at several moments, then resumed, loses and doubles nothing.
+// Crash safety on the back-end under test: ingest killed with SIGKILL at several moments, then resumed, loses and
+// doubles nothing.
 #include "ingest_checks.hpp"
 
 #include <gtest/gtest.h>
@@ -11,9 +12,11 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(IngestRecoveryTest, KillNineAtAnyMomentThenResumeFinishesTheJob) {
+  META_DB_REQUIRE_TEST_BACKEND();
   TempDir dir;
   const boost::json::object manifest = Synthesize(dir / "archive", 5, 11);
-  const std::string reference = "sqlite:" + (dir / "reference.sqlite").string();
+  TestDatabase reference_db("reference");
+  const std::string reference = reference_db.uri();
   const auto started = std::chrono::steady_clock::now();
   Ingest(dir / "archive", reference, {"--batch", "25"});
   const auto full_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
@@ -24,7 +27,8 @@ TEST(IngestRecoveryTest, KillNineAtAnyMomentThenResumeFinishesTheJob) {
   for (int percent : {2, 10, 25, 45, 65, 85, 97}) {
     const int delay_ms = static_cast<int>(full_ms * percent / 100);
     SCOPED_TRACE("killed after " + std::to_string(delay_ms) + " ms");
-    const std::string db = "sqlite:" + (dir / ("killed-" + std::to_string(delay_ms) + ".sqlite")).string();
+    TestDatabase killed_db("killed-" + std::to_string(delay_ms));
+    const std::string db = killed_db.uri();
     const std::vector<std::string> argv{MetaDbBinary(), "ingest", (dir / "archive").string(), "--db", db,
                                         "--batch",      "25",    "--quiet"};
     RunAndKill(argv, delay_ms);
@@ -36,6 +40,7 @@ TEST(IngestRecoveryTest, KillNineAtAnyMomentThenResumeFinishesTheJob) {
     store->Read([&](Session& session) {
       EXPECT_EQ(session.Counts().instances, manifest.at("instances").to_number<std::int64_t>());
     });
+    store.reset();  // before its database is dropped
   }
 }
 

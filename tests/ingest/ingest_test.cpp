@@ -1,4 +1,5 @@
-// Ingest end to end: manifest counts, idempotency, incremental re-ingest, bad input, pydicom's corpus.
+// Ingest end to end with the real binary on the back-end under test (META_DB_TEST_BACKEND: a SQLite file or a MongoDB
+// database): manifest counts, idempotency, incremental re-ingest, moved files, shards, bad input, pydicom's corpus.
 #include "common/json_io.hpp"
 #include "ingest_checks.hpp"
 
@@ -78,6 +79,14 @@ void ExecOnFile(const fs::path& file, const std::string& sql) {
 
 class IngestTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    META_DB_REQUIRE_TEST_BACKEND();
+    db_ = std::make_unique<TestDatabase>();
+  }
+  void TearDown() override {
+    extra_dbs_.clear();
+    db_.reset();
+  }
   static void SetUpTestSuite() {
     archive_dir_ = new TempDir();  // shared by the suite: synth once
     manifest_ = new json::object(Synthesize(archive_dir_->path() / "archive", 3));
@@ -92,11 +101,18 @@ class IngestTest : public ::testing::Test {
     return dir_ / "archive";
   }
   fs::path Archive() const { return archive_dir_->path() / "archive"; }
-  std::string Db() const { return "sqlite:" + (dir_ / "catalogue.sqlite").string(); }
+  // The test's own database of the back-end under test.
+  std::string Db() const { return db_->uri(); }
+  // Another fresh database of the same back-end, dropped with the test.
+  std::string OtherDb(std::string_view hint) {
+    return extra_dbs_.emplace_back(std::make_unique<TestDatabase>(hint))->uri();
+  }
 
   static TempDir* archive_dir_;
   static json::object* manifest_;
   TempDir dir_;
+  std::unique_ptr<TestDatabase> db_;
+  std::vector<std::unique_ptr<TestDatabase>> extra_dbs_;
 };
 TempDir* IngestTest::archive_dir_ = nullptr;
 json::object* IngestTest::manifest_ = nullptr;
@@ -195,7 +211,7 @@ TEST_F(IngestTest, SecondIngestChangesNothing) {
 
 TEST_F(IngestTest, IngestIntoTwoDatabasesGivesTheSameDocuments) {
   Ingest(Archive(), Db());
-  const std::string other = "sqlite:" + (dir_ / "other.sqlite").string();
+  const std::string other = OtherDb("other");
   Ingest(Archive(), other, {"--threads", "1", "--batch", "7"});
   auto a = OpenStore(Db());
   auto b = OpenStore(other);
@@ -204,7 +220,7 @@ TEST_F(IngestTest, IngestIntoTwoDatabasesGivesTheSameDocuments) {
 
 TEST_F(IngestTest, ShardedIngestEqualsOneIngest) {
   Ingest(Archive(), Db());
-  const std::string sharded = "sqlite:" + (dir_ / "sharded.sqlite").string();
+  const std::string sharded = OtherDb("sharded");
   std::int64_t files = 0;
   for (int shard = 0; shard < 3; ++shard) {
     files += Int(Ingest(Archive(), sharded, {"--shard", std::to_string(shard) + "/3"}), "files_seen");
@@ -283,10 +299,12 @@ TEST_F(IngestTest, BadArchiveRootExitsWithTwo) {
   EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << "one line: " << result.err;
 }
 
+// A directory where the SQLite file should be; a MongoDB server nobody listens on.
 TEST_F(IngestTest, UnopenableDatabaseExitsNonZero) {
   fs::create_directory(dir_ / "a-directory");
-  const auto result =
-      RunCommand({MetaDbBinary(), "ingest", Archive().string(), "--db", "sqlite:" + (dir_ / "a-directory").string()});
+  const std::string db = TestingSqlite() ? "sqlite:" + (dir_ / "a-directory").string()
+                                         : std::string("mongodb://127.0.0.1:1/meta_db_nowhere?serverSelectionTimeoutMS=500");
+  const auto result = RunCommand({MetaDbBinary(), "ingest", Archive().string(), "--db", db});
   EXPECT_EQ(result.exit_code, 3) << result.err;
   EXPECT_FALSE(result.err.empty());
 }
@@ -353,8 +371,9 @@ TEST_F(IngestTest, UnchangedDirectoriesAreRecognisedAsWholesAndChangesStillFound
 }
 
 TEST_F(IngestTest, ReingestOfAVersion4CatalogueChangesNothingAndDigestsItsDirectories) {
+  META_DB_SQLITE_ONLY("downgrades a SQLite file to schema version 4");
   Ingest(Archive(), Db());
-  const fs::path file = dir_ / "catalogue.sqlite";
+  const fs::path file = db_->sqlite_file();
   ExecOnFile(file, "DROP TABLE ingest_dirs; UPDATE meta_db_info SET value = '4' WHERE key = 'schema_version'");
   std::vector<std::string> before;
   {

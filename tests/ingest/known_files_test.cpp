@@ -1,4 +1,5 @@
-// KnownFiles: the last ingest's file records under a root, loaded from a real SQLite store and looked up by path.
+// KnownFiles: the last ingest's file records under a root, loaded from a real store of the back-end under test and
+// looked up by path.
 #include "driver/known_files.hpp"
 #include "test_support.hpp"
 
@@ -8,8 +9,9 @@ namespace meta_db::driver {
 namespace {
 
 TEST(KnownFiles, LoadsOnlyTheRootAndFindsEveryRecordByPath) {
-  testing::TempDir dir;
-  auto store = OpenStore("sqlite:" + (dir / "catalogue.sqlite").string());
+  META_DB_REQUIRE_TEST_BACKEND();
+  testing::TestDatabase db;
+  auto store = OpenStore(db.uri());
   const std::vector<FileRecord> records = {
       {.path = "/archive/b/2.dcm", .size = 20, .mtime_ns = 200, .status = "ok", .sop_instance_uid = "1.2.2"},
       {.path = "/archive/a/1.dcm", .size = 10, .mtime_ns = 100, .status = "ok", .sop_instance_uid = "1.2.1"},

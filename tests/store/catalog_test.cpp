@@ -1,4 +1,5 @@
-// Catalog invariants on a real SQLite store: summaries, instance lists, timestamps, references, cascades.
+// Catalog invariants on the store under test (META_DB_TEST_BACKEND: SQLite or MongoDB): summaries, instance lists,
+// timestamps, references, cascades, concurrent writers.
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
 #include "test_support.hpp"
@@ -34,8 +35,18 @@ class CatalogTest : public ::testing::Test {
   }
   ObjectId Id(const Document& doc) { return *ObjectId::Parse(doc.at("_id").as_string()); }
 
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_ = OpenStore("sqlite:" + (dir_ / "c.sqlite").string());
+  void SetUp() override {
+    META_DB_REQUIRE_TEST_BACKEND();
+    db_ = std::make_unique<testing::TestDatabase>("c");
+    store_ = OpenStore(db_->uri());
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<Store> store_;
 };
 
 TEST_F(CatalogTest, SeriesAndInstancesKeepParentSummaries) {

@@ -1,4 +1,6 @@
-// SqliteStore on a real file: CRUD, unique keys, children order, file records, error register, locking.
+// The store interface on the back-end under test (META_DB_TEST_BACKEND: a real SQLite file, or a real MongoDB server):
+// CRUD, unique keys, children order, file records, directory digests, error register, reopening, read-only and
+// unavailable stores. File-level checks (schema upgrades, the log on close, a locked file) are SQLite-only.
 #include "common/error.hpp"
 #include "store/store.hpp"
 #include "test_support.hpp"
@@ -15,6 +17,7 @@ namespace meta_db {
 namespace {
 
 using testing::TempDir;
+using testing::TestDatabase;
 
 Document Doc(Document doc) {
   if (!doc.contains("_id")) doc["_id"] = ObjectId::Generate().ToHex();
@@ -23,8 +26,18 @@ Document Doc(Document doc) {
 
 class StoreTest : public ::testing::Test {
  protected:
+  void SetUp() override {
+    META_DB_REQUIRE_TEST_BACKEND();
+    db_ = std::make_unique<TestDatabase>();
+    store_ = OpenStore(db_->uri());
+  }
+  void TearDown() override {
+    store_.reset();  // closed before its database goes
+    db_.reset();
+  }
   TempDir dir_;
-  std::unique_ptr<Store> store_ = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, InsertGetReplaceRemove) {
@@ -60,12 +73,22 @@ TEST_F(StoreTest, UniqueKeyConflictNamesTheField) {
   store_->Read([&](Session& s) { EXPECT_EQ(s.Counts().studies, 1); });
 }
 
+// store.hpp: kNotFound — or, on a server back-end (which checks no existence before writing), the document written
+// anew. Either way nothing else happens.
 TEST_F(StoreTest, ReplaceOfMissingDocumentIsNotFound) {
+  const Document series = Doc({{"series_instance_uid", "1"}});
   try {
-    store_->Write([&](Session& s) { s.Replace(Kind::kSeries, Doc({{"series_instance_uid", "1"}})); });
-    FAIL();
+    store_->Write([&](Session& s) { s.Replace(Kind::kSeries, series); });
+    EXPECT_NE(store_->Backend(), "sqlite") << "SQLite must say kNotFound";
+    store_->Read([&](Session& s) {
+      const auto stored = s.Get(Kind::kSeries, *ObjectId::Parse(series.at("_id").as_string()));
+      ASSERT_TRUE(stored) << "a Replace that did not fail must have written the document";
+      EXPECT_EQ(stored->at("series_instance_uid"), "1");
+      EXPECT_EQ(s.Count(Kind::kSeries), 1);
+    });
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), Errc::kNotFound);
+    store_->Read([&](Session& s) { EXPECT_EQ(s.Count(Kind::kSeries), 0); });
   }
 }
 
@@ -145,6 +168,7 @@ std::string QueryOnFile(const std::filesystem::path& file, const std::string& sq
 }
 
 TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
+  META_DB_SQLITE_ONLY("upgrades a SQLite file's schema version");
   TempDir dir;
   const auto file = dir / "v3.sqlite";
   OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
@@ -163,6 +187,7 @@ TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
 }
 
 TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecords) {
+  META_DB_SQLITE_ONLY("upgrades a SQLite file's schema version");
   TempDir dir;
   const auto file = dir / "v4.sqlite";
   OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
@@ -188,6 +213,7 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
 }
 
 TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
+  META_DB_SQLITE_ONLY("the SQLite file and its WAL on close");
   TempDir dir;
   const auto file = dir / "catalogue.sqlite";
   {
@@ -268,11 +294,12 @@ TEST_F(StoreTest, SchemaSurvivesReopen) {
   const Document doc = Doc({{"name", "LIDC-IDRI"}});
   store_->Write([&](Session& s) { s.Insert(Kind::kCollections, doc); });
   store_.reset();
-  auto reopened = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string());
+  auto reopened = OpenStore(db_->uri());
   reopened->Read([&](Session& s) { EXPECT_TRUE(s.GetByKey(Kind::kCollections, "LIDC-IDRI")); });
 }
 
 TEST_F(StoreTest, LockedDatabaseIsUnavailableNotAHang) {
+  META_DB_SQLITE_ONLY("another connection holds the SQLite file's exclusive lock");
   StoreOptions options;
   options.lock_wait_ms = 50;
   auto store = OpenStore("sqlite:" + (dir_ / "locked.sqlite").string(), options);
@@ -289,12 +316,17 @@ TEST_F(StoreTest, LockedDatabaseIsUnavailableNotAHang) {
   sqlite3_close(other);
 }
 
+// A file in a directory that does not exist (SQLite), a server nobody listens on (MongoDB).
 TEST_F(StoreTest, UnopenableLocationIsUnavailable) {
+  StoreOptions options;
+  options.connect_timeout_ms = 500;
+  const std::string uri = store_->Backend() == "sqlite" ? "sqlite:" + (dir_ / "no-such-dir" / "x.sqlite").string()
+                                                        : std::string("mongodb://127.0.0.1:1/meta_db_nowhere");
   try {
-    OpenStore("sqlite:" + (dir_ / "no-such-dir" / "x.sqlite").string());
-    FAIL();
+    OpenStore(uri, options);
+    FAIL() << uri;
   } catch (const Error& error) {
-    EXPECT_EQ(error.code(), Errc::kUnavailable);
+    EXPECT_EQ(error.code(), Errc::kUnavailable) << error.what();
   }
 }
 
@@ -303,7 +335,7 @@ TEST_F(StoreTest, ReadOnlyFileIsUnavailableForWrites) {
   store_.reset();
   StoreOptions options;
   options.read_only = true;
-  auto store = OpenStore("sqlite:" + (dir_ / "catalogue.sqlite").string(), options);
+  auto store = OpenStore(db_->uri(), options);
   store->Read([&](Session& s) { EXPECT_EQ(s.Counts().researchers, 1); });
   EXPECT_THROW(store->Write([&](Session&) {}), Error);
 }

@@ -3,6 +3,8 @@
 
 #include "store/mongo/mongo_errors.hpp"
 
+#include "common/error.hpp"
+
 #include <chrono>
 #include <thread>
 
@@ -11,6 +13,7 @@ namespace meta_db::mongo {
 namespace {
 
 constexpr int kAttempts = 4;
+constexpr std::size_t kMaxUpdatesPerBulk = 50;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 
 struct WriteError {
@@ -66,6 +69,65 @@ struct Attempt {
   bool as_replace;
 };
 
+// The outcome of sending one attempt's ops: write errors by op index, and a transient failure of some sub-bulk.
+struct Sent {
+  std::vector<WriteError> write_errors;
+  bool transient = false;
+  bson_error_t error{};
+};
+
+// Sends the ops as unordered bulks of at most kMaxUpdatesPerBulk replaces/updates each: FerretDB v1.24 stops answering
+// an update command of a hundred or so updates (inserts and deletes it takes by the thousand).
+Sent Send(mongoc_collection_t* collection, const std::vector<Attempt>& todo, std::string_view what) {
+  Sent sent;
+  std::size_t begin = 0;
+  while (begin < todo.size()) {
+    std::size_t end = begin, updates = 0;
+    while (end < todo.size() && (updates < kMaxUpdatesPerBulk || IsInsert(*todo[end].op, todo[end].as_replace) ||
+                                 todo[end].op->type == WriteOp::Type::kDelete)) {
+      if (!IsInsert(*todo[end].op, todo[end].as_replace) && todo[end].op->type != WriteOp::Type::kDelete) ++updates;
+      ++end;
+    }
+    Bson bulk_opts;
+    bson_append_bool(bulk_opts.get(), "ordered", 7, false);
+    BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection, bulk_opts.get()));
+    bson_error_t error;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (!Add(bulk.get(), *todo[i].op, todo[i].as_replace, error)) Throw(error, what);
+    }
+    Bson reply;
+    if (mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error) == 0) {
+      std::vector<WriteError> errors = WriteErrorsOf(reply.get());
+      if (errors.empty()) {
+        if (!IsTransient(error)) Throw(error, what);
+        sent.transient = true;
+        sent.error = error;
+      }
+      for (WriteError& e : errors) {
+        if (e.code != kDuplicateKey) Throw(error, what);
+        e.index += begin;
+        sent.write_errors.push_back(e);
+      }
+    }
+    begin = end;
+  }
+  return sent;
+}
+
+// After a transient failure an insert may have gone through before the reply was lost: a duplicate of it is ours
+// only if what is stored under its _id is exactly the document we sent.
+bool HoldsExactly(mongoc_collection_t* collection, const WriteOp& op) {
+  bson_iter_t iter;
+  if (!bson_iter_init_find(&iter, op.document.get(), "_id")) return false;
+  Bson filter;
+  bson_append_iter(filter.get(), "_id", 3, &iter);
+  Bson opts;
+  bson_append_int64(opts.get(), "limit", 5, 1);
+  CursorPtr cursor(mongoc_collection_find_with_opts(collection, filter.get(), opts.get(), nullptr));
+  const bson_t* stored = nullptr;
+  return mongoc_cursor_next(cursor.get(), &stored) && bson_equal(stored, op.document.get());
+}
+
 }  // namespace
 
 void ApplyBulk(mongoc_collection_t* collection, const std::vector<WriteOp>& ops, std::string_view what,
@@ -76,18 +138,9 @@ void ApplyBulk(mongoc_collection_t* collection, const std::vector<WriteOp>& ops,
   auto backoff = kFirstBackoff;
   bool retried_transient = false;
   for (int attempt = 1; !todo.empty(); ++attempt) {
-    Bson bulk_opts;
-    bson_append_bool(bulk_opts.get(), "ordered", 7, false);
-    BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection, bulk_opts.get()));
-    bson_error_t error;
-    for (const Attempt& item : todo) {
-      if (!Add(bulk.get(), *item.op, item.as_replace, error)) Throw(error, what);
-    }
-    Bson reply;
-    if (mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error) != 0) return;
-    const std::vector<WriteError> write_errors = WriteErrorsOf(reply.get());
-    if (write_errors.empty()) {
-      if (!IsTransient(error) || attempt >= kAttempts) Throw(error, what);
+    const Sent sent = Send(collection, todo, what);
+    if (sent.transient) {
+      if (attempt >= kAttempts) Throw(sent.error, what);
       std::this_thread::sleep_for(backoff);
       backoff *= 2;
       retried_transient = true;
@@ -96,10 +149,10 @@ void ApplyBulk(mongoc_collection_t* collection, const std::vector<WriteOp>& ops,
       for (Attempt& item : todo) item.as_replace = item.op->type == WriteOp::Type::kInsertOrReplace;
       continue;
     }
+    if (sent.write_errors.empty()) return;
     std::vector<bool> failed(todo.size(), false);
-    for (const WriteError& write_error : write_errors) {
-      if (write_error.index >= todo.size() || write_error.code != kDuplicateKey) Throw(error, what);
-      failed[write_error.index] = true;
+    for (const WriteError& write_error : sent.write_errors) {
+      if (write_error.index < todo.size()) failed[write_error.index] = true;
     }
     std::vector<Attempt> again;
     for (std::size_t i = 0; i < todo.size(); ++i) {
@@ -108,16 +161,19 @@ void ApplyBulk(mongoc_collection_t* collection, const std::vector<WriteOp>& ops,
         if (!failed[i]) continue;  // inserted
         if (item.op->type == WriteOp::Type::kInsertOrReplace) {
           again.push_back({item.op, true});  // its _id is taken: replace what is there
-        } else if (!retried_transient) {
+        } else if (!(retried_transient && HoldsExactly(collection, *item.op))) {
           on_conflict(*item.op);  // an insert that must not find its key taken
+          throw Error(Errc::kConflict, std::string("MongoDB: ") + std::string(what) + ": duplicate key");
         }
         continue;
       }
       if (failed[i] && attempt >= kAttempts) {
         // Still a duplicate after the retries: another document holds a unique key of this one.
         if (on_conflict) on_conflict(*item.op);
-        Throw(error, what);
+        throw Error(Errc::kConflict, std::string("MongoDB: ") + std::string(what) + ": duplicate key");
       }
+      // Every replace, update and delete again (idempotent): some servers (FerretDB) stop an unordered bulk of
+      // updates at its first error without saying which of the others were applied.
       again.push_back(item);
     }
     todo = std::move(again);

@@ -63,9 +63,9 @@ std::string Redact(std::string text, const std::string& secret) {
 }
 
 // Options libmongoc understands but types outside its bool/int/utf8 tables.
-constexpr std::array<std::string_view, 7> kOtherOptions{"w", "readpreferencetags", "authmechanismproperties",
-                                                        "readconcernlevel", "maxstalenessseconds", "gssapiservicename",
-                                                        "ssl"};
+constexpr std::array<std::string_view, 8> kOtherOptions{"w",           "readpreferencetags", "authmechanismproperties",
+                                                        "authsource",  "authmechanism",      "compressors",
+                                                        "readconcernlevel", "gssapiservicename"};
 
 // libmongoc only warns about an unknown option and goes on without it; a misspelt option should stop the command.
 void RejectUnknownOptions(std::string_view uri) {
@@ -128,7 +128,10 @@ bool RunCommand(mongoc_client_t* client, const std::string& database, const Bson
 }
 
 // createIndexes for one collection; `partial` asks for a unique index over string values only (documents without the
-// key, or with null, stay unconstrained — SQLite's UNIQUE semantics); without it the index is sparse.
+// key, or with null, stay unconstrained — SQLite's UNIQUE semantics); without it the index is sparse. The partial
+// filter is a range ({$gte: ""}: every string, nothing else) rather than {$type: "string"}, because MongoDB's
+// planner uses a partial index only for queries it can prove inside the filter, and it proves an equality or $in on
+// a string inside a range but not inside a $type test.
 bool CreateIndex(mongoc_client_t* client, const std::string& database, std::string_view collection,
                  const IndexSpec& spec, bool partial, bson_error_t& error) {
   Bson command;
@@ -152,7 +155,7 @@ bool CreateIndex(mongoc_client_t* client, const std::string& database, std::stri
       bson_t filter, condition;
       bson_append_document_begin(&index, "partialFilterExpression", -1, &filter);
       bson_append_document_begin(&filter, spec.keys.front().first.c_str(), -1, &condition);
-      bson_append_utf8(&condition, "$type", -1, "string", -1);
+      bson_append_utf8(&condition, "$gte", -1, "", 0);
       bson_append_document_end(&filter, &condition);
       bson_append_document_end(&index, &filter);
     } else {
@@ -207,19 +210,32 @@ Connection::Connection(std::string_view uri, const StoreOptions& options) : opti
   mongoc_client_pool_set_error_api(pool_.get(), MONGOC_ERROR_API_VERSION_2);
 }
 
-std::string Connection::Ping(mongoc_client_t* client) const {
+void Connection::CheckReachable(mongoc_client_t* client) const {
   Bson command;
   bson_append_int32(command.get(), "ping", 4, 1);
   Bson reply;
   bson_error_t error;
-  if (mongoc_client_command_simple(client, "admin", command.get(), nullptr, reply.get(), &error)) return {};
-  return "MongoDB at " + description_ + " unreachable: " + ErrorFrom(error, "ping").what();
+  if (mongoc_client_command_simple(client, "admin", command.get(), nullptr, reply.get(), &error)) return;
+  if (IsAuthentication(error)) {
+    throw Error(Errc::kBadRequest, "MongoDB at " + description_ + " rejected the credentials: " + error.message);
+  }
+  throw Error(Errc::kUnavailable, "MongoDB at " + description_ + " unreachable: " + error.message);
+}
+
+std::string Connection::Ping(mongoc_client_t* client) const {
+  try {
+    CheckReachable(client);
+    return {};
+  } catch (const Error& error) {
+    return error.what();
+  }
 }
 
 void Connection::EnsureReady(mongoc_client_t* client) {
   if (ready_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(ready_mutex_);
   if (ready_.load()) return;
+  CheckReachable(client);
   CollectionPtr info(mongoc_client_get_collection(client, database_.c_str(), std::string(kInfoCollection).c_str()));
   Bson selector;
   bson_append_utf8(selector.get(), "_id", 3, "indexes", 7);

@@ -29,6 +29,8 @@ class Connection {
   void EnsureReady(mongoc_client_t* client);
   // Whether series._search_text has a text index (servers without text indexes fall back to a regex match).
   bool text_index() const { return text_index_.load(); }
+  // Pings the server: kUnavailable (unreachable) or kBadRequest (credentials rejected), with a one-line reason.
+  void CheckReachable(mongoc_client_t* client) const;
   // "" when the server answers a ping; otherwise why not.
   std::string Ping(mongoc_client_t* client) const;
 

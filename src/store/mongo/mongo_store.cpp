@@ -48,10 +48,9 @@ class MongoStore final : public Store {
   }
 
  private:
-  void Prepare(mongoc_client_t* client) {
-    if (const std::string reason = connection_.Ping(client); !reason.empty()) throw Error(Errc::kUnavailable, reason);
-    connection_.EnsureReady(client);
-  }
+  // Once per process (the first unit after start, or after the server was first reached); afterwards a server that
+  // goes away makes the operation itself fail with kUnavailable.
+  void Prepare(mongoc_client_t* client) { connection_.EnsureReady(client); }
 
   Connection connection_;
   std::mutex write_mutex_;
