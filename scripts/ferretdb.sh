@@ -4,7 +4,9 @@ set -euo pipefail
 
 # Usage:
 #   scripts/ferretdb.sh build             ensure the cached binary exists; print its path
-#   scripts/ferretdb.sh start STATE_DIR   start a server with its data in STATE_DIR; print mongodb://127.0.0.1:PORT/
+#   scripts/ferretdb.sh start STATE_DIR [--port N]
+#                                         start a server with its data in STATE_DIR; print mongodb://127.0.0.1:PORT/
+#                                         (a free port each start, or exactly N: a restart on the same data and port)
 #   scripts/ferretdb.sh stop STATE_DIR    stop it (TERM, KILL after 5 s); idempotent
 #   scripts/ferretdb.sh uri STATE_DIR     print the URI of the server running in STATE_DIR
 # STATE_DIR gets ferretdb.log, pid, port and the SQLite files. Cache: $META_DB_CACHE_DIR, default
@@ -121,12 +123,24 @@ free_port() {
 }
 
 cmd_start() {
-  local state=${1:?usage: ferretdb.sh start STATE_DIR}
+  local state=${1:?usage: ferretdb.sh start STATE_DIR [--port N]}
+  shift
+  local fixed_port=
+  while (($#)); do
+    case $1 in
+      --port) [[ ${2:-} =~ ^[0-9]+$ ]] && ((10#$2 > 0 && 10#$2 < 65536)) || die "start: --port needs a port number (1-65535)"
+              fixed_port=$((10#$2)); shift 2 ;;
+      *) die "start: unknown argument '$1' (usage: ferretdb.sh start STATE_DIR [--port N])" ;;
+    esac
+  done
   mkdir -p "$state"
   state=$(cd "$state" && pwd)
   local pid
   if pid=$(live_pid "$state") && [[ -f $state/port ]]; then   # already running here: reuse it
     local uri="mongodb://127.0.0.1:$(<"$state/port")/"
+    if [[ -n $fixed_port && $(<"$state/port") != "$fixed_port" ]]; then
+      die "a FerretDB is already running in $state on port $(<"$state/port"), not $fixed_port (stop it first)"
+    fi
     if wait_ready "$uri" 5 "$pid"; then echo "$uri"; return 0; fi
     cmd_stop "$state"
   fi
@@ -135,7 +149,7 @@ cmd_start() {
   mkdir -p "$state/data"
   local deadline=$((SECONDS + READY_TIMEOUT)) attempt rc port uri
   for attempt in 1 2 3; do
-    port=$(free_port)
+    port=${fixed_port:-$(free_port)}
     uri="mongodb://127.0.0.1:$port/"
     # FERRETDB_* variables of the caller's environment must not change the server.
     # shellcheck disable=SC2046
@@ -152,8 +166,9 @@ cmd_start() {
     rc=0
     wait_ready "$uri" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) "$pid" || rc=$?
     if ((rc == 0)); then echo "$uri"; return 0; fi
-    # Another process may have taken the port between free_port and the server's bind: try another.
-    if ((rc == 2)) && ((SECONDS < deadline)) && [[ $(tail -n 20 "$state/ferretdb.log") == *"address already in use"* ]]; then
+    # Another process may have taken the port between free_port and the server's bind: try another
+    # (a port given with --port is not replaced by another one).
+    if ((rc == 2)) && [[ -z $fixed_port ]] && ((SECONDS < deadline)) && [[ $(tail -n 20 "$state/ferretdb.log") == *"address already in use"* ]]; then
       continue
     fi
     break
@@ -199,5 +214,5 @@ case ${1:-} in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   uri) shift; cmd_uri "$@" ;;
-  *) sed -n '5,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

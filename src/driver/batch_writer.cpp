@@ -192,14 +192,26 @@ void BatchWriter::RunWriter(std::stop_token stop) {
   }
 }
 
-// One request for the batch's stored instances instead of one per file (a server back-end's round trips).
+// One request for the batch's stored instances instead of one per file (a server back-end's round trips), and only
+// for those that can be stored.
 void BatchWriter::PrefetchInstances(Session& session, Batch& batch) {
+  if (!look_up_every_instance_) {
+    std::int64_t recorded = 0;
+    for (const KnownFiles::File& file : previous_.files()) {
+      if (file.status != "ok") continue;
+      ++recorded;
+      recorded_sops_.insert(previous_.SopOf(file));
+    }
+    look_up_every_instance_ = session.Count(Kind::kInstances) > recorded;
+  }
   std::vector<std::string> sops;
   sops.reserve(batch.items.size());
   for (const ScanItem& item : batch.items) {
     if (item.result.outcome != FileOutcome::kDicom) continue;
     std::string sop = StringField(item.result.record.instance, "sop_instance_uid");
-    if (batch.stored_instances.emplace(sop, std::nullopt).second) sops.push_back(std::move(sop));
+    const bool may_be_stored =
+        *look_up_every_instance_ || recorded_sops_.contains(sop) || written_sops_.contains(sop);
+    if (batch.stored_instances.emplace(sop, std::nullopt).second && may_be_stored) sops.push_back(std::move(sop));
   }
   for (json::object& doc : session.GetByKeys(Kind::kInstances, sops)) {
     const std::string sop = StringField(doc, "sop_instance_uid");
@@ -261,6 +273,7 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
     if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
     const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc, upsert.stored);
     Tally(series_inserted_, series_updated_, IdOf(doc), result);
+    if (result == catalog::PutResult::kInserted) created_series_[IdOf(doc)];
     series_seen_.insert(IdOf(doc));
     touched.series.insert(IdOf(doc));
     ids.emplace(uid, IdOf(doc));
@@ -333,6 +346,18 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   doc["series_id"] = series_ids.at(StringField(result.record.series, "series_instance_uid")).ToHex();
   doc["series_instance_uid"] = result.record.series.at("series_instance_uid");
   doc["path"] = item.entry.path;
+  written_sops_.insert(sop);
+  const ObjectId series_id = *ObjectId::Parse(doc.at("series_id").as_string());
+  if (const auto created = created_series_.find(series_id); created != created_series_.end()) {
+    const auto* number = doc.if_contains("instance_number");
+    if (number == nullptr || number->is_null()) {
+      created->second[IdOf(doc)] = std::nullopt;
+    } else if (number->is_int64()) {
+      created->second[IdOf(doc)] = number->as_int64();
+    } else {
+      created_series_.erase(created);  // a number of another type: the store's ordering decides
+    }
+  }
   switch (catalog::PutIfChanged(session, Kind::kInstances, doc, upsert.stored)) {
     case catalog::PutResult::kInserted: ++summary_.instances.inserted; break;
     case catalog::PutResult::kUpdated: ++summary_.instances.updated; break;
@@ -361,15 +386,43 @@ void BatchWriter::DropInstanceOf(Session& session, const std::string& path, cons
   }
   const ObjectId series_id = *ObjectId::Parse(instance->at("series_id").as_string());
   session.Remove(Kind::kInstances, IdOf(*instance));
+  if (const auto created = created_series_.find(series_id); created != created_series_.end()) {
+    created->second.erase(IdOf(*instance));
+  }
   ++summary_.instances.removed;
   touched.series.insert(series_id);
   touched.emptied_series.insert(series_id);
 }
 
+// The instance ids of the series this run created, in the store's order, when no two share an instance_number.
+std::optional<std::vector<ObjectId>> BatchWriter::KnownInstances(const ObjectId& series_id) const {
+  const auto created = created_series_.find(series_id);
+  if (created == created_series_.end()) return std::nullopt;
+  std::vector<std::pair<std::optional<std::int64_t>, ObjectId>> ordered;
+  ordered.reserve(created->second.size());
+  for (const auto& [id, number] : created->second) ordered.emplace_back(number, id);
+  std::sort(ordered.begin(), ordered.end());
+  for (std::size_t i = 1; i < ordered.size(); ++i) {
+    if (ordered[i].first == ordered[i - 1].first) return std::nullopt;
+  }
+  std::vector<ObjectId> ids;
+  ids.reserve(ordered.size());
+  for (const auto& [number, id] : ordered) ids.push_back(id);
+  return ids;
+}
+
 void BatchWriter::FinishTouched(Session& session, Touched& touched) {
-  // Every touched series' instances in one request: a server back-end may have to scan for them.
-  const std::map<ObjectId, std::vector<ObjectId>> instances =
-      session.ChildIdsOf(Kind::kInstances, std::vector<ObjectId>(touched.series.begin(), touched.series.end()));
+  // The other touched series' instances in one request: a server back-end may have to scan for them.
+  std::map<ObjectId, std::vector<ObjectId>> instances;
+  std::vector<ObjectId> unknown;
+  for (const ObjectId& series_id : touched.series) {
+    if (auto known = KnownInstances(series_id)) {
+      instances.emplace(series_id, std::move(*known));
+    } else {
+      unknown.push_back(series_id);
+    }
+  }
+  if (!unknown.empty()) instances.merge(session.ChildIdsOf(Kind::kInstances, unknown));
   for (const ObjectId& series_id : touched.series) {
     auto series = session.Get(Kind::kSeries, series_id);
     if (!series) continue;
@@ -391,7 +444,10 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
       studies_updated_.insert(study_id);
     }
   }
-  if (collection_id_ && !touched.cases.empty()) UpdateCases(session, touched.cases);
+  if (collection_id_ && !touched.cases.empty()) {
+    UpdateCases(session, touched.cases);
+    for (auto& [patient, accessions] : touched.cases) run_cases_[patient].insert(accessions.begin(), accessions.end());
+  }
 }
 
 // Records a case per patient in the --collection: {case_id, patient_id, accession_numbers[]}.
@@ -457,6 +513,10 @@ std::vector<extractor::WalkEntry> BatchWriter::OrphanedDuplicates() {
 }
 
 void BatchWriter::Finish() {
+  // The run's cases once more, merged into the collection as it is now: another ingest (a shard on another machine)
+  // may have rewritten the case list since this run's batches merged theirs, and no server-side transaction guards
+  // the read-modify-write of one collection document.
+  if (collection_id_ && !run_cases_.empty()) store_.Write([&](Session& session) { UpdateCases(session, run_cases_); });
   for (std::string& warning : store_.TakeWarnings()) summary_.warnings.push_back(std::move(warning));
   auto fill = [](LevelCounts& counts, const std::set<ObjectId>& inserted, const std::set<ObjectId>& updated,
                  const std::set<ObjectId>& seen) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 #include <set>
+#include <unordered_set>
 
 namespace meta_db::driver {
 
@@ -66,6 +67,7 @@ class BatchWriter {
                        const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
+  std::optional<std::vector<ObjectId>> KnownInstances(const ObjectId& series_id) const;
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
 
   static constexpr std::size_t kMaxBatchGrowth = 4;  // a batch grows to this many times --batch at most
@@ -86,6 +88,18 @@ class BatchWriter {
   // Add by OrphanedDuplicates (ingest thread, before the hand-off that orders it with the writer).
   std::vector<std::pair<extractor::WalkEntry, std::string>> duplicates_;
   std::set<std::string> readded_;
+  std::map<std::string, std::set<std::string>> run_cases_;  // patient -> accession numbers this run saw (writer)
+  // Writer thread. Instances whose stored document must be looked up before they are written: SOP Instance UIDs
+  // the last ingest recorded or this run wrote — unless the store holds instances the ledger does not account for
+  // (made through the API, or by another ingest), when every one is looked up. A server back-end answers each
+  // lookup with a round trip or a scan, and a first ingest needs none.
+  std::optional<bool> look_up_every_instance_;
+  std::unordered_set<std::string_view> recorded_sops_;  // views into previous_
+  std::set<std::string> written_sops_;
+  // Series this run created, with every instance they hold and its instance_number: their instances[] is computed
+  // here rather than read back from the store on every batch (on a server back-end a scan of all instances).
+  // A series with two instances of one number is read back instead (the store's tie order decides).
+  std::map<ObjectId, std::map<ObjectId, std::optional<std::int64_t>>> created_series_;
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

@@ -11,8 +11,9 @@
 namespace meta_db::driver {
 namespace {
 
-// Past this many directories to confirm, their records are read in one pass over their common prefix.
-constexpr std::size_t kOnePassDirectories = 16;
+// Past one directory to confirm, their records are read in one pass over their common prefix: a server back-end
+// may answer each range with a scan of every record.
+constexpr std::size_t kOnePassDirectories = 1;
 
 // SplitMix64's finaliser: spreads every input bit over the whole word, so a sum of file hashes stays collision-free
 // in practice (a changed directory goes unnoticed with probability ~2^-64).
