@@ -1,6 +1,6 @@
 // Composition of back-ends: turns a --db URI into a Store.
 #include "common/error.hpp"
-#include "store/mongo/mongo_store.hpp"
+#include "store/mongo/mongo_backend.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -8,7 +8,7 @@ namespace meta_db {
 
 std::unique_ptr<Store> OpenStore(std::string_view uri, const StoreOptions& options) {
   if (uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
-    return mongo::OpenMongoStore(uri, options);
+    return mongo::MongoBackend().open(uri, options);
   }
   std::string_view path = uri;
   if (path.starts_with("sqlite://")) {

@@ -2,6 +2,8 @@
 // and /health say why, and every later unit tries again.
 #include "store/mongo/mongo_store.hpp"
 
+#include "store/mongo/mongo_backend.hpp"
+
 #include "common/error.hpp"
 #include "store/mongo/mongo_connection.hpp"
 #include "store/mongo/mongo_session.hpp"
@@ -62,6 +64,11 @@ std::unique_ptr<Store> OpenMongoStore(std::string_view uri, const StoreOptions& 
   auto store = std::make_unique<MongoStore>(uri, options);
   if (options.require_reachable) store->Open();
   return store;
+}
+
+const MongoEntryPoints& LinkedMongoEntryPoints() {
+  static constexpr MongoEntryPoints kEntryPoints{.open = &OpenMongoStore};
+  return kEntryPoints;
 }
 
 }  // namespace meta_db::mongo
