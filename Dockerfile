@@ -1,7 +1,7 @@
 # meta_db image, two stages on Debian bookworm.
 #   build:   node:20-bookworm (bookworm + Node.js 20: the dashboard's Vite 7 needs Node >= 20, bookworm's own nodejs
 #            is 18); every other build dependency comes from Debian through scripts/bootstrap.sh.
-#   runtime: debian:bookworm-slim with only the shared libraries the binary and its DICOM module load.
+#   runtime: debian:bookworm-slim with only the shared libraries the binary and its two modules (DICOM, MongoDB) load.
 # Usage (see docker-compose.yml for the MongoDB set-up):
 #   docker build -t meta_db .
 #   docker run --init -p 127.0.0.1:8000:8000 -v /usr/local/share/LIDC-IDRI-DICOM:/usr/local/share/LIDC-IDRI-DICOM:ro \
@@ -15,17 +15,20 @@ WORKDIR /src
 COPY scripts/bootstrap.sh scripts/bootstrap.sh
 RUN scripts/bootstrap.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-# build/meta_db, build/meta_db_dicom.so, dashboard/dist and src/db_api/swagger/node_modules/swagger-ui-dist.
+# build/meta_db, its modules build/meta_db_dicom.so and build/meta_db_mongo.so, dashboard/dist and
+# src/db_api/swagger/node_modules/swagger-ui-dist.
 # Debug info is stripped (symbols stay, so backtraces still name functions): it is most of the binaries' size.
 RUN CMAKE_ARGS=-DMETA_DB_TESTS=OFF scripts/build.sh \
- && strip --strip-debug build/meta_db build/meta_db_dicom.so
+ && strip --strip-debug build/meta_db build/meta_db_dicom.so build/meta_db_mongo.so
 
 FROM debian:bookworm-slim AS runtime
-# Shared libraries only (what `ldd build/meta_db build/meta_db_dicom.so` lists; tests/deploy checks it):
+# Shared libraries only (what `ldd build/meta_db build/meta_db_dicom.so build/meta_db_mongo.so` lists; tests/deploy
+# checks it):
 #   libdcmtk17          DCMTK, loaded by the DICOM module (brings libxml2, libpng16-16, libtiff6, libssl3, libwrap0)
-#   libboost-json1.81.0 Boost.JSON (binary and module); Boost.URL and SQLite are linked statically, spdlog/fmt and
+#   libboost-json1.81.0 Boost.JSON (binary and modules); Boost.URL and SQLite are linked statically, spdlog/fmt and
 #                       CLI11 are header-only
-#   libmongoc-1.0-0 libbson-1.0-0   the MongoDB back-end
+#   libmongoc-1.0-0 libbson-1.0-0   the MongoDB back-end, loaded by the MongoDB module (brings libsasl2-2, libssl3,
+#                       libsnappy1v5, libzstd1, libicu72, libmongocrypt0)
 #   ca-certificates     TLS to a MongoDB server (tls=true, mongodb+srv://)
 # No curl: the HEALTHCHECK below speaks HTTP with bash alone.
 RUN apt-get update \
@@ -36,8 +39,8 @@ RUN groupadd --gid 10001 meta_db \
  && useradd --uid 10001 --gid meta_db --home-dir /data --no-create-home --shell /usr/sbin/nologin meta_db \
  && mkdir -p /data && chown meta_db:meta_db /data
 
-# The DICOM module is loaded from beside the executable, so both go to the same directory.
-COPY --from=build /src/build/meta_db /src/build/meta_db_dicom.so /opt/meta_db/bin/
+# The DICOM and MongoDB modules are loaded from beside the executable, so all three go to the same directory.
+COPY --from=build /src/build/meta_db /src/build/meta_db_dicom.so /src/build/meta_db_mongo.so /opt/meta_db/bin/
 COPY --from=build /src/dashboard/dist /opt/meta_db/dashboard/dist
 COPY --from=build /src/src/db_api/swagger/node_modules/swagger-ui-dist /opt/meta_db/swagger-ui-dist
 # The shipped tag profiles (also compiled in): a template for `--profile DIR` overrides (META_DB_PROFILE).

@@ -2,12 +2,18 @@
 """Structure test of the deployment files, by reading them (no Docker engine is needed or used).
 
 Checks the Dockerfile (stages, runtime user, healthcheck, what is copied from where, runtime apt packages: that
-they exist in Debian bookworm and provide every shared library the real built binary loads), .dockerignore,
-docker-compose.yml (mongo / api / ingest / sqlite services, loopback-only ports) and
+they exist in Debian bookworm and provide every shared library the real built binary and its modules load),
+.dockerignore, docker-compose.yml (mongo / api / ingest / sqlite services, loopback-only ports) and
 scripts/container-entrypoint.sh (syntax, mode, and its dispatch, run against a fake meta_db).
 
-Usage: deploy_structure_test.py [--repo DIR] [--binary build/meta_db] [--module build/meta_db_dicom.so]
-  env META_DB_BUILD_DIR: a build directory whose meta_db and meta_db_dicom.so to ldd (overrides the options).
+The modules are the build/meta_db_*.so the binary dlopens from beside itself on first use: at least
+meta_db_dicom.so and meta_db_mongo.so (MODULES below), plus any other meta_db_*.so file name the built binary
+contains. Each must be copied beside meta_db in the runtime stage, and the runtime packages must provide its
+libraries.
+
+Usage: deploy_structure_test.py [--repo DIR] [--binary build/meta_db] [--module build/meta_db_dicom.so ...]
+  --module may be given several times; a module not given is looked for beside the binary.
+  env META_DB_BUILD_DIR: a build directory whose meta_db and modules to ldd (overrides the paths of the options).
 Prints one line per check and finally "N passed, N failed" (", N skipped" when some sub-checks could not run).
 Only the standard library: PyYAML is used, when installed, to cross-check the small YAML reader below.
 """
@@ -557,8 +563,12 @@ def is_named_volume(source):
 # The checks
 
 ARCHIVE_MOUNT = "/usr/local/share/LIDC-IDRI-DICOM"
-BUILD_OUTPUTS = {"build/meta_db", "build/meta_db_dicom.so", "dashboard/dist",
-                 "src/db_api/swagger/node_modules/swagger-ui-dist"}
+# The modules the binary loads from beside itself (LoadModuleSymbol in src/common/module_loader.cpp): checked even
+# without a built binary; a built binary adds any other meta_db_*.so it names (see find_built).
+MODULES = ("meta_db_dicom.so", "meta_db_mongo.so")
+MODULE_NAME = re.compile(rb"(?<![A-Za-z0-9_.-])meta_db_[A-Za-z0-9_]+\.so(?![A-Za-z0-9_.])")
+BUILD_OUTPUTS = {"build/meta_db", "dashboard/dist", "src/db_api/swagger/node_modules/swagger-ui-dist"} \
+    | {f"build/{m}" for m in MODULES}
 # Packages every debian:bookworm-slim image has (dependencies of dpkg and apt), whatever the stage installs.
 SLIM_BASE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 
@@ -679,13 +689,17 @@ def check_copies(repo, stages, names, final, env, info):
                 if stage is final:
                     info.setdefault("context_copies", []).append((rel, dest))
 
-    binary, module = from_build.get("build/meta_db"), from_build.get("build/meta_db_dicom.so")
+    binary = from_build.get("build/meta_db")
     R.check("Dockerfile: the runtime stage copies build/meta_db from the build stage", binary is not None,
             f"copied from the build stage: {sorted(from_build)}")
-    R.check("Dockerfile: the runtime stage copies build/meta_db_dicom.so from the build stage", module is not None)
-    if binary and module:
-        R.check("Dockerfile: meta_db_dicom.so lands beside meta_db (it is dlopen'ed from there)",
-                os.path.dirname(binary) == os.path.dirname(module), f"{binary} vs {module}")
+    copied_modules = {os.path.basename(rel) for rel in from_build if re.fullmatch(r"build/meta_db_[\w.-]+\.so", rel)}
+    for name in sorted(set(info.get("modules") or MODULES) | copied_modules):
+        module = from_build.get(f"build/{name}")
+        R.check(f"Dockerfile: the runtime stage copies build/{name} from the build stage", module is not None,
+                f"copied from the build stage: {sorted(from_build)}")
+        if binary and module:
+            R.check(f"Dockerfile: {name} lands beside meta_db (it is dlopen'ed from there)",
+                    os.path.dirname(binary) == os.path.dirname(module), f"{binary} vs {module}")
     bin_dir = os.path.dirname(binary) if binary else None
     info["bin_dir"] = bin_dir
     dashboard = from_build.get("dashboard/dist")
@@ -772,14 +786,32 @@ def check_packages(info):
     return closure | SLIM_BASE
 
 
-def find_built(repo, binary_arg, module_arg):
+def modules_named_by(binary):
+    """The meta_db_*.so file names in the built binary (what it passes to the module loader); empty if unreadable."""
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError:
+        return set()
+    return {m.decode() for m in MODULE_NAME.findall(data)}
+
+
+def find_built(repo, binary_arg, module_args):
+    """(binary, {module file name: path}, origin): the modules are MODULES, those the binary names and those of
+    --module; each at its --module path, else beside the binary (META_DB_BUILD_DIR: always in that directory)."""
     build_dir = os.environ.get("META_DB_BUILD_DIR")
+    given = {os.path.basename(m): m for m in module_args or []}
+    names = set(MODULES) | set(given)
     if build_dir:
-        return os.path.join(build_dir, "meta_db"), os.path.join(build_dir, "meta_db_dicom.so"), "META_DB_BUILD_DIR"
-    if binary_arg and os.path.exists(binary_arg):
-        module = module_arg or os.path.join(os.path.dirname(binary_arg), "meta_db_dicom.so")
-        return binary_arg, module, "--binary"
-    return os.path.join(repo, "build/meta_db"), os.path.join(repo, "build/meta_db_dicom.so"), "build/"
+        binary, origin = os.path.join(build_dir, "meta_db"), "META_DB_BUILD_DIR"
+        given = {}
+    elif binary_arg and os.path.exists(binary_arg):
+        binary, origin = binary_arg, "--binary"
+    else:
+        binary, origin = os.path.join(repo, "build/meta_db"), "build/"
+    names |= modules_named_by(binary)
+    directory = os.path.dirname(binary)
+    return binary, {name: given.get(name) or os.path.join(directory, name) for name in sorted(names)}, origin
 
 
 def owning_package(path):
@@ -799,12 +831,21 @@ def owning_package(path):
     return None
 
 
-def check_runtime_libraries(repo, closure, binary_arg, module_arg):
-    binary, module, origin = find_built(repo, binary_arg, module_arg)
+def check_runtime_libraries(repo, closure, built):
+    binary, modules, origin = built
     if not os.path.exists(binary):
         R.skip("runtime packages provide every library of the built binary", f"no built binary ({binary})")
         return
-    if not R.check(f"built binary ({origin}) has meta_db_dicom.so beside it", os.path.exists(module), module):
+    extra = sorted(os.path.basename(p) for p in glob.glob(os.path.join(os.path.dirname(binary), "meta_db_*.so"))
+                   if os.path.basename(p) not in modules)
+    if extra:
+        print(f"NOTE {', '.join(extra)} beside the binary but not named by it: not required in the image")
+    present = True
+    for name, module in modules.items():
+        beside = os.path.dirname(os.path.abspath(module)) == os.path.dirname(os.path.abspath(binary))
+        present &= R.check(f"built binary ({origin}) has {name} {'beside it' if beside else f'at {module}'}",
+                           os.path.exists(module), module)
+    if not present:
         return
     if closure is None:
         R.skip("runtime packages provide every library of the built binary", "the apt lists are not usable here")
@@ -812,12 +853,14 @@ def check_runtime_libraries(repo, closure, binary_arg, module_arg):
     if not shutil.which("ldd") or not shutil.which("dpkg"):
         R.skip("runtime packages provide every library of the built binary", "no ldd or dpkg")
         return
-    libraries, missing = {}, []
-    for target in (binary, module):
+    libraries, users = {}, {}  # library name -> resolved path; -> the targets that load it
+    for target in [binary] + list(modules.values()):
+        label = os.path.basename(target)
         result = run(["ldd", target])
         if result.returncode != 0:
-            R.check(f"ldd {target}", False, result.stderr.strip())
+            R.check(f"ldd {label}", False, result.stderr.strip())
             continue
+        missing = []
         for line in result.stdout.splitlines():
             line = line.strip()
             if "=> not found" in line:
@@ -825,8 +868,10 @@ def check_runtime_libraries(repo, closure, binary_arg, module_arg):
                 continue
             match = re.match(r"(\S+)\s+=>\s+(\S+)\s+\(", line) or re.match(r"(/\S+)\s+\(", line)
             if match:
-                libraries[os.path.basename(match.group(1))] = match.groups()[-1]
-    R.check("ldd: every library of the built binary and module resolves", not missing, f"not found: {missing}")
+                name = os.path.basename(match.group(1))
+                libraries[name] = match.groups()[-1]
+                users.setdefault(name, []).append(label)
+        R.check(f"ldd {label}: every library resolves", not missing, f"not found: {missing}")
     sanitizer = sorted(n for n in libraries if re.match(r"lib(a|ub|l|t|hwa)san\.", n))
     if sanitizer:
         print(f"NOTE sanitizer build: {', '.join(sanitizer)} are not expected in the release image")
@@ -837,7 +882,9 @@ def check_runtime_libraries(repo, closure, binary_arg, module_arg):
                     f"{libraries[name]} belongs to no installed package")
             continue
         R.check(f"runtime library {name} ({'/'.join(owners)}) is installed by the runtime stage",
-                any(o in closure for o in owners), f"{libraries[name]} from {owners}: add it to the runtime apt list")
+                any(o in closure for o in owners),
+                f"{libraries[name]} from {owners}, loaded by {', '.join(users[name])}: "
+                "add it to the runtime apt list")
 
 
 def check_compose(repo):
@@ -989,14 +1036,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=os.path.normpath(os.path.join(os.path.dirname(__file__), "../..")))
     parser.add_argument("--binary", default="")
-    parser.add_argument("--module", default="")
+    parser.add_argument("--module", action="append", default=[],
+                        help="a module to ldd (repeatable); modules not given are looked for beside the binary")
     options = parser.parse_args()
     repo = os.path.abspath(options.repo)
-    info = {}
+    built = find_built(repo, options.binary, [m for m in options.module if m])
+    info = {"modules": sorted(built[1])}
     R.section("Dockerfile", check_dockerfile, repo, info)
     R.section(".dockerignore", check_dockerignore, repo)
     closure = R.section("runtime packages", check_packages, info)
-    R.section("runtime libraries", check_runtime_libraries, repo, closure, options.binary, options.module)
+    R.section("runtime libraries", check_runtime_libraries, repo, closure, built)
     R.section("docker-compose.yml", check_compose, repo)
     R.section("entrypoint", check_entrypoint, repo, info)
     summary = f"{R.passed} passed, {R.failed} failed"

@@ -48,7 +48,7 @@ import urllib.request
 
 try:
     import pymongo
-    from bson import ObjectId
+    from bson import Int64, ObjectId
 except ImportError as error:  # pragma: no cover - the environment is broken, not the product
     print(f"scale_out_test: needs Debian's python3-pymongo: {error}", file=sys.stderr)
     print("0 passed, 1 failed")
@@ -280,8 +280,16 @@ def describe_difference(path, got, want, problems):
         for i, (g, w) in enumerate(zip(got, want)):
             describe_difference(f"{path}[{i}]", g, w, problems)
         return
-    if got != want or type(got) is not type(want):
+    if got != want or not same_type(got, want):
         problems.add(f"{path}: {got!r:.200} != reference {want!r:.200}")
+
+
+def same_type(a, b):
+    """BSON int32 and int64 of one value count as the same here: which of the two an integer is stored as is checked
+    on its own (check_int32), so that a type drift does not hide whether the documents converged."""
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool):
+        return True
+    return type(a) is type(b)
 
 
 def ordered_equal(a, b):
@@ -290,7 +298,41 @@ def ordered_equal(a, b):
         return list(a) == list(b) and all(ordered_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(ordered_equal(x, y) for x, y in zip(a, b))
-    return a == b and type(a) is type(b)
+    return a == b and same_type(a, b)
+
+
+def small_int64_paths(db, kinds=("studies", "series", "instances", "collections", "researchers", "jobs")):
+    """{kind: {path: number of documents}} of integers stored as BSON int64 although they fit in 32 bits."""
+    found = {}
+
+    def walk(value, path, paths):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}" if path else k, paths)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, f"{path}[]", paths)
+        elif isinstance(value, Int64) and -2 ** 31 <= value < 2 ** 31:
+            paths.add(path)
+
+    for kind in kinds:
+        for doc in db[kind].find():
+            paths = set()
+            walk(doc, "", paths)
+            for path in paths:
+                found.setdefault(kind, {}).setdefault(path, []).append(str(doc["_id"]))
+    return found
+
+
+def check_int32(db):
+    """docs/mongodb.md: integers are int32, int64 only past 2^31 - whichever way the document was written."""
+    found = small_int64_paths(db)
+    problems = Problems()
+    for kind, paths in sorted(found.items()):
+        for path, ids in sorted(paths.items()):
+            problems.add(f"{db.name}.{kind}.{path}: int64 for a 32-bit value in {len(ids)} of "
+                         f"{db[kind].count_documents({})} documents, e.g. {ids[:2]}")
+    problems.raise_if_any("integer fields stored as int64 although they fit in int32")
 
 
 def case_set(collection_doc):
@@ -602,6 +644,8 @@ def main():
         single, sharded = client["single"], client["sharded"]
         results.check("one ingest: counts equal the manifest", check_counts, single, manifest)
         results.check("sharded ingest: counts equal the manifest", check_counts, sharded, manifest)
+        results.check("one ingest: integers that fit in 32 bits are int32", check_int32, single)
+        results.check("sharded ingest: integers that fit in 32 bits are int32", check_int32, sharded)
         reference, got = snapshot(single), snapshot(sharded)
         # No shard judges the archive root as a whole (its own files, manifest.json here, are split one by one:
         # JudgesDirectory in src/driver/ingest.cpp), so no shard records the root's digest: the next unsharded

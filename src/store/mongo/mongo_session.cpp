@@ -80,6 +80,25 @@ Bson PrefixFilter(std::string_view prefix) {
   return filter;
 }
 
+// {field: {$in: [values[begin], ... up to kKeyChunk of them]}}, each value appended by `append(list, key, value)`.
+template <typename Value, typename Append>
+Bson InFilter(std::string_view field, const std::vector<Value>& values, std::size_t begin, Append append) {
+  Bson filter;
+  bson_t condition, list;
+  bson_append_document_begin(filter.get(), field.data(), static_cast<int>(field.size()), &condition);
+  bson_append_array_begin(&condition, "$in", 3, &list);
+  char buffer[16];
+  const std::size_t end = std::min(values.size(), begin + kKeyChunk);
+  for (std::size_t i = begin; i < end; ++i) {
+    const char* index = nullptr;
+    const auto length = bson_uint32_to_string(static_cast<std::uint32_t>(i - begin), &index, buffer, sizeof buffer);
+    append(&list, std::string_view(index, length), values[i]);
+  }
+  bson_append_array_end(&condition, &list);
+  bson_append_document_end(filter.get(), &condition);
+  return filter;
+}
+
 struct FindOptions {
   const Bson* sort = nullptr;
   std::int64_t skip = 0;
@@ -259,19 +278,7 @@ std::vector<Document> MongoSession::GetByKeys(Kind kind, const std::vector<std::
     remote.push_back(value);
   }
   for (std::size_t begin = 0; begin < remote.size(); begin += kKeyChunk) {
-    Bson filter;
-    bson_t condition, list;
-    bson_append_document_begin(filter.get(), key->data(), static_cast<int>(key->size()), &condition);
-    bson_append_array_begin(&condition, "$in", 3, &list);
-    char buffer[16];
-    const std::size_t end = std::min(remote.size(), begin + kKeyChunk);
-    for (std::size_t i = begin; i < end; ++i) {
-      const char* index = nullptr;
-      const auto length = bson_uint32_to_string(static_cast<std::uint32_t>(i - begin), &index, buffer, sizeof buffer);
-      AppendUtf8(&list, std::string_view(index, length), remote[i]);
-    }
-    bson_append_array_end(&condition, &list);
-    bson_append_document_end(filter.get(), &condition);
+    const Bson filter = InFilter(*key, remote, begin, AppendUtf8);
     for (Document& doc : FindDocuments(Collection(kind), filter, {}, "get from " + Name(kind) + " by key")) {
       // The unit's own writes win: a document it changed or removed answers from the overlay.
       if (const PendingDocument* pending = Pending(kind, IdOf(doc))) {
@@ -343,19 +350,7 @@ std::map<ObjectId, std::vector<ObjectId>> MongoSession::ChildIdsOf(Kind child_ki
   bson_append_int32(sort.get(), order.c_str(), -1, 1);
   bson_append_int32(sort.get(), "_id", 3, 1);
   for (std::size_t begin = 0; begin < parents.size(); begin += kKeyChunk) {
-    Bson filter;
-    bson_t condition, list;
-    bson_append_document_begin(filter.get(), parent.c_str(), -1, &condition);
-    bson_append_array_begin(&condition, "$in", 3, &list);
-    char buffer[16];
-    const std::size_t end = std::min(parents.size(), begin + kKeyChunk);
-    for (std::size_t i = begin; i < end; ++i) {
-      const char* index = nullptr;
-      const auto length = bson_uint32_to_string(static_cast<std::uint32_t>(i - begin), &index, buffer, sizeof buffer);
-      AppendObjectId(&list, std::string_view(index, length), parents[i]);
-    }
-    bson_append_array_end(&condition, &list);
-    bson_append_document_end(filter.get(), &condition);
+    const Bson filter = InFilter(parent, parents, begin, AppendObjectId);
     Bson opts = OptionsOf({.sort = &sort});
     bson_t projection;
     bson_append_document_begin(opts.get(), "projection", 10, &projection);
