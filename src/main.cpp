@@ -149,8 +149,11 @@ int main(int argc, char** argv) {
     const auto progress = [&](const std::string& line) {
       if (!quiet) std::cerr << "\r\x1b[K" << line << std::flush;
     };
+    // Whole-catalogue passes page through every collection: no per-query budget (that is for serving).
+    meta_db::StoreOptions pass_options;
+    pass_options.query_budget_ms = 24 * 3600 * 1000;
     if (*check_cmd) {
-      auto store = meta_db::OpenStore(db);
+      auto store = meta_db::OpenStore(db, pass_options);
       const auto report = meta_db::driver::Check(*store, repair, progress);
       if (!quiet) std::cerr << "\n";
       std::cout << boost::json::serialize(report.ToJson(1000)) << "\n";
@@ -162,10 +165,10 @@ int main(int argc, char** argv) {
       return after.violations.empty() ? 0 : kExitFailure;
     }
     if (*migrate_cmd) {
-      meta_db::StoreOptions source_options;
+      meta_db::StoreOptions source_options = pass_options;
       source_options.read_only = migrate_from.starts_with("sqlite:");
       auto from = meta_db::OpenStore(migrate_from, source_options);
-      meta_db::StoreOptions target_options;
+      meta_db::StoreOptions target_options = pass_options;
       target_options.bulk_load = true;
       auto to = meta_db::OpenStore(migrate_to, target_options);
       const auto summary = meta_db::driver::Migrate(*from, *to, progress);

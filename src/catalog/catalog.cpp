@@ -188,10 +188,14 @@ bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std
 }
 
 bool RefreshStudy(CatalogSession& session, const ObjectId& study_id) {
+  return RefreshStudy(session, study_id, session.Children(Kind::kSeries, study_id));
+}
+
+bool RefreshStudy(CatalogSession& session, const ObjectId& study_id, const std::vector<Document>& children) {
   auto study = session.Get(Kind::kStudies, study_id);
   if (!study) return false;
   json::array summaries;
-  for (const Document& series : session.Children(Kind::kSeries, study_id)) summaries.emplace_back(SeriesSummary(series));
+  for (const Document& series : children) summaries.emplace_back(SeriesSummary(series));
   Document updated = *study;
   updated["series"] = std::move(summaries);
   return PutIfChanged(session, Kind::kStudies, updated, study) != PutResult::kUnchanged;

@@ -45,6 +45,8 @@ bool RefreshSeries(CatalogSession& session, const ObjectId& series_id);
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids);
 // Recomputes studies.series[] from the stored series. Returns true if the study changed.
 bool RefreshStudy(CatalogSession& session, const ObjectId& study_id);
+// The same with the study's series already at hand, in their order (each needs _id and the summary's fields).
+bool RefreshStudy(CatalogSession& session, const ObjectId& study_id, const std::vector<Document>& series);
 
 // The shallow summary entry of a series as stored in studies.series[].
 Document SeriesSummary(const Document& series);

@@ -229,10 +229,32 @@ void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   for (ScanItem& item : batch.items) WriteFile(session, item, series_ids, now, touched, batch);
 }
 
+// The stored documents of the batch's studies or series, in one request.
+std::map<std::string, json::object> StoredByKey(Session& session, Kind kind,
+                                                const std::map<std::string, json::object>& fresh) {
+  std::vector<std::string> uids;
+  uids.reserve(fresh.size());
+  for (const auto& [uid, doc] : fresh) uids.push_back(uid);
+  std::map<std::string, json::object> stored;
+  const std::string key(*UniqueKey(kind));
+  for (json::object& doc : session.GetByKeys(kind, uids)) {
+    std::string uid = StringField(doc, key);
+    stored.emplace(std::move(uid), std::move(doc));
+  }
+  return stored;
+}
+
+// Takes the prefetched document of `uid` out of `stored` (none: a new document).
+Upsert TakeOrNew(Kind kind, const std::string& uid, std::map<std::string, json::object>& stored) {
+  auto node = stored.extract(uid);
+  return NewOrStored(kind, uid, {}, node ? std::optional<json::object>(std::move(node.mapped())) : std::nullopt);
+}
+
 std::map<std::string, json::object> BatchWriter::UpsertStudies(Session& session, Batch& batch, Touched& touched) {
   std::map<std::string, json::object> stored;
+  std::map<std::string, json::object> prefetched = StoredByKey(session, Kind::kStudies, batch.studies);
   for (auto& [uid, fresh] : batch.studies) {
-    Upsert upsert = LoadOrNew(session, Kind::kStudies, uid);
+    Upsert upsert = TakeOrNew(Kind::kStudies, uid, prefetched);
     json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
     if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
@@ -245,6 +267,7 @@ std::map<std::string, json::object> BatchWriter::UpsertStudies(Session& session,
     }
     const auto result = catalog::PutIfChanged(session, Kind::kStudies, doc, upsert.stored);
     Tally(studies_inserted_, studies_updated_, IdOf(doc), result);
+    if (result == catalog::PutResult::kInserted) created_studies_[IdOf(doc)];
     studies_seen_.insert(IdOf(doc));
     touched.studies.insert(IdOf(doc));
     stored.emplace(uid, std::move(doc));
@@ -256,9 +279,10 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
                                                           const std::map<std::string, json::object>& studies,
                                                           Touched& touched) {
   std::map<std::string, ObjectId> ids;
+  std::map<std::string, json::object> prefetched = StoredByKey(session, Kind::kSeries, batch.series);
   for (auto& [uid, fresh] : batch.series) {
     const json::object& study = studies.at(batch.series_study.at(uid));
-    Upsert upsert = LoadOrNew(session, Kind::kSeries, uid);
+    Upsert upsert = TakeOrNew(Kind::kSeries, uid, prefetched);
     json::object& doc = upsert.doc;
     MergeInto(doc, fresh);
     doc["study_id"] = study.at("_id");
@@ -274,6 +298,14 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
     const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc, upsert.stored);
     Tally(series_inserted_, series_updated_, IdOf(doc), result);
     if (result == catalog::PutResult::kInserted) created_series_[IdOf(doc)];
+    const ObjectId study_id = IdOf(study);
+    if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
+      json::object summary_fields{{"_id", doc.at("_id")}};
+      for (std::string_view key : {"series_instance_uid", "series_number", "series_description", "modality"}) {
+        if (const auto* value = doc.if_contains(key)) summary_fields[key] = *value;
+      }
+      created->second[IdOf(doc)] = std::move(summary_fields);
+    }
     series_seen_.insert(IdOf(doc));
     touched.series.insert(IdOf(doc));
     ids.emplace(uid, IdOf(doc));
@@ -411,6 +443,28 @@ std::optional<std::vector<ObjectId>> BatchWriter::KnownInstances(const ObjectId&
   return ids;
 }
 
+// The series of a study this run created, in the store's order (series_number, then id), when no two share a number.
+std::optional<std::vector<json::object>> BatchWriter::KnownSeries(const ObjectId& study_id) const {
+  const auto created = created_studies_.find(study_id);
+  if (created == created_studies_.end()) return std::nullopt;
+  std::vector<std::pair<std::int64_t, const json::object*>> ordered;
+  for (const auto& [id, fields] : created->second) {
+    const auto* number = fields.if_contains("series_number");
+    if (number == nullptr || !number->is_int64()) return std::nullopt;  // the store's ordering of those decides
+    ordered.emplace_back(number->as_int64(), &fields);
+  }
+  std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second->at("_id").as_string() < b.second->at("_id").as_string();
+  });
+  for (std::size_t i = 1; i < ordered.size(); ++i) {
+    if (ordered[i].first == ordered[i - 1].first) return std::nullopt;
+  }
+  std::vector<json::object> series;
+  series.reserve(ordered.size());
+  for (const auto& [number, fields] : ordered) series.push_back(*fields);
+  return series;
+}
+
 void BatchWriter::FinishTouched(Session& session, Touched& touched) {
   // The other touched series' instances in one request: a server back-end may have to scan for them.
   std::map<ObjectId, std::vector<ObjectId>> instances;
@@ -430,6 +484,9 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
     const std::vector<ObjectId>& instance_ids = instances.at(series_id);
     if (touched.emptied_series.contains(series_id) && instance_ids.empty()) {
       session.Remove(Kind::kSeries, series_id);
+      if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
+        created->second.erase(series_id);
+      }
       ++summary_.series.removed;
       touched.emptied_studies.insert(study_id);
     } else if (catalog::RefreshSeries(session, series_id, instance_ids) && !series_inserted_.contains(series_id)) {
@@ -438,9 +495,12 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
     touched.studies.insert(study_id);
   }
   for (const ObjectId& study_id : touched.studies) {
-    if (touched.emptied_studies.contains(study_id) && session.CountChildren(Kind::kSeries, study_id) == 0) {
+    std::optional<std::vector<json::object>> series = KnownSeries(study_id);
+    if (!series) series = session.Children(Kind::kSeries, study_id);
+    if (touched.emptied_studies.contains(study_id) && series->empty()) {
       if (session.Remove(Kind::kStudies, study_id)) ++summary_.studies.removed;
-    } else if (catalog::RefreshStudy(session, study_id) && !studies_inserted_.contains(study_id)) {
+      created_studies_.erase(study_id);
+    } else if (catalog::RefreshStudy(session, study_id, *series) && !studies_inserted_.contains(study_id)) {
       studies_updated_.insert(study_id);
     }
   }

@@ -68,6 +68,7 @@ class BatchWriter {
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
   std::optional<std::vector<ObjectId>> KnownInstances(const ObjectId& series_id) const;
+  std::optional<std::vector<boost::json::object>> KnownSeries(const ObjectId& study_id) const;
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
 
   static constexpr std::size_t kMaxBatchGrowth = 4;  // a batch grows to this many times --batch at most
@@ -100,6 +101,8 @@ class BatchWriter {
   // here rather than read back from the store on every batch (on a server back-end a scan of all instances).
   // A series with two instances of one number is read back instead (the store's tie order decides).
   std::map<ObjectId, std::map<ObjectId, std::optional<std::int64_t>>> created_series_;
+  // Studies this run created, with the summary fields of every series they hold: their series[] is computed here too.
+  std::map<ObjectId, std::map<ObjectId, boost::json::object>> created_studies_;
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

@@ -186,6 +186,9 @@ TEST_F(IngestTest, MissingDicomModuleIsAClearError) {
   const fs::path lonely = dir_ / "bin" / "meta_db";
   fs::create_directories(lonely.parent_path());
   fs::copy_file(MetaDbBinary(), lonely);
+  // The store's module stays beside it (a MongoDB store is loaded from meta_db_mongo.so): only DICOM is missing.
+  const fs::path mongo_module = fs::path(MetaDbBinary()).parent_path() / "meta_db_mongo.so";
+  if (fs::exists(mongo_module)) fs::copy_file(mongo_module, lonely.parent_path() / "meta_db_mongo.so");
   const CommandResult stats = RunCommand({lonely.string(), "stats", "--db", Db()});
   EXPECT_EQ(stats.exit_code, 0) << stats.err;
   const CommandResult ingest = RunCommand({lonely.string(), "ingest", Archive().string(), "--db", Db(), "--quiet"});

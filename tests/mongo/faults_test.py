@@ -14,16 +14,26 @@ printed)". Checked here (docs/mongodb.md "Faults", docs/cli.md "Exit codes"):
   (`scripts/ferretdb.sh start DIR --port N`): /health turns 200 within 30 s with the same serve process, GET /series
   answers 200, and after an ingest through the CLI it lists the new series; FerretDB killed (-9) again -> /health
   503 again; restarted on the same data and port -> 200 again, the series still there;
-- FerretDB killed (-9) mid-ingest (an 8-patient archive; once at ~40% of a clean ingest's time, once as soon as
-  `ingest_files` has a record): ingest exits 3 within 60 s with one line on stderr; FerretDB restarted on the same
-  data dir and port; a re-run exits 0; the catalogue (studies, series, instances, collections with their cases,
+- FerretDB killed (-9) mid-ingest (an 8-patient archive; at ~40% and at ~60% of a clean ingest's time, and as soon as
+  `ingest_files` has a record): ingest exits 3 within 60 s with one line on stderr (an ingest still running then is
+  killed by the test and reported); FerretDB restarted on the same data dir and port; a re-run exits 0; the catalogue (studies, series, instances, collections with their cases,
   researchers, jobs, ingest_files, ingest_dirs, ingest_errors) then equals a clean ingest of the same archive into a
   fresh database (same _ids, same documents and field order but the timestamps; the collection paired by name, its
   cases as a set) and `meta_db check` exits 0;
-- the ingest process killed (-9) after 0.5 s, 1.5 s, 3 s (each into its own database), and once killed three times in
-  a row on one database: a re-run converges to the same clean catalogue, `meta_db check` exits 0;
+- the ingest process killed (-9) at ~15%, ~45%, ~85% of a clean ingest's time (about 0.5 s, 1.5 s, 3 s; each into
+  its own database), and once killed three times in a row on one database: a re-run converges to the same clean
+  catalogue, `meta_db check` exits 0;
+- crashes at exact points, deterministically: the ingest talks to FerretDB through a wire-protocol proxy of this test
+  (CutProxy) that drops every connection the moment a given write command is sent (it never reaches the server), and
+  the ingest is then killed -9: at the first studies summary update, the first cases merge, the first clearing of
+  directory digests, the first and second batch's file records, the error register (written after its batch's file
+  records), the second batch's instances, the final directory digests. Each time a re-run converges to the clean
+  catalogue and `meta_db check` exits 0;
+- integers that fit in 32 bits are stored as int32 in the clean and in every converged catalogue (docs/mongodb.md);
+  the comparisons above count int32 and int64 of one value as equal so that a type drift is reported once, here;
 - bad connection strings exit 2 with one line naming the problem: `mongodb://`, an unknown option `?foo=1`, `w=0`, a
-  bad database name, malformed strings carrying a password (never printed);
+  bad database name, malformed strings carrying a password (never printed); a mistyped scheme with credentials
+  (`mongdb://user:password@...`, taken for a SQLite path) must not print the password either;
 - rejected credentials: FerretDB v1.24 enforces authentication only with `--test-enable-new-auth` (plus
   `--setup-username/--setup-password` for the first user), so this test starts one such server directly from the
   cached binary (`scripts/ferretdb.sh build`): a wrong password and an unknown user exit 2 with one line naming
@@ -67,6 +77,8 @@ WAIT = 30                 # seconds: an ordinary wait (a server up, a request an
 FAIL_WITHIN = 60          # seconds: an ingest whose server was killed must have failed by then
 UNREACHABLE_WITHIN = 15   # seconds: a command against a closed port must have failed by then
 INGEST_TIMEOUT = 60       # seconds: one ingest of the small archive (a few seconds on FerretDB)
+# When the ingest process is killed, as fractions of a clean ingest's time (about 0.5 s, 1.5 s, 3 s of a 3.5 s one).
+INGEST_KILLS = (0.15, 0.45, 0.85)
 COLLECTION = "LIDC-IDRI"
 PASSWORD = "S3cret-Pw-4711"
 COMPARED = ("studies", "series", "instances", "collections", "researchers", "jobs", "ingest_files", "ingest_dirs",
@@ -686,8 +698,10 @@ def wait_for_files(server, database, deadline):
 
 
 def check_server_killed_mid_ingest(kill, database, trigger):
-    """trigger: a fraction of the clean ingest's time, or "files" (as soon as ingest_files holds a record)."""
+    """trigger: a fraction of the clean ingest's time, or "files" (as soon as ingest_files holds a record).
+    The failure of the killed ingest and the convergence after the restart are judged separately (both reported)."""
     kill.ensure_up()
+    problems = Problems()
     started = time.monotonic()
     proc = kill.ingest(database)
     try:
@@ -706,44 +720,252 @@ def check_server_killed_mid_ingest(kill, database, trigger):
         killed_at = time.monotonic()
         try:
             _, stderr = proc.communicate(timeout=FAIL_WITHIN)
+            seconds = time.monotonic() - killed_at
+            note(f"FerretDB killed {when} ({files_before} file records): ingest exit {proc.returncode} "
+                 f"{seconds:.1f}s later: {short(stderr, 300)}")
+            problems.expect(proc.returncode == 3, f"ingest exit {proc.returncode} after the server was killed "
+                                                  f"(expected 3): {short(stderr)}")
+            try:
+                line = one_line(stderr, "ingest after the server was killed")
+                problems.expect("MongoDB" in line, f"the reason does not say it is MongoDB: {line}")
+            except AssertionError as error:
+                problems.add(str(error))
         except subprocess.TimeoutExpired:
             proc.kill()
             _, stderr = proc.communicate(timeout=10)
-            raise AssertionError(f"FerretDB killed {when}: ingest still running {FAIL_WITHIN}s later (killed); "
-                                 f"stderr: {short(stderr)}")
-        seconds = time.monotonic() - killed_at
-        note(f"FerretDB killed {when} ({files_before} file records): ingest exit {proc.returncode} "
-             f"{seconds:.1f}s later: {short(stderr, 300)}")
-        require(proc.returncode == 3, f"ingest exit {proc.returncode} after the server was killed (expected 3): "
-                                      f"{short(stderr)}")
-        line = one_line(stderr, "ingest after the server was killed")
-        require("MongoDB" in line, f"the reason does not say it is MongoDB: {line}")
+            problems.add(f"FerretDB killed {when} ({files_before} file records): ingest still running {FAIL_WITHIN}s "
+                         f"later (then killed by the test); stderr: {short(stderr) or '(nothing)'}")
+            note(problems.items[-1])
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-        # The re-run (in converges) restarts FerretDB on the same data dir and port.
-    summary = kill.converges(database, f"server killed ({trigger}), restarted on its data and port, re-run")
-    note(f"after the restart the re-run parsed {summary['dicom_parsed']} files and converged")
+    # Restarted on the same data dir and port (converges does it), a re-run completes the catalogue.
+    try:
+        summary = kill.converges(database, f"server killed ({trigger}), restarted on its data and port, re-run")
+        note(f"after the restart the re-run parsed {summary['dicom_parsed']} files and converged")
+    except AssertionError as error:
+        problems.add(str(error).replace("\n", "\n  "))
+    problems.raise_if_any("failures around a FerretDB killed mid-ingest")
 
 
-def check_ingest_killed(kill, database, delays):
+def check_ingest_killed(kill, database, fractions):
+    """Kills the ingest process (-9) after each fraction of a clean ingest's time in turn, then re-runs it."""
     kill.ensure_up()
     outcomes = []
-    for delay in delays:
+    for fraction in fractions:
+        delay = fraction * kill.clean_seconds
         proc = kill.ingest(database)
         time.sleep(delay)
         if proc.poll() is None:
             proc.kill()
-            outcomes.append(f"killed after {delay}s")
+            outcomes.append(f"killed after {delay:.1f}s")
         else:
-            outcomes.append(f"finished (exit {proc.returncode}) before {delay}s")
+            outcomes.append(f"finished (exit {proc.returncode}) before {delay:.1f}s")
         proc.communicate(timeout=10)
     files = kill.client[database].ingest_files.count_documents({})
+    errors = kill.client[database].ingest_errors.count_documents({})
     instances = kill.client[database].instances.count_documents({})
-    summary = kill.converges(database, f"ingest killed ({', '.join(outcomes)}), re-run")
-    note(f"ingest {', '.join(outcomes)} ({files} file records, {instances} instances stored): the re-run parsed "
-         f"{summary['dicom_parsed']} files and converged")
+    state = f"{files} file records, {errors} error entries, {instances} instances stored"
+    summary = kill.converges(database, f"ingest {', '.join(outcomes)} ({state}), re-run")
+    note(f"ingest {', '.join(outcomes)} ({state}): the re-run parsed {summary['dicom_parsed']} files and converged")
+
+
+class CutProxy:
+    """A TCP proxy on 127.0.0.1 in front of FerretDB that reads the wire protocol (OP_MSG) from the client and, once
+    armed, drops every connection the moment the client sends a given command on a given collection (that command
+    never reaches the server) and refuses connections until resumed: the server lost exactly between two writes."""
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.sockets = set()
+        self.rule = None
+        self.down = False
+        self.cut = threading.Event()
+        self.seen = []  # (command, argument) of every OP_MSG forwarded, in order
+        self.closed = False
+        self.thread = threading.Thread(target=self.accept, daemon=True)
+        self.thread.start()
+
+    def arm(self, command, collection, nth=1, lacks=None):
+        """Cut at the nth `command` on `collection` (whose message does not contain the bytes `lacks`)."""
+        with self.lock:
+            self.rule = [command, collection, nth, lacks]
+            self.cut.clear()
+            self.down = False
+
+    def resume(self):
+        with self.lock:
+            self.rule = None
+            self.down = False
+
+    def accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                down = self.down
+            if down:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets.update((client, server))
+            threading.Thread(target=self.from_client, args=(client, server), daemon=True).start()
+            threading.Thread(target=self.from_server, args=(server, client), daemon=True).start()
+
+    @staticmethod
+    def recv_exact(sock, n):
+        data = bytearray()
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return bytes(data)
+
+    @staticmethod
+    def command_of(opcode, body):
+        """(command name, its string argument) of an OP_MSG's body section, else None."""
+        if opcode != 2013 or len(body) < 12 or body[4] != 0:
+            return None
+        kind, pos = body[9], 10
+        end = body.index(b"\0", pos)
+        name = body[pos:end].decode(errors="replace")
+        if kind != 2:
+            return name, None
+        length = int.from_bytes(body[end + 1:end + 5], "little")
+        return name, body[end + 5:end + 4 + length].decode(errors="replace")
+
+    def drop_all(self):
+        with self.lock:
+            sockets, self.sockets = self.sockets, set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def from_client(self, client, server):
+        triggered = False
+        try:
+            while True:
+                header = self.recv_exact(client, 16)
+                if header is None:
+                    break
+                length = int.from_bytes(header[:4], "little")
+                body = self.recv_exact(client, length - 16)
+                if body is None:
+                    break
+                found = self.command_of(int.from_bytes(header[12:16], "little"), body)
+                with self.lock:
+                    rule = self.rule
+                    if found is not None and found[0] not in ("hello", "isMaster", "ismaster", "ping"):
+                        self.seen.append(found)
+                    hit = (rule is not None and found is not None and found[0] == rule[0] and found[1] == rule[1]
+                           and (rule[3] is None or rule[3] not in body))
+                    if hit:
+                        rule[2] -= 1
+                        hit = rule[2] == 0
+                    if hit:
+                        self.down = True
+                        self.rule = None
+                if hit:
+                    self.cut.set()
+                    triggered = True
+                    break
+                server.sendall(header + body)
+        except (OSError, ValueError):
+            pass
+        if triggered:
+            self.drop_all()
+        else:
+            for sock in (client, server):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def from_server(self, server, client):
+        try:
+            while True:
+                data = server.recv(65536)
+                if not data:
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        for sock in (client, server):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closed = True
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        self.drop_all()
+
+
+# The points where the server is lost (that command never reaches it) and the ingest process dies at once:
+# (command, collection, which occurrence, bytes the message must not contain, what happens there). The order of a
+# unit's writes is docs/mongodb.md's: catalogue (parents first), directory digests cleared, file records, errors.
+CUTS = [("update", "studies", 1, None, "the first studies' series[] summaries are written"),
+        ("update", "collections", 1, None, "the first batch's cases are merged into the collection"),
+        ("update", "ingest_dirs", 1, None, "the first batch clears its directories' digests"),
+        ("insert", "ingest_files", 1, None, "the first batch's file records are written"),
+        ("update", "ingest_errors", 1, None, "the error register is written, after that batch's file records"),
+        ("insert", "instances", 2, None, "the second batch's instances are inserted"),
+        ("insert", "ingest_files", 2, None, "the second batch's file records are written"),
+        ("update", "ingest_dirs", 1, b"$setOnInsert", "the directory digests are recorded at the end")]
+
+
+def check_cut(kill, proxy, database, command, collection, nth, lacks):
+    """The ingest runs through the proxy; the moment it sends `command` on `collection` (the nth time) the server is
+    gone and the process is killed -9 (a crash exactly there); then a re-run converges."""
+    kill.ensure_up()
+    uri = f"mongodb://127.0.0.1:{proxy.port}/{database}"
+    proxy.arm(command, collection, nth, lacks)
+    proc = subprocess.Popen([kill.binary, "ingest", kill.archive, "--db", uri, "--collection", COLLECTION, "--quiet"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + INGEST_TIMEOUT
+        while not proxy.cut.is_set() and proc.poll() is None and time.monotonic() < deadline:
+            proxy.cut.wait(0.05)
+        cut = proxy.cut.is_set()
+        if proc.poll() is None:
+            proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+        require(cut, f"the ingest never sent {command} on {collection} (#{nth}) (exit {proc.returncode}): "
+                     f"{short(stderr)}")
+    finally:
+        proxy.resume()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    db = kill.client[database]
+    state = (f"{db.instances.count_documents({})} instances, {db.ingest_files.count_documents({})} file records, "
+             f"{db.ingest_errors.count_documents({})} error entries, {db.ingest_dirs.count_documents({})} dirs stored")
+    summary = kill.converges(database, f"cut at {command} {collection} #{nth} ({state}), re-run")
+    note(f"cut at {command} {collection} #{nth} ({state}): the re-run parsed {summary['dicom_parsed']} files and "
+         f"converged")
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -888,6 +1110,8 @@ def main():
         return 1
     binary = os.path.abspath(binary)
 
+    # ctest's timeout (or a ^C) must still stop every server and process this test started: the finally below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     results = Results()
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="meta_db-faults-")
@@ -939,16 +1163,27 @@ def main():
             results.check("FerretDB killed -9 once ingest_files has a record: exit 3 within 60 s, one line; "
                           "restarted, a re-run converges, check 0", check_server_killed_mid_ingest, kill,
                           "srvkill_files", "files")
-            for i, delay in enumerate((0.5, 1.5, 3.0)):
-                results.check(f"ingest killed -9 after {delay}s: a re-run converges to the clean catalogue, check 0",
-                              check_ingest_killed, kill, f"ingkill_{i}", [delay])
-            results.check("ingest killed -9 three times in a row (0.5 s, 1.5 s, 3 s) on one database: a re-run "
-                          "converges, check 0", check_ingest_killed, kill, "ingkill_chain", [0.5, 1.5, 3.0])
+            for i, fraction in enumerate(INGEST_KILLS):
+                results.check(f"ingest killed -9 at ~{fraction:.0%} of its time ({fraction * kill.clean_seconds:.1f}s):"
+                              f" a re-run converges to the clean catalogue, check 0",
+                              check_ingest_killed, kill, f"ingkill_{i}", [fraction])
+            results.check("ingest killed -9 three times in a row (at ~" + ", ".join(f"{f:.0%}" for f in INGEST_KILLS)
+                          + ") on one database: a re-run converges, check 0", check_ingest_killed, kill,
+                          "ingkill_chain", list(INGEST_KILLS))
+
+            proxy = CutProxy(kill.port)
+            try:
+                for i, (command, collection, nth, lacks, what) in enumerate(CUTS):
+                    results.check(f"server lost and ingest killed -9 exactly when {what} ({command} {collection} "
+                                  f"#{nth}): a re-run converges to the clean catalogue, check 0", check_cut, kill,
+                                  proxy, f"cut_{i}", command, collection, nth, lacks)
+            finally:
+                proxy.close()
 
             def int32_everywhere():
                 problems = Problems(limit=80)
                 names = ["clean"] + sorted(n for n in kill.client.list_database_names()
-                                           if n.startswith(("srvkill_", "ingkill_")))
+                                           if n.startswith(("srvkill_", "ingkill_", "cut_")))
                 for name in names:
                     try:
                         check_int32(kill.client[name])

@@ -14,9 +14,14 @@ itself with scripts/ferretdb.sh (in a temp dir, stopped at the end even on failu
   time of the run that wrote them). The collection document itself gets a new ObjectId in each database (created by
   whichever shard came first): it is paired by name, and the collection_ids of studies and series are compared
   through that pairing; its cases are compared as a set of (case_id, patient_id, sorted accession_numbers), since the
-  shards append them in their own order;
+  shards append them in their own order. One difference is by design and allowed: the archive root's own files
+  (manifest.json) are split between the shards one by one, so no shard may record the root directory's digest
+  (JudgesDirectory in src/driver/ingest.cpp) and `sharded` holds {digest: null, files: 0} for it;
+- integers that fit in 32 bits are stored as int32 in both databases (docs/mongodb.md; the comparison above counts
+  int32 and int64 of one value as equal, so that a type drift is reported once, there);
 - `meta_db check` finds the sharded catalogue consistent; re-running one shard changes no document (timestamps
-  included) and parses nothing;
+  included) and parses nothing; an unsharded ingest afterwards parses and writes nothing and records the root's
+  digest, after which the ledger equals one ingest's exactly;
 - two `meta_db serve` processes on `sharded` (each on a free port chosen with --port 0) both answer /health 200, and
   the same GETs (/health, /stats, lists with filters and sorts, one study, its series, one series, its instances,
   one instance, lookups by UID, a collection and its studies, /fields, /errors) and the same POST /query answer
@@ -597,6 +602,8 @@ def main():
         return 1
     binary = os.path.abspath(binary)
 
+    # ctest's timeout (or a ^C) must still stop every server and process this test started: the finally below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     results = Results()
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="meta_db-scale-out-")
