@@ -172,6 +172,15 @@ PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const 
   return PutResult::kInserted;
 }
 
+std::optional<PutResult> PutIfStillStored(CatalogSession& session, Kind kind, Document& doc, const Document& stored) {
+  if (SameContent(stored, doc)) return PutResult::kUnchanged;
+  const auto* created = stored.if_contains("created_at");
+  doc["created_at"] = created ? *created : json::value(NowIsoUtc());
+  doc["updated_at"] = NowIsoUtc();
+  if (!session.ReplaceIfUnchanged(kind, doc, stored)) return std::nullopt;
+  return PutResult::kUpdated;
+}
+
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id) {
   return RefreshSeries(session, series_id, session.ChildIds(Kind::kInstances, series_id));
 }

@@ -38,6 +38,10 @@ PutResult PutIfChanged(CatalogSession& session, Kind kind, Document doc);
 // choose where the document is freed.
 PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const std::optional<Document>& stored);
 
+// PutIfChanged for a document that other processes also rewrite: writes only if what is stored is still `stored`
+// (CatalogSession::ReplaceIfUnchanged); nullopt when another writer changed it meanwhile (re-read and merge again).
+std::optional<PutResult> PutIfStillStored(CatalogSession& session, Kind kind, Document& doc, const Document& stored);
+
 // Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
 // Returns true if the series changed.
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id);

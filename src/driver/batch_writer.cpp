@@ -512,9 +512,20 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
 
 // Records a case per patient in the --collection: {case_id, patient_id, accession_numbers[]}.
 void BatchWriter::UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients) {
-  auto collection = session.Get(Kind::kCollections, *collection_id_);
-  if (!collection) return;
-  json::object doc = *collection;
+  // Every shard's ingest merges its cases into the same document: compare-and-swap, merging again on a lost race.
+  constexpr int kAttempts = 16;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto collection = session.Get(Kind::kCollections, *collection_id_);
+    if (!collection) return;
+    json::object doc = MergeCases(*collection, patients);
+    if (catalog::PutIfStillStored(session, Kind::kCollections, doc, *collection)) return;
+  }
+  throw Error(Errc::kUnavailable, "the collection's cases keep changing under this ingest; run it again");
+}
+
+json::object BatchWriter::MergeCases(const json::object& collection,
+                                     const std::map<std::string, std::set<std::string>>& patients) {
+  json::object doc = collection;
   json::value& cases_value = doc["cases"];
   if (!cases_value.is_array()) cases_value = json::array{};
   json::array& cases = cases_value.as_array();
@@ -533,7 +544,7 @@ void BatchWriter::UpdateCases(Session& session, const std::map<std::string, std:
       return a.is_string() && b.is_string() && a.as_string() < b.as_string();
     });
   }
-  catalog::PutIfChanged(session, Kind::kCollections, std::move(doc));
+  return doc;
 }
 
 void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {

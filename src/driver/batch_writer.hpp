@@ -70,6 +70,8 @@ class BatchWriter {
   std::optional<std::vector<ObjectId>> KnownInstances(const ObjectId& series_id) const;
   std::optional<std::vector<boost::json::object>> KnownSeries(const ObjectId& study_id) const;
   void UpdateCases(Session& session, const std::map<std::string, std::set<std::string>>& patients);
+  static boost::json::object MergeCases(const boost::json::object& collection,
+                                        const std::map<std::string, std::set<std::string>>& patients);
 
   static constexpr std::size_t kMaxBatchGrowth = 4;  // a batch grows to this many times --batch at most
   Store& store_;

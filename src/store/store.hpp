@@ -111,6 +111,10 @@ class CatalogSession {
   // same document (ingests of overlapping archives, whose ids derive from DICOM UIDs) never conflict.
   // kConflict if another document holds its unique key.
   virtual void Put(Kind kind, const Document& doc) = 0;
+  // Replaces the document only if what is stored under its _id still has `stored`'s updated_at: a compare-and-swap
+  // for documents that other processes also rewrite (a collection's cases, merged by every shard's ingest).
+  // false when another writer changed it meanwhile: re-read, merge again, retry.
+  virtual bool ReplaceIfUnchanged(Kind kind, const Document& doc, const Document& stored) = 0;
   // false if no such document.
   virtual bool Remove(Kind kind, const ObjectId& id) = 0;
 

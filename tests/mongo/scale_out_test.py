@@ -5,31 +5,33 @@ The issue: "3 concurrent `ingest --shard i/3` processes into one FerretDB give e
 two `serve` processes on the same MongoDB store answer the same". Against a throwaway FerretDB this test starts
 itself with scripts/ferretdb.sh (in a temp dir, stopped at the end even on failure):
 
-- a synthetic archive (`meta_db synth --patients 6 --small`) is ingested once into the database `single`, and by
-  three concurrent `meta_db ingest --shard i/3` processes into the database `sharded`; all must exit 0, and their
-  summaries together account for every file exactly once;
+- a synthetic archive (`meta_db synth --patients 6 --small`) is ingested once into the database `single`, and by three
+  concurrent `meta_db ingest --shard i/3` processes into the database `sharded` (fresh: the shards also race to create
+  its indexes) and into `sharded_warm` (its indexes made first by an ingest of an empty directory, so only the
+  catalogue writes race); all must exit 0, and their summaries together account for every file exactly once. A shard
+  of `sharded` that failed is re-run alone (reported) so that the checks below still say something;
 - every collection of the two databases (studies, series, instances, collections, researchers, jobs, ingest_files,
   ingest_dirs, ingest_errors, meta_db_info) holds the same _ids and, field for field (field order too), the same
   documents once the timestamps are removed (created_at/updated_at, and first_seen/last_seen of ingest_errors: the
   time of the run that wrote them). The collection document itself gets a new ObjectId in each database (created by
-  whichever shard came first): it is paired by name, and the collection_ids of studies and series are compared
-  through that pairing; its cases are compared as a set of (case_id, patient_id, sorted accession_numbers), since the
-  shards append them in their own order. One difference is by design and allowed: the archive root's own files
+  whichever shard came first): it is paired by name, and the collection_ids of studies and series are compared through
+  that pairing; its cases are compared as a set of (case_id, patient_id, sorted accession_numbers), since the shards
+  append them in their own order. One difference is by design and allowed: the archive root's own files
   (manifest.json) are split between the shards one by one, so no shard may record the root directory's digest
   (JudgesDirectory in src/driver/ingest.cpp) and `sharded` holds {digest: null, files: 0} for it;
 - integers that fit in 32 bits are stored as int32 in both databases (docs/mongodb.md; the comparison above counts
   int32 and int64 of one value as equal, so that a type drift is reported once, there);
-- `meta_db check` finds the sharded catalogue consistent; re-running one shard changes no document (timestamps
+- `meta_db check` finds both sharded catalogues consistent; re-running one shard changes no document (timestamps
   included) and parses nothing; an unsharded ingest afterwards parses and writes nothing and records the root's
   digest, after which the ledger equals one ingest's exactly;
-- two `meta_db serve` processes on `sharded` (each on a free port chosen with --port 0) both answer /health 200, and
-  the same GETs (/health, /stats, lists with filters and sorts, one study, its series, one series, its instances,
+- two `meta_db serve` processes on `sharded_warm` (each on a free port chosen with --port 0) both answer /health 200,
+  and the same GETs (/health, /stats, lists with filters and sorts, one study, its series, one series, its instances,
   one instance, lookups by UID, a collection and its studies, /fields, /errors) and the same POST /query answer
   byte-identical bodies on both. Nothing is excluded from the comparison: no field of these answers is per-process
   (the only per-process state is the /stats and /fields cache, compared before any write);
-- a researcher created through one server is read through the other (by id and by list filter), the same
-  researcher_id posted to the other is a 409, and a job created through the second server appears in the
-  researcher's jobs[] read through the first.
+- a researcher created through one server is read through the other (by id and by list filter), the same researcher_id
+  posted to the other is a 409, and a job created through the second server appears in the researcher's jobs[] read
+  through the first.
 
 Usage: scale_out_test.py [--binary build/meta_db] [--repo DIR]   (env META_DB_BIN also names the binary)
 Prints one line per check and finally "N passed, N failed"; exits non-zero on any failure.
@@ -617,6 +619,7 @@ def main():
         build = client.admin.command("buildInfo")
         print(f"scale_out_test: server {build.get('version')} FerretDB {build.get('ferretdbVersion', '-')}", flush=True)
         single_uri, sharded_uri = with_database(server, "single"), with_database(server, "sharded")
+        warm_uri = with_database(server, "sharded_warm")
 
         archive = os.path.join(tmp, "archive")
         manifest = json.loads(meta_db_ok(binary, "synth", "--patients", str(args.patients), "--small", "--out",
@@ -626,62 +629,88 @@ def main():
         print(f"scale_out_test: one ingest of {manifest['files_total']} files: {time.monotonic() - t0:.1f}s",
               flush=True)
 
-        # Three shard processes at once.
-        t0 = time.monotonic()
-        popens = []
-        for i in range(SHARDS):
-            popens.append(subprocess.Popen([binary, "ingest", archive, "--db", sharded_uri, "--collection",
-                                            COLLECTION, "--shard", f"{i}/{SHARDS}", "--quiet"],
-                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                           text=True))
-        finished = []
-        deadline = time.monotonic() + INGEST_TIMEOUT
-        for proc in popens:
-            try:
-                out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate(timeout=10)
-                err += f"\n(killed: still running after {INGEST_TIMEOUT}s)"
-            finished.append((proc, out, err))
-        print(f"scale_out_test: {SHARDS} concurrent shard ingests: {time.monotonic() - t0:.1f}s", flush=True)
+        def run_shards(uri):
+            """The shard processes at once; [(proc, stdout, stderr)]."""
+            t0 = time.monotonic()
+            popens = [subprocess.Popen([binary, "ingest", archive, "--db", uri, "--collection", COLLECTION, "--shard",
+                                        f"{i}/{SHARDS}", "--quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True) for i in range(SHARDS)]
+            finished = []
+            deadline = time.monotonic() + INGEST_TIMEOUT
+            for proc in popens:
+                try:
+                    out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    out, err = proc.communicate(timeout=10)
+                    err += f"\n(killed: still running after {INGEST_TIMEOUT}s)"
+                finished.append((proc, out, err))
+            print(f"scale_out_test: {SHARDS} concurrent shard ingests into {uri}: {time.monotonic() - t0:.1f}s",
+                  flush=True)
+            return finished
 
-        results.check(f"{SHARDS} concurrent `ingest --shard i/{SHARDS}` processes exit 0 and split the archive",
-                      check_shards_exit_zero, finished, manifest)
-        single, sharded = client["single"], client["sharded"]
+        # 1. Into a fresh database: the shards also race to create the indexes.
+        cold = run_shards(sharded_uri)
+        results.check(f"{SHARDS} concurrent `ingest --shard i/{SHARDS}` into a fresh database (they create its "
+                      "indexes too) exit 0 and split the archive", check_shards_exit_zero, cold, manifest)
+
+        def rerun_failed():
+            for i, (proc, _, _) in enumerate(cold):
+                if proc.returncode != 0:
+                    meta_db_ok(binary, "ingest", archive, "--db", sharded_uri, "--collection", COLLECTION, "--shard",
+                               f"{i}/{SHARDS}", "--quiet")
+                    print(f"scale_out_test: re-ran the failed shard {i}/{SHARDS} alone", flush=True)
+
+        if any(proc.returncode != 0 for proc, _, _ in cold):
+            results.check("a failed shard re-run alone completes", rerun_failed)
+        # 2. Into a database whose indexes exist (an ingest of an empty directory made them): only the writes race.
+        empty = os.path.join(tmp, "empty")
+        os.makedirs(empty)
+        meta_db_ok(binary, "ingest", empty, "--db", warm_uri, "--quiet")
+        warm = run_shards(warm_uri)
+        results.check(f"{SHARDS} concurrent `ingest --shard i/{SHARDS}` into a database with its indexes exit 0 and "
+                      "split the archive", check_shards_exit_zero, warm, manifest)
+
+        single = client["single"]
         results.check("one ingest: counts equal the manifest", check_counts, single, manifest)
-        results.check("sharded ingest: counts equal the manifest", check_counts, sharded, manifest)
         results.check("one ingest: integers that fit in 32 bits are int32", check_int32, single)
-        results.check("sharded ingest: integers that fit in 32 bits are int32", check_int32, sharded)
-        reference, got = snapshot(single), snapshot(sharded)
+        reference = snapshot(single)
         # No shard judges the archive root as a whole (its own files, manifest.json here, are split one by one:
         # JudgesDirectory in src/driver/ingest.cpp), so no shard records the root's digest: the next unsharded
         # ingest judges those few files one by one and records it (checked below).
         root_dir = os.path.join(archive, "")
-        results.check("sharded catalogue == one ingest's (every collection, ledger included; same _ids, same "
-                      "documents but timestamps; the root's digest may be missing)", compare_catalogues, got,
-                      reference, "sharded", (root_dir,))
-        results.check("sharded: the collection's cases are the patients with their accession numbers",
-                      check_collection_cases, sharded, manifest)
-        results.check("meta_db check: the sharded catalogue is consistent", check_consistent, binary, sharded_uri)
-        results.check(f"re-running shard 1/{SHARDS} changes nothing", check_rerun_changes_nothing, binary, archive,
-                      sharded_uri, sharded, got)
+        snapshots = {}
+        for name, uri in (("sharded", sharded_uri), ("sharded_warm", warm_uri)):
+            db = client[name]
+            results.check(f"{name}: counts equal the manifest", check_counts, db, manifest)
+            results.check(f"{name}: integers that fit in 32 bits are int32", check_int32, db)
+            snapshots[name] = snapshot(db)
+            results.check(f"{name}: catalogue == one ingest's (every collection, ledger included; same _ids, same "
+                          "documents but timestamps; the root's digest may be missing)", compare_catalogues,
+                          snapshots[name], reference, name, (root_dir,))
+            results.check(f"{name}: the collection's cases are the patients with their accession numbers",
+                          check_collection_cases, db, manifest)
+            results.check(f"{name}: meta_db check finds the catalogue consistent", check_consistent, binary, uri)
+
+        sharded = client["sharded_warm"]
+        results.check(f"sharded_warm: re-running shard 1/{SHARDS} changes nothing", check_rerun_changes_nothing,
+                      binary, archive, warm_uri, sharded, snapshots["sharded_warm"])
 
         def unsharded_completes_the_ledger():
-            summary = summary_of(meta_db_ok(binary, "ingest", archive, "--db", sharded_uri, "--collection", COLLECTION,
+            summary = summary_of(meta_db_ok(binary, "ingest", archive, "--db", warm_uri, "--collection", COLLECTION,
                                             "--quiet"))
             require(summary["dicom_parsed"] == 0, f"an unsharded ingest after the shards parsed files: {summary}")
             for kind in ("studies", "series", "instances"):
                 require(summary[kind]["inserted"] == 0 and summary[kind]["updated"] == 0 and
                         summary[kind]["removed"] == 0, f"an unsharded ingest after the shards wrote {kind}: {summary}")
-            compare_catalogues(snapshot(sharded), reference, "sharded, then one unsharded ingest")
+            compare_catalogues(snapshot(sharded), reference, "sharded_warm, then one unsharded ingest")
 
-        results.check("an unsharded ingest after the shards parses nothing, writes nothing and records the root's "
-                      "digest: the ledger then equals one ingest's exactly", unsharded_completes_the_ledger)
+        results.check("sharded_warm: an unsharded ingest after the shards parses nothing, writes nothing and records "
+                      "the root's digest: the ledger then equals one ingest's exactly", unsharded_completes_the_ledger)
 
         def start_servers():
             for _ in range(2):
-                servers.append(Serve(binary, sharded_uri))
+                servers.append(Serve(binary, warm_uri))
             for s in servers:
                 s.wait_healthy()
             require(servers[0].port != servers[1].port, "both servers on one port")

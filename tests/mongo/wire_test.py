@@ -7,7 +7,7 @@ command it receives and answers it from a small in-memory document store (enough
 updates, unique indexes and count to let ingest and the API work for real), and asserts:
 
 - the index commands: `createIndexes` of every unique business key with `unique: true` and the partial filter
-  `{<key>: {$type: "string"}}` (and the `sparse: true` fallback when a server rejects partial indexes), the
+  `{<key>: {$gte: ""}}` (and the `sparse: true` fallback when a server rejects partial indexes), the
   children-in-order compound indexes, the text index `{_search_text: "text"}` on series, the index marker;
 - write concern: `{w: "majority"}` on every write by default, the URI's `w=1` / `wtimeoutMS` honoured, `w=0` and
   misspelt options refused before any write;
@@ -758,15 +758,19 @@ class IndexCommands(WireTest):
     def test_create_indexes_unique_partial_and_text(self):
         self.assert_ingested(ingest(self.fake.uri()))
         specs = {}
-        for doc in self.fake.commands("createIndexes"):
-            self.assertEqual(len(doc["indexes"]), 1)
-            specs.setdefault(doc["createIndexes"], []).append(doc["indexes"][0])
+        commands = self.fake.commands("createIndexes")
+        # One command per collection (plus the text index), not one per index: each is a round trip.
+        self.assertLessEqual(len(commands), 7 + 1, [c["createIndexes"] for c in commands])
+        for doc in commands:
+            specs.setdefault(doc["createIndexes"], []).extend(doc["indexes"])
         for collection, key in UNIQUE_KEYS.items():
             unique = [s for s in specs.get(collection, []) if list(s["key"]) == [key]]
             self.assertTrue(unique, f"no createIndexes for {collection}.{key}: {specs.get(collection)}")
             spec = unique[0]
             self.assertIs(spec.get("unique"), True, spec)
-            self.assertEqual(spec.get("partialFilterExpression"), {key: {"$type": "string"}}, spec)
+            # A range over every string (not {$type: "string"}): MongoDB's planner proves an equality or $in lookup
+            # inside a range, so the partial index serves ingest's and the API's lookups by UID.
+            self.assertEqual(spec.get("partialFilterExpression"), {key: {"$gte": ""}}, spec)
             self.assertNotIn("sparse", spec, "partial and sparse together are rejected by MongoDB")
             self.assertEqual(len(unique), 1, f"{collection}.{key}: no fallback needed when partial is accepted")
             self.assertEqual(spec["key"][key], 1)
@@ -800,10 +804,10 @@ class IndexCommands(WireTest):
 
     def test_fallbacks_when_partial_and_text_indexes_are_refused(self):
         # FerretDB-like: partialFilterExpression NotImplemented, text index refused.
-        self.fake.fault(lambda n, d: n == "createIndexes" and "partialFilterExpression" in d["indexes"][0],
+        self.fake.fault(lambda n, d: n == "createIndexes" and any("partialFilterExpression" in i for i in d["indexes"]),
                         {"ok": 0, "code": 238, "codeName": "NotImplemented",
                          "errmsg": 'Index option "partialFilterExpression" is not implemented yet'}, times=100)
-        self.fake.fault(lambda n, d: n == "createIndexes" and "_search_text" in d["indexes"][0]["key"],
+        self.fake.fault(lambda n, d: n == "createIndexes" and any("_search_text" in i["key"] for i in d["indexes"]),
                         {"ok": 0, "code": 67, "codeName": "CannotCreateIndex", "errmsg": "no text indexes"})
         self.assert_ingested(ingest(self.fake.uri()))
         for collection, key in UNIQUE_KEYS.items():
@@ -948,8 +952,9 @@ class WriteConcern(WireTest):
             return request.replies(reply)
 
         self.fake.fault(is_write_to("instances"), shutting_down)
-        self.assert_ingested(ingest(self.fake.uri()))
-        self.assertEqual(len(self.fake.commands("insert", "update", ns="instances")), 2)
+        proc = ingest(self.fake.uri())
+        self.assert_ingested(proc)
+        RetryableWritesStandalone.assert_retried_whole_batch(self, proc)
 
 
 class RetryableWritesStandalone(WireTest):
@@ -978,12 +983,16 @@ class RetryableWritesStandalone(WireTest):
     def assert_retried_whole_batch(self, proc):
         # No retryable writes on a standalone: the store retries the batch itself (after a back-off), each op
         # idempotent, so the inserts that may have gone through come again as upserting replaces.
+        # The retry's replaces go in commands of at most 20 updates (FerretDB stops answering bigger ones).
         writes = [d for d in self.fake.commands("insert", "update", ns="instances")]
-        self.assertEqual(len(writes), 2, self.diagnose(proc))
+        self.assertGreaterEqual(len(writes), 2, self.diagnose(proc))
         self.assertIn("insert", writes[0])
-        self.assertEqual(sorted(map(str, ids_of(writes[0]))), sorted(map(str, ids_of(writes[1]))))
-        if "update" in writes[1]:
-            for update in writes[1]["updates"]:
+        retried = [i for w in writes[1:] for i in ids_of(w)]
+        self.assertEqual(sorted(map(str, ids_of(writes[0]))), sorted(map(str, retried)))
+        for write in writes[1:]:
+            self.assertIn("update", write)
+            self.assertLessEqual(len(write["updates"]), 20)
+            for update in write["updates"]:
                 self.assertIs(update.get("upsert"), True, update)
                 self.assertFalse(any(k.startswith("$") for k in update["u"]), "a retry must replace whole")
 
@@ -1171,6 +1180,7 @@ def take_key_then(collection, key, value, then):
     request is served; then the request is answered ("apply") or its connection closed unapplied ("hangup")."""
     def act(fake, request, name, doc):
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # BSON dates hold milliseconds
         other = {"_id": ObjectId(), key: value, "description": "made by another process", "cases": [],
                  "created_at": now, "updated_at": now}
         fake.data.setdefault(f"wiredb.{collection}", []).append(other)
@@ -1216,8 +1226,11 @@ class IngestConflicts(WireTest):
         other_case = {"case_id": "LIDC-IDRI-9999", "patient_id": "LIDC-IDRI-9999", "accession_numbers": ["A9999"]}
 
         def other_shard_adds_a_case(fake, request, name, doc):
+            # Another meta_db writer: it stamps updated_at, as every write of the catalogue does.
             for stored in fake.data.get("wiredb.collections", []):
                 stored["cases"] = stored.get("cases", []) + [copy.deepcopy(other_case)]
+                now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+                stored["updated_at"] = now.replace(microsecond=now.microsecond // 1000 * 1000)  # BSON dates: ms
             return request.replies(fake._answer(name, doc))
 
         self.fake.fault(lambda name, doc: name == "update" and doc.get("update") == "collections",

@@ -13,7 +13,7 @@ namespace meta_db::mongo {
 namespace {
 
 constexpr int kAttempts = 4;
-constexpr std::size_t kMaxUpdatesPerBulk = 50;
+constexpr std::size_t kMaxUpdatesPerBulk = 20;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 
 struct WriteError {
@@ -76,8 +76,9 @@ struct Sent {
   bson_error_t error{};
 };
 
-// Sends the ops as unordered bulks of at most kMaxUpdatesPerBulk replaces/updates each: FerretDB v1.24 stops answering
-// an update command of a hundred or so updates (inserts and deletes it takes by the thousand).
+// Sends the ops as unordered bulks of at most kMaxUpdatesPerBulk replaces/updates each: FerretDB v1.24 keeps every update
+// of a command on a pooled connection until the command ends and its pool holds 100, so an update command of a hundred
+// updates (or several smaller ones at once) never answers; inserts and deletes it takes by the thousand.
 Sent Send(mongoc_collection_t* collection, const std::vector<Attempt>& todo, std::string_view what) {
   Sent sent;
   std::size_t begin = 0;

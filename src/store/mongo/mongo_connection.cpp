@@ -132,13 +132,9 @@ bool RunCommand(mongoc_client_t* client, const std::string& database, const Bson
 // filter is a range ({$gte: ""}: every string, nothing else) rather than {$type: "string"}, because MongoDB's
 // planner uses a partial index only for queries it can prove inside the filter, and it proves an equality or $in on
 // a string inside a range but not inside a $type test.
-bool CreateIndex(mongoc_client_t* client, const std::string& database, std::string_view collection,
-                 const IndexSpec& spec, bool partial, bson_error_t& error) {
-  Bson command;
-  bson_append_utf8(command.get(), "createIndexes", -1, collection.data(), static_cast<int>(collection.size()));
-  bson_t indexes, index, key;
-  bson_append_array_begin(command.get(), "indexes", -1, &indexes);
-  bson_append_document_begin(&indexes, "0", 1, &index);
+void AppendIndex(bson_t* indexes, const char* array_key, const IndexSpec& spec, bool partial) {
+  bson_t index, key;
+  bson_append_document_begin(indexes, array_key, -1, &index);
   bson_append_document_begin(&index, "key", -1, &key);
   for (const auto& [path, type] : spec.keys) {
     if (type == "text") {
@@ -162,7 +158,23 @@ bool CreateIndex(mongoc_client_t* client, const std::string& database, std::stri
       bson_append_bool(&index, "sparse", -1, true);
     }
   }
-  bson_append_document_end(&indexes, &index);
+  bson_append_document_end(indexes, &index);
+}
+
+// One createIndexes command for `specs` of one collection (a command per collection, not per index: each is a round
+// trip and, on some servers, a catalogue change of its own).
+bool SendCreateIndexes(mongoc_client_t* client, const std::string& database, std::string_view collection,
+                       const std::vector<IndexSpec>& specs, bool partial, bson_error_t& error) {
+  Bson command;
+  bson_append_utf8(command.get(), "createIndexes", -1, collection.data(), static_cast<int>(collection.size()));
+  bson_t indexes;
+  bson_append_array_begin(command.get(), "indexes", -1, &indexes);
+  char buffer[16];
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const char* key = nullptr;
+    bson_uint32_to_string(static_cast<std::uint32_t>(i), &key, buffer, sizeof buffer);
+    AppendIndex(&indexes, key, specs[i], partial);
+  }
   bson_append_array_end(command.get(), &indexes);
   return RunCommand(client, database, command, error);
 }
@@ -260,12 +272,21 @@ void Connection::EnsureReady(mongoc_client_t* client) {
 
 void Connection::CreateIndexes(mongoc_client_t* client) {
   bson_error_t error;
+  // Unique indexes are partial (see AppendIndex) unless the server turns partial indexes down (FerretDB:
+  // NotImplemented); then they are sparse, for this collection and the ones after it.
+  bool partial = true;
   for (Kind kind : kAllKinds) {
     const std::string collection(CollectionName(kind));
-    for (const IndexSpec& spec : IndexesOf(kind)) {
-      bool ok = CreateIndex(client, database_, collection, spec, true, error);
-      // Servers without partial indexes (FerretDB: NotImplemented) get a sparse one instead.
-      if (!ok && spec.unique && !IsTransient(error)) ok = CreateIndex(client, database_, collection, spec, false, error);
+    const std::vector<IndexSpec> specs = IndexesOf(kind);
+    if (SendCreateIndexes(client, database_, collection, specs, partial, error)) continue;
+    if (IsTransient(error) || IsAuthentication(error)) Throw(error, "create indexes");
+    // One by one, to learn which the server refuses.
+    for (const IndexSpec& spec : specs) {
+      bool ok = SendCreateIndexes(client, database_, collection, {spec}, partial, error);
+      if (!ok && spec.unique && partial && !IsTransient(error)) {
+        ok = SendCreateIndexes(client, database_, collection, {spec}, false, error);
+        partial = !ok;
+      }
       if (!ok) {
         if (IsTransient(error) || IsAuthentication(error)) Throw(error, "create indexes");
         // An index of that name with other options (made by hand) is kept; queries work without ours.
@@ -274,7 +295,7 @@ void Connection::CreateIndexes(mongoc_client_t* client) {
     }
   }
   const IndexSpec text{.name = "tx_search_text", .keys = {{"_search_text", "text"}}};
-  const bool text_ok = CreateIndex(client, database_, "series", text, false, error);
+  const bool text_ok = SendCreateIndexes(client, database_, "series", {text}, false, error);
   if (!text_ok && IsTransient(error)) Throw(error, "create indexes");
   text_index_ = text_ok;
 

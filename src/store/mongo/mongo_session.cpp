@@ -418,6 +418,30 @@ void MongoSession::Put(Kind kind, const Document& doc) {
   pending_[Slot(kind)][IdOf(doc)].stored = stored;
 }
 
+bool MongoSession::ReplaceIfUnchanged(Kind kind, const Document& doc, const Document& stored) {
+  if (!writing_) throw Error(Errc::kInternal, "write outside a write unit");
+  FlushCatalog();  // the unit's earlier writes first, in their order
+  Bson selector = IdSelector(IdOf(doc));
+  if (const auto* updated = stored.if_contains("updated_at")) {
+    AppendValue(selector.get(), "updated_at", *updated, "updated_at");
+  } else {  // made by a writer that stamps nothing: still unstamped
+    bson_t absent;
+    bson_append_document_begin(selector.get(), "updated_at", 10, &absent);
+    bson_append_bool(&absent, "$exists", 7, false);
+    bson_append_document_end(selector.get(), &absent);
+  }
+  const Bson replacement = EncodeDocument(doc);
+  Bson reply;
+  bson_error_t error;
+  if (!mongoc_collection_replace_one(Collection(kind), selector.get(), replacement.get(), nullptr, reply.get(),
+                                     &error)) {
+    if (error.code == kDuplicateKey) ThrowConflict(kind, doc);
+    Throw(error, "replace in " + Name(kind));
+  }
+  bson_iter_t iter;
+  return bson_iter_init_find(&iter, reply.get(), "matchedCount") && bson_iter_as_int64(&iter) > 0;
+}
+
 bool MongoSession::Remove(Kind kind, const ObjectId& id) {
   const std::optional<Document> existing = Get(kind, id);
   if (!existing) return false;
@@ -524,7 +548,7 @@ void MongoSession::FlushLedger() {
     AppendUtf8(&set, "last_seen", entry.when);
     bson_append_document_end(update.get(), &set);
     bson_append_document_begin(update.get(), "$setOnInsert", 12, &on_insert);
-    AppendUtf8(&on_insert, "first_seen", entry.when);
+    AppendUtf8(&on_insert, "first_seen", entry.first_when);
     bson_append_document_end(update.get(), &on_insert);
     ops.push_back(WriteOp::UpdateOrInsert(PathSelector(path), std::move(update)));
   }
@@ -584,12 +608,16 @@ void MongoSession::RemoveDirectoryDigest(std::string_view directory) {
 
 void MongoSession::PutError(std::string_view path, std::string_view reason, std::string_view when) {
   if (!writing_) throw Error(Errc::kInternal, "write outside a write unit");
-  errors_[std::string(path)] = {std::string(reason), std::string(when), false};
+  PendingError& entry = errors_[std::string(path)];
+  if (entry.clear || entry.first_when.empty()) entry.first_when = std::string(when);
+  entry.reason = std::string(reason);
+  entry.when = std::string(when);
+  entry.clear = false;
 }
 
 void MongoSession::ClearError(std::string_view path) {
   if (!writing_) throw Error(Errc::kInternal, "write outside a write unit");
-  errors_[std::string(path)] = {{}, {}, true};
+  errors_[std::string(path)] = {.reason = {}, .when = {}, .first_when = {}, .clear = true};
 }
 
 std::vector<ErrorRecord> MongoSession::Errors(std::int64_t skip, std::int64_t limit) {

@@ -32,6 +32,7 @@ class MongoSession final : public Session {
   void Insert(Kind kind, const Document& doc) override;
   void Replace(Kind kind, const Document& doc) override;
   void Put(Kind kind, const Document& doc) override;
+  bool ReplaceIfUnchanged(Kind kind, const Document& doc, const Document& stored) override;
   bool Remove(Kind kind, const ObjectId& id) override;
   std::int64_t Count(Kind kind) override;
 
@@ -60,6 +61,7 @@ class MongoSession final : public Session {
   };
   struct PendingError {
     std::string reason, when;
+    std::string first_when;  // the unit's first sighting: first_seen of an entry the unit creates
     bool clear = false;
   };
   using Digest = std::optional<std::pair<std::int64_t, std::int64_t>>;  // (digest, files); nullopt: removed

@@ -149,6 +149,12 @@ void SqliteSession::Put(Kind kind, const Document& doc) {
   });
 }
 
+// The write transaction holds the database from the read to this write: nobody can have changed it.
+bool SqliteSession::ReplaceIfUnchanged(Kind kind, const Document& doc, const Document& /*stored*/) {
+  Replace(kind, doc);
+  return true;
+}
+
 bool SqliteSession::Remove(Kind kind, const ObjectId& id) {
   auto statement = db_.Prepare("DELETE FROM " + Table(kind) + " WHERE id = ?");
   statement->Bind(1, id.ToHex()).Run();

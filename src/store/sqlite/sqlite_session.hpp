@@ -30,6 +30,7 @@ class SqliteSession final : public Session {
   void Insert(Kind kind, const Document& doc) override;
   void Replace(Kind kind, const Document& doc) override;
   void Put(Kind kind, const Document& doc) override;
+  bool ReplaceIfUnchanged(Kind kind, const Document& doc, const Document& stored) override;
   bool Remove(Kind kind, const ObjectId& id) override;
 
   void VisitFileRecords(std::string_view path_prefix,
