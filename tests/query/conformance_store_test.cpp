@@ -42,10 +42,32 @@ std::optional<std::string> FerretDbGap(const json::value& value, bool in_array =
     for (const auto& [key, item] : *o) {
       if (key.find('\0') != json::string::npos) return "NUL (\\0) in a key";
       if (key.find('.') != json::string::npos || key.starts_with("$")) return "key with '.' or a leading '$'";
+      // Not in its documentation: SQLite's "malformed JSON" for a top-level key with a quote or a backslash.
+      if (!in_array && key.find_first_of("\"\\") != json::string::npos) return "key with a quote or a backslash";
       if (auto gap = FerretDbGap(item)) return gap;
     }
   }
   return std::nullopt;
+}
+
+// Cases FerretDB v1.24 answers differently from MongoDB (each checked by hand with pymongo against FerretDB; the
+// list is in docs/mongodb.md): skipped only when buildInfo names FerretDB.
+const std::map<std::string, std::string>& FerretDbDifferences() {
+  static const std::map<std::string, std::string> differences{
+      {"$elemMatch range needs one element", "$elemMatch of two ranges on a scalar array matches one element each"},
+      {"$elemMatch object form skips non-objects", "$elemMatch {k: {$exists: true}} matches nothing"},
+      {"$ne on sequence field", "$ne through an array of documents still returns the document with the value"},
+      {"$elemMatch object form", "$elemMatch: support for $and not implemented yet"},
+      {"$elemMatch with operator inside", "$elemMatch: support for $and not implemented yet"},
+      {"$elemMatch on sequence with $size", "$elemMatch: support for $and not implemented yet"},
+      {"$elemMatch with $or", "$elemMatch: support for $or not implemented yet"},
+      {"$elemMatch value form $ne", "$elemMatch: support for $ne not implemented yet"},
+      {"regex extended with comment", "$options 'x' not implemented"},
+      // MongoDB (and FerretDB) sort an empty array below null on a descending sort; meta_db's reference matcher and
+      // SQLite store sort it like null (docs/query.md).
+      {"descending sort uses largest element", "an empty array sorts below null, as on MongoDB"},
+  };
+  return differences;
 }
 
 // One store per distinct (collection, documents) set: cases of a file share their documents.
@@ -147,6 +169,10 @@ TEST_P(QueryConformanceStore, Case) {
       std::cout << "note: " << c.file << ": left out " << note << " [see QueryConformanceStoreSets.EveryDocumentIsStored]\n";
     }
     set.noted = true;
+  }
+  if (const auto difference = FerretDbDifferences().find(c.name);
+      difference != FerretDbDifferences().end() && meta_db::testing::IsFerretDb()) {
+    GTEST_SKIP() << "FerretDB v1.24 differs from MongoDB here: " << difference->second;
   }
   const bool reduced = set.stored.size() != c.documents.size();
   try {
