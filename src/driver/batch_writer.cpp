@@ -411,7 +411,11 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
 // registered as a duplicate, never as a provider, so there is no other file to ask.
 void BatchWriter::DropInstanceOf(Session& session, const std::string& path, const std::string& sop,
                                  Touched& touched) {
-  auto instance = session.GetByKey(Kind::kInstances, sop);
+  DropInstance(session, path, session.GetByKey(Kind::kInstances, sop), touched);
+}
+
+void BatchWriter::DropInstance(Session& session, const std::string& path, const std::optional<json::object>& instance,
+                               Touched& touched) {
   if (!instance) return;
   if (const auto* path_field = instance->if_contains("path"); path_field && *path_field != json::value(path)) {
     return;  // the instance was indexed from another file (or created through the API)
@@ -553,9 +557,21 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
     const std::size_t end = std::min(gone.size(), begin + kChunk);
     store_.Write([&](Session& session) {
       Touched touched;
+      // The chunk's instances in one request (a server back-end's round trips).
+      std::vector<std::string> sops;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (gone[i].status == "ok" && !gone[i].sop_instance_uid.empty()) sops.push_back(gone[i].sop_instance_uid);
+      }
+      std::map<std::string, json::object> instances;
+      for (json::object& doc : session.GetByKeys(Kind::kInstances, sops)) {
+        std::string sop = StringField(doc, "sop_instance_uid");
+        instances.emplace(std::move(sop), std::move(doc));
+      }
       for (std::size_t i = begin; i < end; ++i) {
         if (gone[i].status == "ok" && !gone[i].sop_instance_uid.empty()) {
-          DropInstanceOf(session, gone[i].path, gone[i].sop_instance_uid, touched);
+          auto instance = instances.extract(gone[i].sop_instance_uid);
+          DropInstance(session, gone[i].path,
+                       instance ? std::optional<json::object>(std::move(instance.mapped())) : std::nullopt, touched);
         }
         session.RemoveFileRecord(gone[i].path);
         session.ClearError(gone[i].path);

@@ -66,6 +66,9 @@ class BatchWriter {
   void RegisterFailure(Session& session, FileRecord& record, std::string status, const std::string& reason,
                        const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
+  // Removes the instance if this file provides it (its "path"); `instance` is what the store holds for its SOP UID.
+  void DropInstance(Session& session, const std::string& path, const std::optional<boost::json::object>& instance,
+                    Touched& touched);
   void FinishTouched(Session& session, Touched& touched);
   std::optional<std::vector<ObjectId>> KnownInstances(const ObjectId& series_id) const;
   std::optional<std::vector<boost::json::object>> KnownSeries(const ObjectId& study_id) const;
