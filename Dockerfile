@@ -25,7 +25,7 @@ FROM debian:bookworm-slim AS runtime
 # Shared libraries only (what `ldd build/meta_db build/meta_db_dicom.so build/meta_db_mongo.so` lists; tests/deploy
 # checks it):
 #   libdcmtk17          DCMTK, loaded by the DICOM module (brings libxml2, libpng16-16, libtiff6, libssl3, libwrap0)
-#   libboost-json1.81.0 Boost.JSON (binary and modules); Boost.URL and SQLite are linked statically, spdlog/fmt and
+#   libboost-json1.81.0 Boost.JSON (binary and modules), with libboost-container1.81.0 it links; Boost.URL and SQLite are linked statically, spdlog/fmt and
 #                       CLI11 are header-only
 #   libmongoc-1.0-0 libbson-1.0-0   the MongoDB back-end, loaded by the MongoDB module (brings libsasl2-2, libssl3,
 #                       libsnappy1v5, libzstd1, libicu72, libmongocrypt0)
@@ -33,7 +33,7 @@ FROM debian:bookworm-slim AS runtime
 # No curl: the HEALTHCHECK below speaks HTTP with bash alone.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdcmtk17 libboost-json1.81.0 libmongoc-1.0-0 libbson-1.0-0 ca-certificates \
+      libdcmtk17 libboost-json1.81.0 libboost-container1.81.0 libmongoc-1.0-0 libbson-1.0-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 meta_db \
  && useradd --uid 10001 --gid meta_db --home-dir /data --no-create-home --shell /usr/sbin/nologin meta_db \

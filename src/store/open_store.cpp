@@ -10,6 +10,11 @@ std::unique_ptr<Store> OpenStore(std::string_view uri, const StoreOptions& optio
   if (uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
     return mongo::MongoBackend().open(uri, options);
   }
+  if (const std::size_t scheme = uri.find("://"); scheme != std::string_view::npos && !uri.starts_with("sqlite://")) {
+    // Never echoed: it may carry a password.
+    throw Error(Errc::kBadRequest, "unknown database URI scheme '" + std::string(uri.substr(0, scheme)) +
+                                       "' (use sqlite:PATH or mongodb://...)");
+  }
   std::string_view path = uri;
   if (path.starts_with("sqlite://")) {
     path.remove_prefix(9);

@@ -12,7 +12,7 @@ namespace meta_db::mongo {
 
 namespace {
 
-constexpr int kAttempts = 4;
+constexpr int kAttempts = 3;
 constexpr std::size_t kMaxUpdatesPerBulk = 20;
 constexpr std::chrono::milliseconds kFirstBackoff{200};
 
@@ -101,8 +101,10 @@ Sent Send(mongoc_collection_t* collection, const std::vector<Attempt>& todo, std
       std::vector<WriteError> errors = WriteErrorsOf(reply.get());
       if (errors.empty()) {
         if (!IsTransient(error)) Throw(error, what);
+        // The server went away: the rest would each wait out the server selection again. Everything is retried.
         sent.transient = true;
         sent.error = error;
+        return sent;
       }
       for (WriteError& e : errors) {
         if (e.code != kDuplicateKey) Throw(error, what);

@@ -48,7 +48,9 @@ void Append(bson_t* out, std::string_view key, const json::value& value, std::st
     }
     case json::kind::uint64: {
       const std::uint64_t n = value.get_uint64();
-      if (n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      if (n <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
+        bson_append_int32(out, key.data(), KeyLength(key), static_cast<std::int32_t>(n));
+      } else if (n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
         bson_append_int64(out, key.data(), KeyLength(key), static_cast<std::int64_t>(n));
       } else {
         bson_append_double(out, key.data(), KeyLength(key), static_cast<double>(n));

@@ -4,9 +4,9 @@
 #include "model/kind.hpp"
 #include "store/mongo/mongo_errors.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+#include <cstdio>
+#include <thread>
 #include <array>
 #include <cctype>
 #include <vector>
@@ -20,8 +20,9 @@ constexpr std::int32_t kIndexVersion = 1;
 constexpr std::string_view kInfoCollection = "meta_db_info";
 
 // libmongoc needs mongoc_init once per process and mongoc_cleanup at its end; its log goes through ours.
+// To stderr: stdout carries the commands' JSON.
 void MongocLog(mongoc_log_level_t level, const char* domain, const char* message, void*) {
-  if (level <= MONGOC_LOG_LEVEL_ERROR) spdlog::error("mongoc {}: {}", domain, message);
+  if (level <= MONGOC_LOG_LEVEL_ERROR) std::fprintf(stderr, "meta_db: mongoc %s: %s\n", domain, message);
 }
 
 struct Library {
@@ -228,15 +229,32 @@ void Connection::CheckReachable(mongoc_client_t* client) const {
   Bson reply;
   bson_error_t error;
   if (mongoc_client_command_simple(client, "admin", command.get(), nullptr, reply.get(), &error)) return;
+  ThrowUnusable(error, "unreachable");
+}
+
+void Connection::ThrowUnusable(const bson_error_t& error, std::string_view state) const {
+  // Rejected credentials are a configuration error for a command (exit 2); a server process reports them as the
+  // database being unavailable (503) and keeps trying.
   if (IsAuthentication(error)) {
-    throw Error(Errc::kBadRequest, "MongoDB at " + description_ + " rejected the credentials: " + error.message);
+    throw Error(options_.require_reachable ? Errc::kBadRequest : Errc::kUnavailable,
+                "MongoDB at " + description_ + " rejected the credentials: " + error.message);
   }
-  throw Error(Errc::kUnavailable, "MongoDB at " + description_ + " unreachable: " + error.message);
+  throw Error(Errc::kUnavailable, "MongoDB at " + description_ + " " + std::string(state) + ": " + error.message);
 }
 
 std::string Connection::Ping(mongoc_client_t* client) const {
   try {
     CheckReachable(client);
+    // ping needs no credentials; a read of the database does.
+    CollectionPtr info(mongoc_client_get_collection(client, database_.c_str(), std::string(kInfoCollection).c_str()));
+    Bson filter, opts;
+    bson_append_int64(opts.get(), "limit", 5, 1);
+    CursorPtr cursor(mongoc_collection_find_with_opts(info.get(), filter.get(), opts.get(), nullptr));
+    const bson_t* doc = nullptr;
+    while (mongoc_cursor_next(cursor.get(), &doc)) {
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor.get(), &error)) ThrowUnusable(error, "unusable");
     return {};
   } catch (const Error& error) {
     return error.what();
@@ -263,10 +281,18 @@ void Connection::EnsureReady(mongoc_client_t* client) {
     }
   }
   bson_error_t error;
-  if (mongoc_cursor_error(cursor.get(), &error)) {
-    throw Error(Errc::kUnavailable, "MongoDB at " + description_ + ": " + ErrorFrom(error, "open").what());
+  if (mongoc_cursor_error(cursor.get(), &error)) ThrowUnusable(error, "unusable");
+  // Several processes may open a fresh database at once (shards of one ingest): every index creation is
+  // idempotent, so one that loses a race (or meets a server hiccup) is tried again.
+  for (int attempt = 1; !current && !options_.read_only; ++attempt) {
+    try {
+      CreateIndexes(client);
+      break;
+    } catch (const Error& e) {
+      if (e.code() != Errc::kUnavailable || attempt >= 4) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250 * attempt));
+    }
   }
-  if (!current && !options_.read_only) CreateIndexes(client);
   ready_.store(true, std::memory_order_release);
 }
 
@@ -279,8 +305,9 @@ void Connection::CreateIndexes(mongoc_client_t* client) {
     const std::string collection(CollectionName(kind));
     const std::vector<IndexSpec> specs = IndexesOf(kind);
     if (SendCreateIndexes(client, database_, collection, specs, partial, error)) continue;
-    if (IsTransient(error) || IsAuthentication(error)) Throw(error, "create indexes");
-    // One by one, to learn which the server refuses.
+    if (IsAuthentication(error)) Throw(error, "create indexes");
+    // One by one, to learn which the server refuses — and because FerretDB v1.24 drops the connection on a
+    // command of several indexes some of which exist already (another process made them first).
     for (const IndexSpec& spec : specs) {
       bool ok = SendCreateIndexes(client, database_, collection, {spec}, partial, error);
       if (!ok && spec.unique && partial && !IsTransient(error)) {
@@ -290,7 +317,8 @@ void Connection::CreateIndexes(mongoc_client_t* client) {
       if (!ok) {
         if (IsTransient(error) || IsAuthentication(error)) Throw(error, "create indexes");
         // An index of that name with other options (made by hand) is kept; queries work without ours.
-        spdlog::warn("MongoDB: index {} on {} not created: {}", spec.name, collection, error.message);
+        std::fprintf(stderr, "meta_db: warning: MongoDB index %s on %s not created: %s\n", spec.name.c_str(),
+                     collection.c_str(), error.message);
       }
     }
   }
@@ -307,7 +335,9 @@ void Connection::CreateIndexes(mongoc_client_t* client) {
   bson_append_bool(marker.get(), "text_index", -1, text_ok);
   Bson opts, reply;
   bson_append_bool(opts.get(), "upsert", -1, true);
-  if (!mongoc_collection_replace_one(info.get(), selector.get(), marker.get(), opts.get(), reply.get(), &error)) {
+  // A duplicate key here is another process recording the same marker first.
+  if (!mongoc_collection_replace_one(info.get(), selector.get(), marker.get(), opts.get(), reply.get(), &error) &&
+      error.code != kDuplicateKey) {
     Throw(error, "record the index version");
   }
 }

@@ -36,6 +36,7 @@ class Connection {
 
  private:
   void CreateIndexes(mongoc_client_t* client);
+  [[noreturn]] void ThrowUnusable(const bson_error_t& error, std::string_view state) const;
 
   StoreOptions options_;
   UriPtr uri_;

@@ -493,7 +493,8 @@ void MongoSession::Commit() {
 
 void MongoSession::FlushLedger() {
   // Digests first (a unit that writes them writes no file records), then the clearing of every touched directory's
-  // digest, then the records themselves: a digest is gone before the records it vouched for change.
+  // digest, then the error register, then the file records: a digest is gone before the records it vouched for
+  // change, and a failed file's register entry is there before the record that makes the next run leave it alone.
   std::vector<WriteOp> ops;
   for (const auto& [directory, digest] : digests_) {
     if (!digest) {
@@ -524,16 +525,6 @@ void MongoSession::FlushLedger() {
   if (!ops.empty()) ApplyBulk(Collection(kDirectories), ops, "clear directory digests", {});
   touched_directories_.clear();
 
-  ops.clear();
-  for (const auto& [path, record] : files_) {
-    if (record) {
-      ops.push_back(WriteOp::InsertOrReplace(PathSelector(path), FileRecordDocument(*record)));
-    } else {
-      ops.push_back(WriteOp::Delete(PathSelector(path)));
-    }
-  }
-  if (!ops.empty()) ApplyBulk(Collection(kFiles), ops, "write file records", {});
-  files_.clear();
 
   ops.clear();
   for (const auto& [path, entry] : errors_) {
@@ -554,6 +545,16 @@ void MongoSession::FlushLedger() {
   }
   if (!ops.empty()) ApplyBulk(Collection(kErrors), ops, "write the error register", {});
   errors_.clear();
+  ops.clear();
+  for (const auto& [path, record] : files_) {
+    if (record) {
+      ops.push_back(WriteOp::InsertOrReplace(PathSelector(path), FileRecordDocument(*record)));
+    } else {
+      ops.push_back(WriteOp::Delete(PathSelector(path)));
+    }
+  }
+  if (!ops.empty()) ApplyBulk(Collection(kFiles), ops, "write file records", {});
+  files_.clear();
 }
 
 void MongoSession::VisitFileRecords(std::string_view path_prefix,
