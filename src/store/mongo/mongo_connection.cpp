@@ -20,10 +20,9 @@ constexpr std::int32_t kIndexVersion = 1;
 constexpr std::string_view kInfoCollection = "meta_db_info";
 
 // libmongoc needs mongoc_init once per process and mongoc_cleanup at its end; its log goes through ours.
-// To stderr: stdout carries the commands' JSON.
-void MongocLog(mongoc_log_level_t level, const char* domain, const char* message, void*) {
-  if (level <= MONGOC_LOG_LEVEL_ERROR) std::fprintf(stderr, "meta_db: mongoc %s: %s\n", domain, message);
-}
+// Dropped: every failure also reaches meta_db as an error value, which it reports once, at the boundary (libmongoc
+// would print a second line for it, to stdout, where the commands' JSON goes).
+void MongocLog(mongoc_log_level_t, const char*, const char*, void*) {}
 
 struct Library {
   Library() {
