@@ -203,10 +203,26 @@ class Checker {
   }
 
   void CheckLedger(Session& session) {
+    std::set<std::string> registered;
+    constexpr std::int64_t kErrorPage = 5000;
+    for (std::int64_t skip = 0;; skip += kErrorPage) {
+      const std::vector<ErrorRecord> errors = session.Errors(skip, kErrorPage);
+      for (const ErrorRecord& error : errors) registered.insert(error.path);
+      if (static_cast<std::int64_t>(errors.size()) < kErrorPage) break;
+    }
     std::map<std::string, RecordDigest> digests;
     session.VisitFileRecords("", [&](const FileRecordView& record) {
       ++report_.documents;
       digests[std::string(DirectoryOf(record.path))].Add(record);
+      if (record.status != "ok" && record.status != "skipped") {
+        if (!registered.contains(std::string(record.path))) {
+          report_.violations.push_back({"ledger errors", "ingest_files", std::string(record.path),
+                                        "recorded as failed (" + std::string(record.status) +
+                                            ") but missing from the error register"});
+          stale_records_.push_back(std::string(record.path));
+        }
+        return;
+      }
       if (record.status != "ok") return;
       const auto provider = provider_.find(std::string(record.sop_instance_uid));
       if (provider == provider_.end() || provider->second != record.path) {

@@ -30,8 +30,9 @@ struct CheckReport {
 // Verifies: studies.series[] equals the summaries of the study's series in order; series.instances[] and
 // num_instances equal its instances; series.study_id and instances.series_id point at existing parents;
 // collection_ids[] (studies, series) and jobs.collection_id at existing collections; researchers.jobs[] equals the
-// ids of the jobs naming the researcher; every "ok" file record's instance exists and names that file; every
-// directory digest is the digest of the records it covers (else cleared: the next ingest looks at each file).
+// ids of the jobs naming the researcher; every "ok" file record's instance exists and names that file; every failed
+// file record has its error register entry; every directory digest is the digest of the records it covers (else
+// cleared: the next ingest looks at each file).
 // With `repair`, fixes each violation (summaries and lists recomputed, dangling references dropped, orphaned
 // children of deleted parents removed, stale ledger entries removed so the next ingest reads those files again).
 CheckReport Check(Store& store, bool repair, const std::function<void(const std::string&)>& progress);
