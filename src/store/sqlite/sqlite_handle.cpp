@@ -3,13 +3,41 @@
 
 #include "common/error.hpp"
 
+#include <cerrno>
 #include <mutex>
+#include <system_error>
 
 namespace meta_db::sqlite {
+
+namespace {
+
+// The file a connection writes, for messages about the disk under it ("" when unknown).
+std::string FileOf(sqlite3* db) {
+  const char* name = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  return name != nullptr ? name : "";
+}
+
+// A full disk is the user's to fix, not a bug: it says so, names the file, and what became of the write. SQLite
+// reports it as SQLITE_FULL (ENOSPC on the database file or its log) or, where it grows the log's index, as an I/O
+// error whose errno is ENOSPC/EDQUOT.
+bool IsDiskFull(sqlite3* db, int rc) {
+  if ((rc & 0xFF) == SQLITE_FULL) return true;
+  if ((rc & 0xFF) != SQLITE_IOERR || db == nullptr) return false;
+  const int system_errno = sqlite3_system_errno(db);
+  return system_errno == ENOSPC || system_errno == EDQUOT;
+}
+
+}  // namespace
 
 void ThrowSqlite(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xFF;
   std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  if (IsDiskFull(db, rc)) {
+    // SQLite rolls the transaction back (or it is rolled back when its Transaction unwinds): nothing of it stays.
+    throw Error(Errc::kUnavailable, "disk full: no space left to write the database '" + FileOf(db) +
+                                        "' (or its -wal log); the unfinished write was rolled back, everything "
+                                        "committed before it is intact: free space, then retry (" + message + ")");
+  }
   switch (primary) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: throw Error(Errc::kUnavailable, "database is locked by another process (" + message + ")");
@@ -20,6 +48,12 @@ void ThrowSqlite(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_PERM:
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT: throw Error(Errc::kUnavailable, message);
+    // The file system under the database failed (EIO, a vanished mount): the store is unusable, not our bug.
+    case SQLITE_IOERR:
+      throw Error(Errc::kUnavailable, "I/O error on the database '" + FileOf(db) + "': " + message +
+                                          (db != nullptr && sqlite3_system_errno(db) != 0
+                                               ? " (" + std::generic_category().message(sqlite3_system_errno(db)) + ")"
+                                               : ""));
     default: throw Error(Errc::kInternal, message);
   }
 }

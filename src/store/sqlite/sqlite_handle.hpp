@@ -1,7 +1,7 @@
 // RAII wrappers over sqlite3* and sqlite3_stmt*, with bound-parameter helpers and a prepared-statement cache.
 // Thread-safety: a Database (and its statements) is used by one thread at a time.
 // Errors: SQLite failures become meta_db::Error (busy/locked → kUnavailable, constraint → kConflict,
-// interrupted → kTimeout, read-only → kUnavailable, others → kInternal).
+// interrupted → kTimeout, read-only, disk full and I/O errors → kUnavailable naming the file, others → kInternal).
 #pragma once
 
 #include <sqlite3.h>
