@@ -1,13 +1,13 @@
-// Header-only DICOM extraction: bounded head read, content sniffing, DCMTK parse from memory, documents by profile.
+// Header-only DICOM extraction: bounded head read, content sniffing, fast scan or DCMTK parse, documents by profile.
 #include "meta_extractor/extractor.hpp"
 
 #include <dcmtk/dcmdata/dcdatset.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcvr.h>
+#include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/oflog/oflog.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "meta_extractor/capped_stream.hpp"
 #include "meta_extractor/dicom_values.hpp"
 #include "meta_extractor/fast_header.hpp"
 #include "meta_extractor/tag_index.hpp"
@@ -32,11 +33,13 @@ namespace {
 
 namespace json = boost::json;
 
-// First read covers a typical CT header (2-6 KiB); longer headers grow the read 4x at a time.
+// First read covers a typical CT header (2-6 KiB); longer headers grow the read 4x at a time, up to
+// kMaxHeaderBytes (header_reader.hpp).
 constexpr std::size_t kInitialHead = 8 * 1024;
-// Values longer than this are skipped by DCMTK while parsing (never bulk data we would emit anyway); this also
-// bounds allocations when a corrupt length field claims gigabytes.
-constexpr Uint32 kMaxValueLength = 64 * 1024;
+// The fast scan gives a longer header (rare: large multi-frame functional groups) to DCMTK, which reads it in one
+// pass up to kMaxHeaderBytes; so a thread holds at most this much for the scan, then the DCMTK dataset.
+constexpr std::size_t kMaxFastScanBytes = 16 << 20;
+constexpr Uint32 kMaxValueLength = detail::kMaxLoadedValueLength;
 
 class FileDescriptor {
  public:
@@ -68,15 +71,37 @@ bool ReadAt(int fd, std::vector<char>& buffer, std::size_t offset, std::size_t c
   return true;
 }
 
-// Grows the head 4x (up to `size`). A file that shrank since fstat (being rewritten) ends where the read ended:
-// `size` is lowered, so the caller's loop always terminates.
-bool ReadMore(int fd, std::vector<char>& head, std::size_t& size) {
-  const std::size_t before = head.size();
-  const std::size_t want = std::min(size, before * 4) - before;
-  if (want == 0 || !ReadAt(fd, head, before, want)) return false;
-  if (head.size() < before + want) size = head.size();
-  return true;
-}
+// The fast path's view of the file: the bytes from its start with the long values it skipped left out.
+struct Head {
+  std::vector<char> bytes;
+  std::vector<detail::SkippedValue> skipped;
+  std::size_t file_pos = 0;  // the file offset just past `bytes`' last byte
+  std::size_t size = 0;      // the file's size (lowered when it turns out shorter: being rewritten)
+
+  bool AtEnd() const { return file_pos >= size; }
+
+  // Grows the bytes 4x, never past kMaxFastScanBytes; false on an I/O error or at that limit.
+  bool ReadMore(int fd) {
+    const std::size_t before = bytes.size();
+    const std::size_t room = kMaxFastScanBytes - std::min(before, kMaxFastScanBytes);
+    const std::size_t want = std::min({size - file_pos, before * 3, room});
+    if (want == 0 || !ReadAt(fd, bytes, file_pos, want)) return false;
+    file_pos += bytes.size() - before;
+    if (bytes.size() < before + want) size = file_pos;
+    return true;
+  }
+
+  // Leaves out the value `skip` names: the bytes already read of it are dropped, reading goes on after it.
+  // False when the value runs past the end of the file (a truncated file, for DCMTK to report).
+  bool Skip(const detail::SkippedValue& skip) {
+    const std::size_t value_start = file_pos - (bytes.size() - skip.offset);
+    if (value_start + skip.length > size) return false;
+    bytes.resize(skip.offset);
+    skipped.push_back(skip);
+    file_pos = value_start + skip.length;
+    return true;
+  }
+};
 
 bool HasDicomExtension(const std::string& path) {
   const std::size_t slash = path.rfind('/');
@@ -91,13 +116,6 @@ std::uint16_t Le16(const char* p) {
   return static_cast<std::uint16_t>(static_cast<unsigned char>(p[0]) | (static_cast<unsigned char>(p[1]) << 8));
 }
 
-bool IsVrCode(const char* p) {
-  static constexpr std::array<const char*, 34> kVrs = {
-      "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV",
-      "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
-  return std::any_of(kVrs.begin(), kVrs.end(), [p](const char* vr) { return p[0] == vr[0] && p[1] == vr[1]; });
-}
-
 // PS3.10 7.1: a Part-10 file has a 128-byte preamble and "DICM". Without it, accept what is plausibly a bare
 // dataset (PS3.5 7.1): an even group among the first ones a dataset starts with, in either byte order, followed
 // by an explicit VR code or a sane implicit-VR length.
@@ -108,49 +126,87 @@ bool LooksLikeDicom(const std::vector<char>& head, std::int64_t file_size) {
   const std::uint16_t g_be = static_cast<std::uint16_t>((g_le >> 8) | (g_le << 8));
   const auto plausible_group = [](std::uint16_t g) { return g % 2 == 0 && g >= 0x0002 && g <= 0x0028; };
   if (!plausible_group(g_le) && !plausible_group(g_be)) return false;
-  if (IsVrCode(head.data() + 4)) return true;
+  if (detail::IsVrCode(head.data() + 4)) return true;
   const std::uint32_t len_le =
       static_cast<std::uint32_t>(Le16(head.data() + 4)) | (static_cast<std::uint32_t>(Le16(head.data() + 6)) << 16);
   return plausible_group(g_le) && len_le <= static_cast<std::uint64_t>(file_size) && len_le % 2 == 0;
 }
 
-// Values longer than kMaxValueLength are only skipped by DCMTK if the stream can re-open itself later; a plain
-// DcmInputBufferStream cannot, so DCMTK would allocate whatever length a corrupt header claims (we saw 4 GiB
-// requests from 6 KiB files). This stream offers a factory whose streams are empty: such values are skipped
-// while parsing and can never be loaded (ElementToJson omits values that are not loaded).
-class NoReloadFactory : public DcmInputStreamFactory {
- public:
-  DcmInputStream* create() const override {
-    auto stream = std::make_unique<DcmInputBufferStream>();
-    stream->setEos();
-    return stream.release();  // DCMTK takes ownership
-  }
-  DcmInputStreamFactory* clone() const override { return std::make_unique<NoReloadFactory>().release(); }
-  DcmInputStreamFactoryType ident() const override { return DFT_DcmInputTempFileStreamFactory; }
-};
-
-class HeadStream : public DcmInputBufferStream {
- public:
-  DcmInputStreamFactory* newFactory() const override { return std::make_unique<NoReloadFactory>().release(); }
-};
-
 struct Parsed {
   std::unique_ptr<DcmFileFormat> file;
   OFCondition status = EC_Normal;
+  bool capped = false;  // the header went past kMaxHeaderBytes
+  int io_error = 0;
+  std::string encoding_note;  // how the dataset's bytes contradict the declared transfer syntax, if they do
 };
 
-// Parses the head bytes. With `eos` false the head is a prefix and DCMTK reports EC_StreamNotifyClient when it
-// needs more; with `eos` true the head is the whole file, so any incomplete element means a truncated file.
-Parsed ParseHead(const std::vector<char>& head, bool eos) {
+std::string EncodingName(E_TransferSyntax xfer) {
+  const DcmXfer x(xfer);
+  return std::string(x.isExplicitVR() ? "explicit" : "implicit") + " VR " + (x.isLittleEndian() ? "little" : "big") +
+         " endian";
+}
+
+E_TransferSyntax DeclaredXfer(DcmMetaInfo& meta) {
+  const char* uid = nullptr;
+  if (meta.isEmpty() || meta.findAndGetString(DCM_TransferSyntaxUID, uid).bad() || uid == nullptr) return EXS_Unknown;
+  return DcmXfer(uid).getXfer();
+}
+
+// DCMTK checks the first dataset element against the declared encoding only for the uncompressed syntaxes; for
+// the others (encapsulated pixel data, whose dataset is explicit VR little endian, PS3.5 A.4) this does the same
+// check pydicom does: two bytes after the first tag that are no VR code mean implicit VR (e.g. pydicom's
+// SC_rgb_jpeg.dcm). The stream is left where it was.
+bool ImplicitDespiteDeclaredExplicit(DcmInputStream& stream, E_TransferSyntax declared) {
+  switch (declared) {
+    case EXS_Unknown:
+    case EXS_LittleEndianImplicit:
+    case EXS_LittleEndianExplicit:
+    case EXS_BigEndianExplicit:
+    case EXS_BigEndianImplicit:
+      return false;  // dcmAutoDetectDatasetXfer covers these
+    default:
+      break;
+  }
+  const DcmXfer x(declared);
+  if (!x.isExplicitVR() || !x.isLittleEndian() || x.getStreamCompression() != ESC_none || stream.avail() < 6) {
+    return false;
+  }
+  char first[6];
+  stream.mark();
+  const offile_off_t got = stream.read(first, sizeof first);
+  stream.putback();
+  return got == sizeof first && !detail::IsVrCode(first + 4);
+}
+
+// Parses the file's meta header and its dataset up to Pixel Data from the file itself: values over
+// kMaxValueLength are skipped by seeking, and the parse ends once kMaxHeaderBytes were read (`capped`).
+Parsed ParseFile(int fd, std::size_t size) {
   Parsed parsed;
   parsed.file = std::make_unique<DcmFileFormat>();
-  HeadStream stream;
-  stream.setBuffer(head.data(), static_cast<offile_off_t>(head.size()));
-  if (eos) stream.setEos();
+  detail::CappedFileStream stream(fd, size, kMaxHeaderBytes);
+  DcmMetaInfo& meta = *parsed.file->getMetaInfo();
+  DcmDataset& dataset = *parsed.file->getDataset();
   parsed.file->transferInit();
-  parsed.status = parsed.file->readUntilTag(stream, EXS_Unknown, EGL_noChange, kMaxValueLength, DCM_PixelData);
+  // As DcmFileFormat::readUntilTag, in two steps so that the dataset's encoding can be chosen in between.
+  parsed.status = meta.read(stream, EXS_Unknown, EGL_noChange, kMaxValueLength);
+  if (parsed.status.good() && meta.transferState() != ERW_ready) parsed.status = EC_StreamNotifyClient;
+  if (parsed.status.good()) {
+    const E_TransferSyntax declared = DeclaredXfer(meta);
+    const E_TransferSyntax xfer =
+        ImplicitDespiteDeclaredExplicit(stream, declared) ? EXS_LittleEndianImplicit : declared;
+    parsed.status = dataset.readUntilTag(stream, xfer, EGL_noChange, kMaxValueLength, DCM_PixelData);
+    const E_TransferSyntax read_as = dataset.getOriginalXfer();
+    if (declared != EXS_Unknown && read_as != EXS_Unknown && EncodingName(read_as) != EncodingName(declared)) {
+      const DcmXfer said(declared);
+      parsed.encoding_note = "transfer syntax " + std::string(said.getXferID()) + " (" + said.getXferName() +
+                             ") says " + EncodingName(declared) + ", but the dataset is encoded " +
+                             EncodingName(read_as) + ": read as " + EncodingName(read_as);
+    }
+  }
   parsed.file->transferEnd();
-  return parsed;  // the stream is dropped with its buffer: nothing refers to it after the read
+  parsed.capped = stream.capped();
+  parsed.io_error = stream.io_error();
+  return parsed;
 }
 
 // The value used for a promoted field: the first value, only when present and non-empty.
@@ -237,7 +293,8 @@ class DocumentBuilder {
 
 void Classify(ExtractResult& result);
 
-void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractResult& result) {
+void BuildDocuments(DcmFileFormat& file, const std::string& encoding_note, const detail::TagIndex& index,
+                    ExtractResult& result) {
   DcmDataset& dataset = *file.getDataset();
   OFString charset;
   if (dataset.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset).bad()) charset.clear();
@@ -246,6 +303,8 @@ void BuildDocuments(DcmFileFormat& file, const detail::TagIndex& index, ExtractR
   builder.AddAll(file.getMetaInfo());
   builder.AddAll(&dataset);
   builder.Finish(result.record);
+  // Where a researcher sees it: in the instance document (`meta_db extract` prints it too).
+  if (!encoding_note.empty()) result.record.instance["read_notes"] = json::array{json::string(encoding_note)};
   Classify(result);
 }
 
@@ -371,6 +430,7 @@ Conversion RawToJson(std::string_view bytes, const detail::RawElement& e, int vr
 std::string CharsetOf(std::string_view bytes, const std::vector<detail::RawElement>& dataset) {
   for (const detail::RawElement& e : dataset) {
     if (e.key != 0x00080005) continue;
+    if (e.length > kMaxValueLength) return {};  // never loaded, as in DCMTK
     std::string out;
     std::string_view rest = bytes.substr(e.offset, e.length);
     for (;;) {
@@ -437,17 +497,23 @@ void Fail(ExtractResult& result, std::string reason) {
   result.error = std::move(reason);
 }
 
-// The fast path: true when it produced the result; false when the file must go to DCMTK (head may have grown).
-bool TryFastPath(int fd, std::vector<char>& head, std::size_t& size, const detail::TagIndex& index,
-                 ExtractResult& result) {
+// The fast path: true when it produced the result; false when the file must go to DCMTK.
+bool TryFastPath(int fd, Head& head, const detail::TagIndex& index, ExtractResult& result) {
   for (;;) {
-    const std::string_view bytes(head.data(), head.size());
-    const detail::HeaderScan scan = detail::ScanHeader(bytes, head.size() >= size, index.sequence_tags);
-    if (scan.status == detail::ScanStatus::kNeedMore) {
-      if (!ReadMore(fd, head, size)) return false;  // DCMTK will read (and report) it again
-      continue;
+    const std::string_view bytes(head.bytes.data(), head.bytes.size());
+    const detail::HeaderScan scan = detail::ScanHeader(bytes, head.AtEnd(), index.sequence_tags, head.skipped);
+    switch (scan.status) {
+      case detail::ScanStatus::kNeedMore:
+        if (!head.ReadMore(fd)) return false;  // DCMTK will read (and judge) it again
+        continue;
+      case detail::ScanStatus::kSkipValue:
+        if (!head.Skip(scan.skip)) return false;
+        continue;
+      case detail::ScanStatus::kOk:
+        return BuildDocumentsFast(bytes, scan, index, result);
+      case detail::ScanStatus::kFallback:
+        return false;
     }
-    return scan.status == detail::ScanStatus::kOk && BuildDocumentsFast(bytes, scan, index, result);
   }
 }
 
@@ -457,38 +523,40 @@ void ExtractInto(const std::string& path, const detail::TagIndex& index, bool fa
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0)
     return Fail(result, std::string("cannot open: ") + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) return Fail(result, "not a regular file");
-  auto size = static_cast<std::size_t>(st.st_size);
-  if (size == 0) {
+  Head head{.bytes = {}, .skipped = {}, .file_pos = 0, .size = static_cast<std::size_t>(st.st_size)};
+  if (head.size == 0) {
     if (HasDicomExtension(path)) return Fail(result, "empty file");
     result.outcome = FileOutcome::kNotDicom;
     return;
   }
-  std::vector<char> head;
-  if (!ReadAt(fd.get(), head, 0, std::min(size, kInitialHead))) {
+  if (!ReadAt(fd.get(), head.bytes, 0, std::min(head.size, kInitialHead))) {
     return Fail(result, std::string("read error: ") + std::strerror(errno));
   }
-  if (head.size() < std::min(size, kInitialHead)) size = head.size();  // shrank since fstat
-  if (!LooksLikeDicom(head, static_cast<std::int64_t>(size))) {
+  head.file_pos = head.bytes.size();
+  if (head.bytes.size() < std::min(head.size, kInitialHead)) head.size = head.bytes.size();  // shrank since fstat
+  if (!LooksLikeDicom(head.bytes, static_cast<std::int64_t>(head.size))) {
     if (HasDicomExtension(path)) return Fail(result, "not DICOM: no DICM prefix and no valid dataset start");
     result.outcome = FileOutcome::kNotDicom;
     return;
   }
-  if (fast_path && TryFastPath(fd.get(), head, size, index, result)) return;
-  // DCMTK starts again from the first read, so its verdict never depends on how far the fast scan read.
-  head.resize(std::min(head.size(), kInitialHead));
+  if (fast_path && TryFastPath(fd.get(), head, index, result)) return;
+  // DCMTK reads the file again from its start, so its verdict never depends on how far the fast scan read; the
+  // scan's buffer is freed first, so a thread never holds both.
+  const std::size_t size = head.size;
+  head = Head{};
   result.record = ExtractedInstance{.path = path, .study = {}, .series = {}, .instance = {}};
-  for (;;) {
-    const bool eos = head.size() >= size;
-    Parsed parsed = ParseHead(head, eos);
-    if (!eos && parsed.status == EC_StreamNotifyClient) {  // header longer than what we read: read 4x more
-      if (!ReadMore(fd.get(), head, size)) return Fail(result, "read error");
-      continue;
-    }
-    if (parsed.status.bad() || parsed.status == EC_StreamNotifyClient) {
-      return Fail(result, std::string("corrupt or truncated header: ") + parsed.status.text());
-    }
-    return BuildDocuments(*parsed.file, index, result);
+  const Parsed parsed = ParseFile(fd.get(), size);
+  if (parsed.capped) {
+    return Fail(result, "header too long: more than " + std::to_string(kMaxHeaderBytes >> 20) +
+                            " MiB before Pixel Data or the end of the file (values over " +
+                            std::to_string(kMaxValueLength >> 10) + " KiB are skipped and not counted)");
   }
+  if (parsed.io_error != 0) return Fail(result, std::string("read error: ") + std::strerror(parsed.io_error));
+  if (parsed.status.bad() || parsed.status == EC_StreamNotifyClient) {
+    return Fail(result, std::string("corrupt or truncated header: ") + parsed.status.text() +
+                            (parsed.encoding_note.empty() ? "" : " (" + parsed.encoding_note + ")"));
+  }
+  return BuildDocuments(*parsed.file, parsed.encoding_note, index, result);
 }
 
 }  // namespace

@@ -19,16 +19,6 @@ std::uint16_t U16(const char* p) {
 std::uint32_t U32(const char* p) { return U16(p) | (static_cast<std::uint32_t>(U16(p + 2)) << 16); }
 std::uint32_t Key(const char* p) { return (static_cast<std::uint32_t>(U16(p)) << 16) | U16(p + 2); }
 
-bool IsVr(const char* p) {
-  static constexpr std::array<const char*, 34> kVrs = {
-      "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV",
-      "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
-  for (const char* vr : kVrs) {
-    if (p[0] == vr[0] && p[1] == vr[1]) return true;
-  }
-  return false;
-}
-
 // PS3.5 7.1.2: these explicit VRs have two reserved bytes and a 4-byte length; the rest a 2-byte length.
 bool HasLongLength(const char* vr) {
   static constexpr std::array<const char*, 13> kLong = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
@@ -41,8 +31,14 @@ bool HasLongLength(const char* vr) {
 
 class Scanner {
  public:
-  Scanner(std::string_view bytes, bool eos, const std::vector<std::uint32_t>& sequence_tags)
-      : b_(bytes), eos_(eos), sequence_tags_(sequence_tags) {}
+  Scanner(std::string_view bytes, bool eos, const std::vector<std::uint32_t>& sequence_tags,
+          std::span<const SkippedValue> skipped)
+      : b_(bytes), eos_(eos), sequence_tags_(sequence_tags), skipped_(skipped) {}
+
+  // With kSkipValue from ScanDataset: the value to leave out.
+  SkippedValue skip() const { return skip_; }
+  std::size_t pos() const { return pos_; }
+  bool Have(std::size_t n) const { return b_.size() - pos_ >= n; }
 
   // Reads one element header at pos_ into `e`; kOk, kNeedMore or kFallback.
   ScanStatus ReadHeader(bool implicit, RawElement& e) {
@@ -54,7 +50,7 @@ class Scanner {
     if (implicit || (e.key >> 16) == 0xFFFE) {  // items and delimiters never carry a VR (PS3.5 7.5)
       length = U32(p + 4);
     } else {
-      if (!IsVr(p + 4)) return ScanStatus::kFallback;
+      if (!IsVrCode(p + 4)) return ScanStatus::kFallback;
       e.vr[0] = p[4];
       e.vr[1] = p[5];
       if (HasLongLength(p + 4)) {
@@ -107,7 +103,13 @@ class Scanner {
       RawElement e;
       if (ScanStatus s = ReadHeader(implicit, e); s != ScanStatus::kOk) return s;
       if ((e.key >> 16) == 0xFFFE || (!out.empty() && e.key <= previous)) return ScanStatus::kFallback;
+      if (out.size() >= kMaxTopLevelElements) return ScanStatus::kFallback;
       previous = e.key;
+      if (ScanStatus s = SkipLongValue(implicit, e); s != ScanStatus::kFallback) {
+        if (s != ScanStatus::kOk) return s;
+        out.push_back(e);
+        continue;
+      }
       if (ScanStatus s = SkipElementValue(implicit, e, 0); s != ScanStatus::kOk) return s;
       out.push_back(e);
     }
@@ -134,18 +136,33 @@ class Scanner {
   }
 
  private:
-  bool Have(std::size_t n) const { return b_.size() - pos_ >= n; }
+  // A long value that is not a sequence is never loaded, so its bytes need not be in the buffer: one the caller
+  // left out is stepped over, one running past the buffer is asked to be left out (kSkipValue). kFallback means
+  // "not such a value": the ordinary skip applies.
+  ScanStatus SkipLongValue(bool implicit, const RawElement& e) {
+    if (e.undefined || e.length <= kMaxLoadedValueLength || IsSequence(implicit, e)) return ScanStatus::kFallback;
+    if (next_skipped_ < skipped_.size() && skipped_[next_skipped_].offset == pos_) {
+      if (skipped_[next_skipped_++].length != e.length) return ScanStatus::kFallback;  // not the bytes we skipped
+      return ScanStatus::kOk;
+    }
+    if (Have(e.length) || eos_) return ScanStatus::kFallback;
+    skip_ = SkippedValue{.offset = pos_, .length = e.length};
+    return ScanStatus::kSkipValue;
+  }
+
+  // In implicit VR the data dictionary says what is a sequence.
+  bool IsSequence(bool implicit, const RawElement& e) const {
+    return implicit ? std::binary_search(sequence_tags_.begin(), sequence_tags_.end(), e.key)
+                    : (e.vr[0] == 'S' && e.vr[1] == 'Q');
+  }
   // Out of bytes: a prefix needs more; a whole file is truncated, which DCMTK will report with its reason.
   ScanStatus Short() const { return eos_ ? ScanStatus::kFallback : ScanStatus::kNeedMore; }
 
   ScanStatus SkipElementValue(bool implicit, const RawElement& e, int depth) {
     if (!e.undefined) {
       if (!Have(e.length)) return Short();
-      // A defined-length sequence is checked item by item, as DCMTK parses it; in implicit VR the data
-      // dictionary says what is a sequence.
-      const bool sq = implicit ? std::binary_search(sequence_tags_.begin(), sequence_tags_.end(), e.key)
-                               : (e.vr[0] == 'S' && e.vr[1] == 'Q');
-      if (!sq) return SkipValue(e);
+      // A defined-length sequence is checked item by item, as DCMTK parses it.
+      if (!IsSequence(implicit, e)) return SkipValue(e);
       return ScanDefinedSequence(implicit, pos_ + e.length, depth + 1);
     }
     // Undefined length: a sequence. UN with undefined length (implicit-VR items inside, CP-246) is rare and
@@ -194,6 +211,9 @@ class Scanner {
   std::string_view b_;
   bool eos_;
   const std::vector<std::uint32_t>& sequence_tags_;
+  std::span<const SkippedValue> skipped_;
+  std::size_t next_skipped_ = 0;
+  SkippedValue skip_;
   std::size_t pos_ = 0;
 };
 
@@ -204,10 +224,18 @@ std::string_view TrimUid(std::string_view s) {
 
 }  // namespace
 
-HeaderScan ScanHeader(std::string_view bytes, bool eos, const std::vector<std::uint32_t>& sequence_tags) {
+bool IsVrCode(const char* p) {
+  static constexpr std::array<const char*, 34> kVrs = {
+      "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV",
+      "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+  return std::any_of(kVrs.begin(), kVrs.end(), [p](const char* vr) { return p[0] == vr[0] && p[1] == vr[1]; });
+}
+
+HeaderScan ScanHeader(std::string_view bytes, bool eos, const std::vector<std::uint32_t>& sequence_tags,
+                      std::span<const SkippedValue> skipped) {
   HeaderScan scan;
   if (bytes.size() < 132 || std::memcmp(bytes.data() + 128, "DICM", 4) != 0) return scan;  // bare dataset
-  Scanner scanner(bytes, eos, sequence_tags);
+  Scanner scanner(bytes, eos, sequence_tags, skipped);
   scan.status = scanner.ScanMeta(scan.meta);
   if (scan.status != ScanStatus::kOk) return scan;
   std::string_view xfer;
@@ -221,7 +249,15 @@ HeaderScan ScanHeader(std::string_view bytes, bool eos, const std::vector<std::u
     return scan;
   }
   scan.implicit_vr = xfer == "1.2.840.10008.1.2";
+  // The first dataset element says how the dataset is really encoded (PS3.5 7.1): two bytes after its tag that
+  // are a VR code mean explicit VR. A file whose bytes contradict its transfer syntax is read (and the lie
+  // recorded) by the DCMTK path alone, so the two paths cannot disagree about such files.
+  if (scanner.Have(6) && IsVrCode(bytes.data() + scanner.pos() + 4) == scan.implicit_vr) {
+    scan.status = ScanStatus::kFallback;
+    return scan;
+  }
   scan.status = scanner.ScanDataset(scan.implicit_vr, scan.dataset);
+  if (scan.status == ScanStatus::kSkipValue) scan.skip = scanner.skip();
   // Image datasets start at group 0008 (PS3.3 C.12.1); DICOMDIRs (group 0004) and anything stranger are left to
   // DCMTK, whose dataset transfer syntax detection looks at exactly this first tag.
   if (scan.status == ScanStatus::kOk && (scan.dataset.empty() || (scan.dataset.front().key >> 16) < 0x0008)) {

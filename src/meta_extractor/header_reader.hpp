@@ -3,9 +3,16 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <cstddef>
 #include <string>
 
 namespace meta_db::extractor {
+
+// At most this many bytes of one file's header are read into memory (PS3.10: the meta header and the dataset up to
+// Pixel Data, or the whole file when it has none). Values longer than 64 KiB are skipped, not read, and do not
+// count, so an SR, an encapsulated PDF or a huge private OB value costs no memory; a file whose header is longer
+// still is registered as an error saying so. Memory per parser thread is bounded by this, never by file size.
+inline constexpr std::size_t kMaxHeaderBytes = std::size_t{64} << 20;
 
 // One DICOM instance's metadata, split by level using the tag profiles. Field names follow the seed's schema:
 // study:    study_instance_uid, accession_number, patient_id, study_date, metadata{...}
