@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 #include <string>
 
 namespace meta_db::catalog {
@@ -298,6 +300,36 @@ void Remove(CatalogSession& session, Kind kind, const ObjectId& id, bool cascade
   RemoveSubtree(session, kind, id);
   if (kind == Kind::kSeries) RefreshStudy(session, ParentIdOf(kind, *existing));
   if (kind == Kind::kInstances) RefreshSeries(session, ParentIdOf(kind, *existing));
+}
+
+std::int64_t RestoreResearcherJobs(CatalogSession& session) {
+  std::map<std::string, json::array> jobs_of;  // researcher_id -> job ids, in _id order
+  session.VisitAll(Kind::kJobs, 1000, [&](std::vector<Document>& docs) {
+    for (const Document& job : docs) {
+      const auto* rid = job.if_contains("researcher_id");
+      if (rid != nullptr && rid->is_string()) jobs_of[std::string(rid->as_string())].emplace_back(IdOf(job).ToHex());
+    }
+  });
+  std::vector<Document> changed;
+  session.VisitAll(Kind::kResearchers, 1000, [&](std::vector<Document>& docs) {
+    for (Document& researcher : docs) {
+      const auto* rid = researcher.if_contains("researcher_id");
+      json::array expected = rid != nullptr && rid->is_string() ? jobs_of[std::string(rid->as_string())] : json::array{};
+      const auto* listed = researcher.if_contains("jobs");
+      std::set<std::string> want, have;
+      for (const json::value& id : expected) want.emplace(id.as_string());
+      if (listed != nullptr && listed->is_array()) {
+        for (const json::value& id : listed->as_array()) {
+          if (id.is_string()) have.emplace(id.as_string());
+        }
+      }
+      if (want == have) continue;
+      researcher["jobs"] = std::move(expected);
+      changed.push_back(std::move(researcher));
+    }
+  });
+  for (Document& researcher : changed) PutIfChanged(session, Kind::kResearchers, std::move(researcher));
+  return static_cast<std::int64_t>(changed.size());
 }
 
 }  // namespace meta_db::catalog

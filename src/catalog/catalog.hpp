@@ -52,6 +52,11 @@ bool RefreshStudy(CatalogSession& session, const ObjectId& study_id);
 // The same with the study's series already at hand, in their order (each needs _id and the summary's fields).
 bool RefreshStudy(CatalogSession& session, const ObjectId& study_id, const std::vector<Document>& series);
 
+// researchers.jobs[] recomputed from the jobs naming each researcher: a store without multi-document transactions
+// writes a job and its researcher apart, so a crash between the two leaves the list behind (a server calls this on
+// start). Returns how many researchers changed.
+std::int64_t RestoreResearcherJobs(CatalogSession& session);
+
 // The shallow summary entry of a series as stored in studies.series[].
 Document SeriesSummary(const Document& series);
 

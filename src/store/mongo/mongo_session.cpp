@@ -462,7 +462,12 @@ void MongoSession::FlushCatalog() {
     }
     if (!ops.empty()) ApplyBulk(Collection(*kind), ops, "remove from " + Name(*kind), {});
   }
-  for (Kind kind : kAllKinds) {
+  // Researchers last: their jobs[] names jobs, written before it (a crash between them leaves a job the list lacks,
+  // which catalog::RestoreResearcherJobs adds back when a server starts).
+  constexpr Kind kWriteOrder[] = {Kind::kCollections, Kind::kStudies, Kind::kSeries,
+                                  Kind::kInstances,   Kind::kJobs,    Kind::kResearchers};
+  static_assert(std::size(kWriteOrder) == std::size(kAllKinds));
+  for (Kind kind : kWriteOrder) {
     auto& pending = pending_[Slot(kind)];
     std::vector<WriteOp> ops;
     std::vector<const Document*> docs;
