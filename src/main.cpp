@@ -23,7 +23,8 @@ namespace {
 using meta_db::Errc;
 using meta_db::Error;
 
-// Exit codes (docs/cli.md): 0 ok, 1 unexpected failure, 2 bad arguments or input, 3 database unavailable.
+// Exit codes (docs/cli.md): 0 ok, 1 unexpected failure, 2 bad arguments or input (a missing or empty archive root, no
+// catalogue at the --db of a command that reads one), 3 database unavailable.
 constexpr int kExitFailure = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitStoreUnavailable = 3;
@@ -78,6 +79,8 @@ int main(int argc, char** argv) {
   ingest_cmd->add_option("--batch", ingest.batch_files, "Files per transaction")->check(CLI::Range(1, 100000));
   ingest_cmd->add_option("--shard", shard, "Ingest only shard i of N (by patient directory), e.g. 0/4");
   ingest_cmd->add_flag("--quiet", quiet, "No progress output");
+  ingest_cmd->add_flag("--allow-empty", ingest.allow_empty,
+                       "Accept an empty archive root although the catalogue holds files under it (they are removed)");
 
   std::string extract_archive, extract_profile;
   int extract_threads = 0;
@@ -143,6 +146,7 @@ int main(int argc, char** argv) {
       // A server process starts while its database is down, answers /health 503 and recovers by itself.
       serve_store.require_reachable = false;
       serve_store.connect_timeout_ms = 3000;  // a request, or /health, waits this long for a server that is down
+      serve_store.must_exist = true;          // only ingest and migrate --to create a catalogue
       auto store = meta_db::OpenStore(db, serve_store);
       return meta_db::RunServer(*store, serve);
     }
@@ -152,6 +156,7 @@ int main(int argc, char** argv) {
     // Whole-catalogue passes page through every collection: no per-query budget (that is for serving).
     meta_db::StoreOptions pass_options;
     pass_options.query_budget_ms = 24 * 3600 * 1000;
+    pass_options.must_exist = true;
     if (*check_cmd) {
       auto store = meta_db::OpenStore(db, pass_options);
       const auto report = meta_db::driver::Check(*store, repair, progress);
@@ -170,6 +175,7 @@ int main(int argc, char** argv) {
       auto from = meta_db::OpenStore(migrate_from, source_options);
       meta_db::StoreOptions target_options = pass_options;
       target_options.bulk_load = true;
+      target_options.must_exist = false;  // the target is made if need be
       auto to = meta_db::OpenStore(migrate_to, target_options);
       const auto summary = meta_db::driver::Migrate(*from, *to, progress);
       if (!quiet) std::cerr << "\n";
@@ -183,7 +189,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*stats_cmd) {
-      auto store = meta_db::OpenStore(db);
+      meta_db::StoreOptions stats_options;
+      stats_options.must_exist = true;
+      auto store = meta_db::OpenStore(db, stats_options);
       meta_db::StoreCounts counts;
       store->Read([&](meta_db::Session& session) { counts = session.Counts(); });
       boost::json::object out{{"researchers", counts.researchers}, {"collections", counts.collections},

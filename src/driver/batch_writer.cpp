@@ -26,6 +26,16 @@ namespace {
 
 constexpr std::size_t kMaxListedFailures = 20;
 
+// A file that could not be opened or read (EACCES, EIO, ESTALE, gone since the walk stat'ed it): unlike a file whose
+// content failed to parse, it says nothing about the file's content.
+bool IsReadFailure(const std::string& error) {
+  return error.starts_with("cannot open") || error.starts_with("read error");
+}
+
+// Whether a file record with this status vouches for the instance its SOP Instance UID names: "ok", and "unreadable"
+// when the file provided it before it became unreadable (the instance is kept: unknown, not gone).
+bool Provides(std::string_view status) { return status == "ok" || status == "unreadable"; }
+
 std::string StringField(const json::object& doc, std::string_view key) {
   const auto* value = doc.if_contains(key);
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
@@ -94,7 +104,7 @@ std::string HolderOf(Session& session, const std::optional<json::object>& stored
   if (holder == nullptr || !holder->is_string() || holder->as_string() == path) return {};
   const std::string other(holder->as_string());
   const std::optional<FileRecord> record = session.GetFileRecord(other);
-  const bool provides = record && record->status == "ok" &&
+  const bool provides = record && Provides(record->status) &&
                         record->sop_instance_uid == StringField(*stored, "sop_instance_uid");
   return provides ? other : std::string();
 }
@@ -198,7 +208,7 @@ void BatchWriter::PrefetchInstances(Session& session, Batch& batch) {
   if (!look_up_every_instance_) {
     std::int64_t recorded = 0;
     for (const KnownFiles::File& file : previous_.files()) {
-      if (file.status != "ok") continue;
+      if (!Provides(file.status)) continue;
       ++recorded;
       recorded_sops_.insert(previous_.SopOf(file));
     }
@@ -338,6 +348,14 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   const std::string old_sop = previous == nullptr ? std::string() : std::string(previous_.SopOf(*previous));
   FileRecord record{.path = item.entry.path, .size = item.entry.size, .mtime_ns = item.entry.mtime_ns,
                     .status = "", .sop_instance_uid = ""};
+  if (result.outcome == FileOutcome::kError && IsReadFailure(result.error)) {
+    // What the file holds is unknown, not changed: the instance it provided stays, and its record keeps vouching for
+    // it. A read failure may heal without the file changing (permissions, a network mount), so it is retried every
+    // run (and its directory's digest is never confirmed meanwhile).
+    if (previous != nullptr && Provides(previous->status)) record.sop_instance_uid = old_sop;
+    RegisterFailure(session, record, "unreadable", result.error, now);
+    return;
+  }
   if (result.outcome != FileOutcome::kDicom) {
     if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
     if (result.outcome == FileOutcome::kNotDicom) {
@@ -345,9 +363,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
       session.ClearError(item.entry.path);
       session.PutFileRecord(record);
     } else {
-      // An open failure may heal without the file changing (permissions), so it is retried every run.
-      RegisterFailure(session, record, result.error.starts_with("cannot open") ? "unreadable" : "error",
-                      result.error, now);
+      RegisterFailure(session, record, "error", result.error, now);
     }
     return;
   }
@@ -560,7 +576,7 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
       // The chunk's instances in one request (a server back-end's round trips).
       std::vector<std::string> sops;
       for (std::size_t i = begin; i < end; ++i) {
-        if (gone[i].status == "ok" && !gone[i].sop_instance_uid.empty()) sops.push_back(gone[i].sop_instance_uid);
+        if (Provides(gone[i].status) && !gone[i].sop_instance_uid.empty()) sops.push_back(gone[i].sop_instance_uid);
       }
       std::map<std::string, json::object> instances;
       for (json::object& doc : session.GetByKeys(Kind::kInstances, sops)) {
@@ -568,7 +584,7 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
         instances.emplace(std::move(sop), std::move(doc));
       }
       for (std::size_t i = begin; i < end; ++i) {
-        if (gone[i].status == "ok" && !gone[i].sop_instance_uid.empty()) {
+        if (Provides(gone[i].status) && !gone[i].sop_instance_uid.empty()) {
           auto instance = instances.extract(gone[i].sop_instance_uid);
           DropInstance(session, gone[i].path,
                        instance ? std::optional<json::object>(std::move(instance.mapped())) : std::nullopt, touched);

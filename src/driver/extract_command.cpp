@@ -49,7 +49,11 @@ int RunExtract(const std::string& archive, const std::string& profile_dir, int t
                 seconds > 0 ? static_cast<double>(stats.files) / seconds : 0.0);
   err << summary;
   if (stats.unreadable_dirs > 0) err << ", " << stats.unreadable_dirs << " unreadable directories";
+  if (stats.unseen_files > 0) err << ", " << stats.unseen_files << " files that could not be stat'ed";
   err << '\n';
+  for (const extractor::UnseenPath& unseen : stats.unseen) {
+    err << "extract: not seen: " << unseen.path << (unseen.directory ? "/" : "") << ": " << unseen.reason << '\n';
+  }
   return 0;
 }
 

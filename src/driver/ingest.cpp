@@ -2,6 +2,7 @@
 #include "driver/ingest.hpp"
 
 #include "catalog/catalog.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/stable_hash.hpp"
 #include "driver/batch_writer.hpp"
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <unordered_set>
 
 namespace meta_db::driver {
 
@@ -27,21 +29,60 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-// The canonical root with a trailing '/', so prefix ranges select exactly the files under it.
+// The canonical root with a trailing '/', so prefix ranges select exactly the files under it. Symlinks in the root's
+// own path are resolved here, once; the walk follows none below it.
 std::string CanonicalRoot(const std::string& archive) {
   std::error_code ec;
   const fs::path root = fs::canonical(archive, ec);
-  if (ec) throw Error(Errc::kBadRequest, "archive root '" + archive + "': " + ec.message());
-  if (!fs::is_directory(root, ec)) throw Error(Errc::kBadRequest, "archive root '" + archive + "' is not a directory");
+  if (ec == std::errc::no_such_file_or_directory) {
+    throw Error(Errc::kBadRequest, "archive root '" + archive +
+                                       "' does not exist (is its file system mounted?); nothing was changed");
+  }
+  if (ec) throw Error(Errc::kBadRequest, "archive root '" + archive + "': " + ec.message() + "; nothing was changed");
+  if (!fs::is_directory(root, ec)) {
+    throw Error(Errc::kBadRequest, "archive root '" + archive + "' is not a directory; nothing was changed");
+  }
   std::string text = root.string();
   if (text.back() != '/') text += '/';
   return text;
 }
 
+// The register's reasons for paths the walk could not see start with this, so a later run can tell them from files
+// that failed to parse and clear them once it sees the path again.
+constexpr std::string_view kNotSeen = "not seen by ingest: ";
+constexpr std::size_t kMaxListedUnseen = 20;
+
+// The register's key of an unseen path: a directory's ends with '/', as a directory's digest key does.
+std::string RegisterKeyOf(const extractor::UnseenPath& unseen) {
+  return unseen.directory ? unseen.path + '/' : unseen.path;
+}
+
+// The paths the walk could not see; a file record at or under one of them is unknown to this run.
+class UnseenPaths {
+ public:
+  UnseenPaths(const std::vector<extractor::UnseenPath>& unseen, std::size_t root_size) : root_size_(root_size) {
+    for (const extractor::UnseenPath& path : unseen) paths_.insert(path.path);
+  }
+  bool Covers(std::string_view path) const {
+    if (paths_.empty()) return false;
+    if (paths_.contains(std::string(path))) return true;
+    // Each ancestor below the root, and the root itself (whose own listing may have failed).
+    for (std::size_t slash = path.find('/', root_size_ - 1); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1)) {
+      if (paths_.contains(std::string(path.substr(0, slash)))) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::unordered_set<std::string> paths_;
+  std::size_t root_size_;
+};
+
 // Shards split the archive by patient directory (its first path component) so a study never spans shards.
 // A stable hash rather than std::hash: every machine of a sharded ingest must agree, whatever its library.
 bool InShard(std::string_view path, const std::string& root, const IngestOptions& options) {
-  if (options.shard_count <= 1) return true;
+  if (options.shard_count <= 1 || path.size() <= root.size()) return true;  // the root itself: every shard's
   const std::string_view relative = path.substr(root.size());
   const std::string_view top = relative.substr(0, relative.find('/'));
   return StableHash(top) % static_cast<std::uint64_t>(options.shard_count) ==
@@ -91,6 +132,42 @@ std::optional<ObjectId> EnsureCollection(Store& store, const std::string& name) 
     if (!id) throw;
   }
   return id;
+}
+
+// Names this run's unseen paths in the error register and clears the entries earlier runs made for paths this run
+// saw (or found absent): the register then says exactly which paths the last ingest could not see. An unseen file
+// that already has an entry (it failed to parse earlier) keeps it: its file record's failure still stands.
+void RegisterUnseen(Store& store, const std::string& root, const std::vector<extractor::UnseenPath>& unseen,
+                    const IngestOptions& options) {
+  std::map<std::string, std::string> now_unseen;  // register key -> reason
+  for (const extractor::UnseenPath& path : unseen) {
+    std::string key = RegisterKeyOf(path);
+    if (InShard(key, root, options)) now_unseen.emplace(std::move(key), std::string(kNotSeen) + path.reason);
+  }
+  std::vector<std::string> stale;
+  store.Read([&](Session& session) {
+    constexpr std::int64_t kPage = 5000;
+    for (std::int64_t skip = 0;; skip += kPage) {
+      const std::vector<ErrorRecord> errors = session.Errors(skip, kPage);
+      for (const ErrorRecord& error : errors) {
+        const bool under_root = error.path.starts_with(root) || error.path + '/' == root;
+        if (!under_root || !InShard(error.path, root, options)) continue;
+        const auto found = now_unseen.find(error.path);
+        if (!error.reason.starts_with(kNotSeen)) {
+          if (found != now_unseen.end()) now_unseen.erase(found);  // a parse failure's entry stands
+        } else if (found == now_unseen.end()) {
+          stale.push_back(error.path);
+        }
+      }
+      if (static_cast<std::int64_t>(errors.size()) < kPage) break;
+    }
+  });
+  if (now_unseen.empty() && stale.empty()) return;
+  const std::string now = NowIsoUtc();
+  store.Write([&](Session& session) {
+    for (const auto& [path, reason] : now_unseen) session.PutError(path, reason, now);
+    for (const std::string& path : stale) session.ClearError(path);
+  });
 }
 
 }  // namespace
@@ -193,19 +270,43 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   tally();
   if (writer) writer->Flush();
   summary.unreadable_dirs = stats.unreadable_dirs;
+  summary.unseen_files = stats.unseen_files;
+  for (const extractor::UnseenPath& unseen : stats.unseen) {
+    if (summary.unseen.size() >= kMaxListedUnseen) break;
+    summary.unseen.emplace_back(RegisterKeyOf(unseen), unseen.reason);
+  }
+
+  // The mount point of an unmounted file system is an empty directory: taking it at its word would empty the
+  // catalogue. Nothing has been written yet that removes anything.
+  if (stats.files == 0 && stats.unseen.empty() && !options.allow_empty) {
+    load_previous();
+    if (previous.size() > 0) {
+      throw Error(Errc::kBadRequest, "archive root '" + root + "' is empty, but the catalogue holds " +
+                                         std::to_string(previous.size()) +
+                                         " files under it (is its file system mounted?); nothing was removed. "
+                                         "Pass --allow-empty if the archive really is empty now");
+    }
+  }
 
   // Files gone since the last ingest: records the walk did not meet, outside the directories found unchanged as a
-  // whole (whose records were never looked up). When every stored directory was met and unchanged, there are none.
+  // whole (whose records were never looked up) and outside what the walk could not see (unknown, not gone: only a
+  // file missing from a directory listed to the end has disappeared). When every stored directory was met and
+  // unchanged, there are none.
   if (previous_in || digests.MissedStored([&](std::string_view directory) {
         return HasFilesInShard(directory, root, options);
       })) {
     load_previous();
   }
+  const UnseenPaths unseen(stats.unseen, root.size());
   std::vector<FileRecord> gone;
   for (const KnownFiles::File& known : previous.files()) {
     const std::string_view path = previous.PathOf(known);
     if (!known.seen && InShard(path, root, options) && !digests.IsUnchanged(DirectoryOf(path))) {
-      gone.push_back(previous.RecordOf(known));
+      if (unseen.Covers(path)) {
+        ++summary.unknown_files;
+      } else {
+        gone.push_back(previous.RecordOf(known));
+      }
     }
   }
   // An unchanged archive needs no writer at all (nothing parsed, nothing gone): no thread, no transaction.
@@ -219,6 +320,7 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
     writer->Flush();
     writer->Finish();
   }
+  RegisterUnseen(*store, root, stats.unseen, options);
   digests.Save(*store, judged);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.files_per_second = summary.seconds > 0 ? static_cast<double>(summary.files_seen) / summary.seconds : 0;
@@ -235,6 +337,8 @@ std::string SummaryJson(const IngestSummary& summary) {
   };
   json::array failures;
   for (const auto& [path, reason] : summary.failures) failures.push_back(json::object{{"path", path}, {"reason", reason}});
+  json::array unseen;
+  for (const auto& [path, reason] : summary.unseen) unseen.push_back(json::object{{"path", path}, {"reason", reason}});
   json::object out{{"files_seen", summary.files_seen},
                    {"unchanged_files", summary.unchanged_files},
                    {"dicom_parsed", summary.dicom_parsed},
@@ -244,6 +348,9 @@ std::string SummaryJson(const IngestSummary& summary) {
                    {"duplicates", summary.duplicates},
                    {"disappeared", summary.disappeared},
                    {"unreadable_dirs", summary.unreadable_dirs},
+                   {"unseen_files", summary.unseen_files},
+                   {"unknown_files", summary.unknown_files},
+                   {"unseen", std::move(unseen)},
                    {"studies", level(summary.studies)},
                    {"series", level(summary.series)},
                    {"instances", level(summary.instances)},
@@ -267,6 +374,16 @@ void PrintSummary(const IngestSummary& s, std::ostream& out) {
   level("series", s.series);
   level("instances", s.instances);
   for (const auto& [path, reason] : s.failures) out << "  failed: " << path << ": " << reason << "\n";
+  if (s.unreadable_dirs + s.unseen_files > 0) {
+    out << "  not seen: " << s.unreadable_dirs << " directories and " << s.unseen_files
+        << " files could not be read; the " << s.unknown_files
+        << " files the catalogue holds there are kept as they were (unknown, not gone) until an ingest sees them\n";
+    for (const auto& [path, reason] : s.unseen) out << "  not seen: " << path << ": " << reason << "\n";
+    const auto listed = static_cast<std::int64_t>(s.unseen.size());
+    if (s.unreadable_dirs + s.unseen_files > listed) {
+      out << "  not seen: ... and " << s.unreadable_dirs + s.unseen_files - listed << " more (see the error register)\n";
+    }
+  }
   for (const std::string& warning : s.warnings) out << "  warning: " << warning << "\n";
   out << "  " << s.seconds << " s, " << static_cast<long long>(s.files_per_second) << " files/s\n";
 }

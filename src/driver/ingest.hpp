@@ -25,6 +25,9 @@ struct IngestOptions {
   std::size_t batch_files = 1000;
   int shard_index = 0, shard_count = 1;  // --shard i/N: this run owns patients whose directory hashes to i
   bool progress = true;                  // progress on the error stream
+  // An empty root (no file anywhere under it, nothing unseen) while the catalogue holds files under it is refused
+  // (an unmounted file system looks like that) unless this is set: then every file under it has disappeared.
+  bool allow_empty = false;
 };
 
 struct LevelCounts {
@@ -39,8 +42,14 @@ struct IngestSummary {
   std::int64_t failed = 0;      // unreadable/corrupt
   std::int64_t incomplete = 0;  // no Study/Series/SOP Instance UID
   std::int64_t duplicates = 0;  // SOP Instance UID already indexed from another file
-  std::int64_t disappeared = 0;
+  std::int64_t disappeared = 0;  // records of files positively seen to be absent (their instances removed)
+  // What the walk could not see (extractor::UnseenPath): directories it could not open or list to the end, and
+  // listed entries it could not stat. What the catalogue holds there is unknown, not gone: kept as it is, named in
+  // the error register until a run sees it again.
   std::int64_t unreadable_dirs = 0;
+  std::int64_t unseen_files = 0;
+  std::int64_t unknown_files = 0;  // file records kept unjudged because they lie at or under an unseen path
+  std::vector<std::pair<std::string, std::string>> unseen;  // the first unseen paths (directories end with '/'), why
   LevelCounts studies, series, instances;
   std::vector<std::pair<std::string, std::string>> failures;  // first failures (path, reason)
   std::vector<std::string> warnings;  // problems that lost nothing (e.g. a background checkpoint that failed)
@@ -51,8 +60,9 @@ struct IngestSummary {
 // Opens the store to ingest into (called once, on another thread, while the archive walk already starts).
 using StoreOpener = std::function<std::unique_ptr<Store>()>;
 
-// Runs one ingest. Throws Error(kBadRequest) for a bad root or profile, and what `open_store` throws (e.g.
-// kUnavailable for a locked or read-only store); per-file problems never throw (they are counted and registered).
+// Runs one ingest. Throws Error(kBadRequest) for a missing or bad root, an empty root the catalogue holds files under
+// (without allow_empty) or a bad profile, and what `open_store` throws (e.g. kUnavailable for a locked or read-only
+// store); per-file and per-directory problems never throw (they are counted and registered).
 IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& options, std::ostream& progress);
 
 // {"files_seen":..., "studies":{"inserted":...}, ...} for scripts.

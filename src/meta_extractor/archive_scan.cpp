@@ -286,6 +286,8 @@ ScanStats ScanArchive(const std::string& root, const ExtractorProvider& extracto
   }
   if (pipeline.error) std::rethrow_exception(pipeline.error);
   stats.unreadable_dirs = pipeline.walk_stats.unreadable_dirs;
+  stats.unseen_files = pipeline.walk_stats.unseen_files;
+  stats.unseen = std::move(pipeline.walk_stats.unseen);
   return stats;
 }
 

@@ -46,6 +46,8 @@ struct ScanItem {
 struct ScanStats {
   std::int64_t files = 0, parsed = 0, dicom = 0, not_dicom = 0, errors = 0, incomplete = 0, unreadable_dirs = 0;
   std::int64_t declined = 0;  // files needs_parse declined (files == parsed + declined)
+  std::int64_t unseen_files = 0;
+  std::vector<UnseenPath> unseen;  // what the walk could not see (WalkStats::unseen)
 };
 
 // Adds one parsed file with this outcome, as ScanArchive counts it (for sinks that keep live counts).

@@ -1,4 +1,5 @@
-// Recursive, sorted, symlink-free walk of an archive root using POSIX directory handles, on one or more threads.
+// Recursive, sorted, symlink-free walk of an archive root using POSIX directory handles, on one or more threads;
+// what it cannot open, list or stat is reported as unseen, never taken for absent.
 #include "meta_extractor/archive_walk.hpp"
 
 #include <dirent.h>
@@ -57,10 +58,14 @@ class Part {
     if (files_.size() >= kMaxPart) Flush(false);
   }
 
+  // Some of the directory's files are missing from its parts (its listing failed part-way, or an entry could not be
+  // stat'ed): no part is complete, so nobody judges the directory as a whole.
+  void MarkIncomplete() { incomplete_ = true; }
+
   // Hands over the files gathered so far; `last` when no more can follow. Complete = the directory in one part.
   void Flush(bool last) {
     if (files_.empty()) return;
-    DirectoryFiles part{.path = path_, .files = std::move(files_), .complete = last && !split_};
+    DirectoryFiles part{.path = path_, .files = std::move(files_), .complete = last && !split_ && !incomplete_};
     files_ = {};
     split_ = split_ || !last;
     visit_(worker_, part);
@@ -73,6 +78,7 @@ class Part {
   const std::string path_;
   std::vector<WalkEntry> files_;
   bool split_ = false;
+  bool incomplete_ = false;
 };
 
 // One worker walks depth-first in sorted order, descending into each subdirectory where it meets it. Several
@@ -89,6 +95,7 @@ class Walker {
     std::vector<WalkStats> stats(static_cast<std::size_t>(workers_));
     if (workers_ == 1) {
       Walk(0, root, root_path, stats[0]);
+      std::sort(stats[0].unseen.begin(), stats[0].unseen.end());
       return stats[0];
     }
     pending_.push_back({.parent = nullptr, .dir = std::move(root), .path = root_path, .name_at = 0});
@@ -99,10 +106,14 @@ class Walker {
     }
     if (error_) std::rethrow_exception(error_);
     WalkStats total;
-    for (const WalkStats& s : stats) {
+    for (WalkStats& s : stats) {
       total.files += s.files;
       total.unreadable_dirs += s.unreadable_dirs;
+      total.unseen_files += s.unseen_files;
+      total.unseen.insert(total.unseen.end(), std::make_move_iterator(s.unseen.begin()),
+                          std::make_move_iterator(s.unseen.end()));
     }
+    std::sort(total.unseen.begin(), total.unseen.end());
     return total;
   }
 
@@ -134,7 +145,9 @@ class Walker {
       lock.unlock();
       std::exception_ptr error;
       try {
-        if (!subdir.dir) subdir.dir = OpenSubdir(::dirfd(subdir.parent.get()), subdir.path.c_str() + subdir.name_at, stats);
+        if (!subdir.dir) {
+          subdir.dir = OpenSubdir(::dirfd(subdir.parent.get()), subdir.path, subdir.path.c_str() + subdir.name_at, stats);
+        }
         subdir.parent = nullptr;
         if (subdir.dir) Walk(worker, subdir.dir, subdir.path, stats);
       } catch (...) {
@@ -152,16 +165,45 @@ class Walker {
     changed_.notify_all();
   }
 
-  // nullptr (counted as unreadable unless it vanished or stopped being a directory since it was listed) on failure.
-  static DirHandle OpenSubdir(int parent_fd, const char* name, WalkStats& stats) {
+  static void Unseen(WalkStats& stats, const std::string& path, bool directory, std::string reason) {
+    if (directory) {
+      ++stats.unreadable_dirs;
+    } else {
+      ++stats.unseen_files;
+    }
+    stats.unseen.push_back({.path = path, .directory = directory, .reason = std::move(reason)});
+  }
+
+  // nullptr on failure, reported as unseen — also when the directory vanished (ENOENT: it was listed a moment ago,
+  // or its parent went away) or became a file or a symlink (ENOTDIR, ELOOP) since its parent was listed: this walk
+  // then knows nothing of what is under it, and the next one judges what is there (a file as a file).
+  static DirHandle OpenSubdir(int parent_fd, const std::string& path, const char* name, WalkStats& stats) {
     DirHandle dir = OpenDirAt(parent_fd, name);
-    if (!dir && errno != ENOENT && errno != ENOTDIR && errno != ELOOP) ++stats.unreadable_dirs;
+    if (!dir) {
+      const int error = errno;
+      Unseen(stats, path, true,
+             error == ENOTDIR || error == ELOOP
+                 ? "cannot open directory: it was replaced by a file or a symlink while the walk listed its parent"
+                 : std::string("cannot open directory: ") + std::strerror(error));
+    }
     return dir;
   }
 
-  static std::vector<Name> List(DIR* dir) {
+  // The directory's entries; a readdir failure (NULL with errno set: EIO, ESTALE, EOVERFLOW, ...) ends the listing
+  // early and makes the directory unseen, but the entries read so far are still walked.
+  static std::vector<Name> List(DIR* dir, const std::string& dir_path, WalkStats& stats, bool& complete) {
     std::vector<Name> names;
-    while (const dirent* ent = ::readdir(dir)) {
+    complete = true;
+    while (true) {
+      errno = 0;
+      const dirent* ent = ::readdir(dir);
+      if (ent == nullptr) {
+        if (errno != 0) {
+          complete = false;
+          Unseen(stats, dir_path, true, std::string("cannot list directory: ") + std::strerror(errno));
+        }
+        break;
+      }
       if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
       names.push_back({ent->d_name, ent->d_type});
     }
@@ -180,9 +222,11 @@ class Walker {
 
   void Walk(int worker, const DirHandle& dir, const std::string& dir_path, WalkStats& stats) {
     const int dir_fd = ::dirfd(dir.get());
-    std::vector<Name> names = List(dir.get());
+    bool complete = true;
+    std::vector<Name> names = List(dir.get(), dir_path, stats, complete);
     if (workers_ > 1) Queue(dir, dir_path, names);
     Part part(worker, dir_path, visit_);
+    if (!complete) part.MarkIncomplete();
     for (const Name& entry : names) {
       if (stopping_) return;
       if (entry.type == DT_DIR) {
@@ -191,7 +235,16 @@ class Walker {
       }
       if (entry.type != DT_REG && entry.type != DT_UNKNOWN) continue;  // links, sockets, fifos, devices: skipped
       struct stat st {};
-      if (::fstatat(dir_fd, entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished meanwhile
+      if (::fstatat(dir_fd, entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        // Listed but not stat'able: EACCES/EIO/ESTALE, or ENOENT — the file, or its directory, went away since the
+        // listing. Positively absent only to a later walk that lists the directory without it.
+        const int error = errno;
+        part.MarkIncomplete();
+        Unseen(stats, Join(dir_path, entry.name), false,
+               error == ENOENT ? "vanished while the walk listed its directory"
+                               : std::string("cannot stat: ") + std::strerror(error));
+        continue;
+      }
       if (S_ISREG(st.st_mode)) {
         ++stats.files;
         part.Add(WalkEntry{.path = Join(dir_path, entry.name), .size = st.st_size, .mtime_ns = MtimeNs(st)});
@@ -210,10 +263,11 @@ class Walker {
   // One worker keeps the sorted order across a directory's files and subdirectories: the files met so far go out
   // first (so that directory arrives in parts).
   void Descend(int worker, Part& part, int dir_fd, const std::string& name, WalkStats& stats) {
-    DirHandle sub = OpenSubdir(dir_fd, name.c_str(), stats);
+    std::string path = Join(part.path(), name);
+    DirHandle sub = OpenSubdir(dir_fd, path, name.c_str(), stats);
     if (!sub) return;
     part.Flush(false);
-    Walk(worker, sub, Join(part.path(), name), stats);
+    Walk(worker, sub, path, stats);
   }
 
   // Puts the subdirectories among `names` on the shared stack, first name on top.

@@ -43,7 +43,9 @@ constexpr Uint32 kMaxValueLength = detail::kMaxLoadedValueLength;
 
 class FileDescriptor {
  public:
-  explicit FileDescriptor(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {}
+  // O_NOFOLLOW: the walk handed over a regular file; a symlink swapped in since then is not followed out of the root.
+  explicit FileDescriptor(const std::string& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)) {}
   ~FileDescriptor() {
     if (fd_ >= 0) ::close(fd_);
   }

@@ -202,11 +202,17 @@ struct StoreOptions {
   // false: opening succeeds while the server is down (a long-running server answers /health 503 meanwhile and
   // recovers by itself); true: opening fails with kUnavailable after connect_timeout_ms.
   bool require_reachable = true;
+  // Opening fails with Error(kNotFound, "no catalogue at ...") and creates nothing unless the store already holds a
+  // catalogue (SQLite: the file exists and has meta_db's schema; MongoDB: the database has meta_db's marker). For
+  // the commands that read one (stats, serve, check, migrate --from): only ingest and migrate --to make a catalogue.
+  // A server back-end that is unreachable while require_reachable is false cannot be asked; it opens (kUnavailable
+  // meanwhile) and prepares the database as usual once the server answers.
+  bool must_exist = false;
 };
 
 // Opens the store named by a URI: "sqlite:PATH" (or a bare path) or "mongodb://..." (MongoDB's connection string;
 // the database is its path, "meta_db" when none is given). Errors: kBadRequest for a malformed URI or unknown
-// option; kUnavailable when the store cannot be opened.
+// option; kUnavailable when the store cannot be opened; kNotFound when options.must_exist and there is no catalogue.
 std::unique_ptr<Store> OpenStore(std::string_view uri, const StoreOptions& options = {});
 
 }  // namespace meta_db

@@ -189,7 +189,9 @@ TEST_F(IngestTest, MissingDicomModuleIsAClearError) {
   // The store's module stays beside it (a MongoDB store is loaded from meta_db_mongo.so): only DICOM is missing.
   const fs::path mongo_module = fs::path(MetaDbBinary()).parent_path() / "meta_db_mongo.so";
   if (fs::exists(mongo_module)) fs::copy_file(mongo_module, lonely.parent_path() / "meta_db_mongo.so");
-  const CommandResult stats = RunCommand({lonely.string(), "stats", "--db", Db()});
+  const std::string catalogue = OtherDb("made");  // stats needs a catalogue: one ingested by the complete binary
+  Ingest(Archive(), catalogue);
+  const CommandResult stats = RunCommand({lonely.string(), "stats", "--db", catalogue});
   EXPECT_EQ(stats.exit_code, 0) << stats.err;
   const CommandResult ingest = RunCommand({lonely.string(), "ingest", Archive().string(), "--db", Db(), "--quiet"});
   EXPECT_NE(ingest.exit_code, 0);

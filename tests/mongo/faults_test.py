@@ -940,6 +940,12 @@ def check_credentials(binary, archive, auth):
 
 def check_right_credentials(binary, auth):
     uri = f"mongodb://{auth.user}:{auth.password}@127.0.0.1:{auth.port}/creds?authSource=admin"
+    proc, _ = meta_db(binary, "stats", "--db", uri, timeout=WAIT)
+    require(proc.returncode == 2 and "no catalogue" in proc.stderr,
+            f"stats with the right password on a database without a catalogue: exit {proc.returncode} "
+            f"{short(proc.stderr)}")
+    with tempfile.TemporaryDirectory() as empty:  # an ingest (of an empty archive) creates the catalogue
+        meta_db_ok(binary, "ingest", empty, "--db", uri, "--quiet", timeout=WAIT)
     proc = meta_db_ok(binary, "stats", "--db", uri, timeout=WAIT)
     require(json.loads(proc.stdout).get("studies") == 0, f"stats with the right password: {proc.stdout}")
     no_password([proc.stdout, proc.stderr], "stats with the right password", auth.password)

@@ -324,6 +324,12 @@ class FakeMongo:
         with self.lock:
             return copy.deepcopy(self.data.get(f"{database}.{collection}", []))
 
+    def seed_catalogue(self, database="wiredb"):
+        """The marker an earlier ingest leaves in meta_db_info: `serve` and `stats` refuse a database without one."""
+        with self.lock:
+            self.data.setdefault(f"{database}.meta_db_info", []).append(
+                {"_id": "indexes", "version": 1, "text_index": True})
+
     def sequence(self):
         """The command sequence, one line per request, for diagnostics and the report."""
         lines = []
@@ -614,6 +620,14 @@ def run_meta_db(*args, timeout=WAIT):
     return proc
 
 
+def create_catalogue(uri):
+    """An ingest of an empty archive: the catalogue (indexes, marker) that `serve` and `stats` need, and no documents."""
+    with tempfile.TemporaryDirectory() as empty:
+        proc = run_meta_db("ingest", empty, "--db", uri, "--quiet")
+    if proc.returncode != 0:
+        raise AssertionError(f"ingest of an empty archive exited {proc.returncode}: {proc.stderr[-2000:]}")
+
+
 def ingest(uri, *extra, timeout=WAIT):
     return run_meta_db("ingest", ARCHIVE, "--db", uri, "--quiet", "--collection", "LIDC-IDRI", "--batch", "1000",
                        *extra, timeout=timeout)
@@ -858,6 +872,7 @@ class IndexCommands(WireTest):
 
 class Handshake(WireTest):
     def test_handshake_names_the_application_and_the_driver(self):
+        self.fake.seed_catalogue()
         proc = run_meta_db("stats", "--db", self.fake.uri())
         self.assertEqual(proc.returncode, 0, self.diagnose(proc))
         hellos = [doc for (_, _, name, doc) in self.fake.log if name in ("hello", "isMaster", "ismaster")]
@@ -868,6 +883,7 @@ class Handshake(WireTest):
         # An explicit appname in the URI wins.
         fake = FakeMongo()
         try:
+            fake.seed_catalogue()
             self.assertEqual(run_meta_db("stats", "--db", fake.uri(options="appname=cohort-sync")).returncode, 0)
             first = next(doc for (_, _, name, doc) in fake.log if name in ("hello", "isMaster", "ismaster"))
             self.assertEqual(first["client"]["application"]["name"], "cohort-sync")
@@ -893,6 +909,7 @@ class WriteConcern(WireTest):
         self.assert_every_write({"w": "majority"})
 
     def test_majority_by_default_in_api_writes(self):
+        create_catalogue(self.fake.uri())
         self.serve = Serve(self.fake.uri())
         status, body = self.serve.request("POST", "/researchers", {"researcher_id": "r1", "name": "Dr. Alice Lee",
                                                                    "email": "alice@example.org"})
@@ -1105,6 +1122,10 @@ class ServeQueries(WireTest):
 
 
 class ServeErrors(WireTest):
+    def setUp(self):
+        super().setUp()
+        create_catalogue(self.fake.uri())  # serve needs a catalogue (and these tests its unique indexes)
+
     def test_duplicate_key_on_api_insert_is_409(self):
         self.serve = Serve(self.fake.uri())
         # The API first checks the key itself (the fake has no such researcher), then inserts: a concurrent writer

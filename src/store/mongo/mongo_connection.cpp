@@ -260,7 +260,7 @@ std::string Connection::Ping(mongoc_client_t* client) const {
   }
 }
 
-void Connection::EnsureReady(mongoc_client_t* client) {
+void Connection::EnsureReady(mongoc_client_t* client, bool require_catalogue) {
   if (ready_.load(std::memory_order_acquire)) return;
   std::lock_guard lock(ready_mutex_);
   if (ready_.load()) return;
@@ -270,8 +270,9 @@ void Connection::EnsureReady(mongoc_client_t* client) {
   bson_append_utf8(selector.get(), "_id", 3, "indexes", 7);
   CursorPtr cursor(mongoc_collection_find_with_opts(info.get(), selector.get(), nullptr, nullptr));
   const bson_t* doc = nullptr;
-  bool current = false;
+  bool current = false, marked = false;
   while (mongoc_cursor_next(cursor.get(), &doc)) {
+    marked = true;
     bson_iter_t iter;
     if (bson_iter_init_find(&iter, doc, "version") && BSON_ITER_HOLDS_INT32(&iter) &&
         bson_iter_int32(&iter) == kIndexVersion) {
@@ -281,6 +282,12 @@ void Connection::EnsureReady(mongoc_client_t* client) {
   }
   bson_error_t error;
   if (mongoc_cursor_error(cursor.get(), &error)) ThrowUnusable(error, "unusable");
+  // Every database meta_db prepared has the marker (written after its indexes, by the first ingest or migrate).
+  if (require_catalogue && !marked) {
+    throw Error(Errc::kNotFound, "no catalogue at MongoDB " + description_ +
+                                     " (no meta_db marker in its meta_db_info collection); `meta_db ingest` or "
+                                     "`meta_db migrate --to` creates one");
+  }
   // Several processes may open a fresh database at once (shards of one ingest): every index creation is
   // idempotent, so one that loses a race (or meets a server hiccup) is tried again.
   for (int attempt = 1; !current && !options_.read_only; ++attempt) {

@@ -26,7 +26,8 @@ class Connection {
 
   // Creates the indexes once per deployment and process (kept in the database's meta_db_info, so a later process
   // only reads a marker). kUnavailable while the server does not answer; the next call tries again.
-  void EnsureReady(mongoc_client_t* client);
+  // `require_catalogue`: kNotFound ("no catalogue at ...") and nothing created when the database has no marker.
+  void EnsureReady(mongoc_client_t* client, bool require_catalogue = false);
   // Whether series._search_text has a text index (servers without text indexes fall back to a regex match).
   bool text_index() const { return text_index_.load(); }
   // Pings the server: kUnavailable (unreachable) or kBadRequest (credentials rejected), with a one-line reason.

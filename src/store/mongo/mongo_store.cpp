@@ -46,7 +46,7 @@ class MongoStore final : public Store {
 
   void Open() {
     PooledClient client(connection_.pool());
-    Prepare(client.get());
+    connection_.EnsureReady(client.get(), connection_.options().must_exist);
   }
 
  private:
@@ -62,7 +62,17 @@ class MongoStore final : public Store {
 
 std::unique_ptr<Store> OpenMongoStore(std::string_view uri, const StoreOptions& options) {
   auto store = std::make_unique<MongoStore>(uri, options);
-  if (options.require_reachable) store->Open();
+  if (options.require_reachable) {
+    store->Open();
+  } else if (options.must_exist) {
+    // A server process asks once whether there is a catalogue; a server that is down (or refuses the credentials)
+    // cannot say, and the process starts anyway, answering 503 until it can be used.
+    try {
+      store->Open();
+    } catch (const Error& error) {
+      if (error.code() != Errc::kUnavailable) throw;
+    }
+  }
   return store;
 }
 

@@ -6,6 +6,8 @@
 #include "store/sqlite/sqlite_session.hpp"
 
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -165,9 +167,29 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<Database>> idle_;
 };
 
+[[noreturn]] void ThrowNoCatalogue(const std::string& path, const std::string& why) {
+  throw Error(Errc::kNotFound, "no catalogue at " + path + " (" + why +
+                                   "); `meta_db ingest` or `meta_db migrate --to` creates one");
+}
+
+// StoreOptions::must_exist: looks without creating or writing anything (no file, no WAL switch, no schema).
+void RequireCatalogue(const std::string& path, const StoreOptions& options) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) ThrowNoCatalogue(path, std::filesystem::exists(path) ? "cannot be read" : "no such file");
+  constexpr std::string_view kMagic{"SQLite format 3\0", 16};  // the file header, https://sqlite.org/fileformat.html
+  std::string header(kMagic.size(), '\0');
+  file.read(header.data(), static_cast<std::streamsize>(header.size()));
+  if (file.gcount() == 0) ThrowNoCatalogue(path, "an empty file");
+  if (header != kMagic) ThrowNoCatalogue(path, "not an SQLite database");
+  Database probe(path, true, options.lock_wait_ms, 0);
+  auto info = probe.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta_db_info'");
+  if (!info->Step()) ThrowNoCatalogue(path, "an SQLite database without meta_db's schema");
+}
+
 }  // namespace
 
 std::unique_ptr<Store> OpenSqliteStore(const std::string& path, const StoreOptions& options) {
+  if (options.must_exist) RequireCatalogue(path, options);
   return std::make_unique<SqliteStore>(path, options);
 }
 
