@@ -1,4 +1,5 @@
 // meta_db: the one binary and composition root — parses the command line and wires modules and back-ends.
+#include "catalog/catalog.hpp"
 #include "common/error.hpp"
 #include "common/json_io.hpp"
 #include "db_api/server.hpp"
@@ -55,6 +56,18 @@ void ParseShard(const std::string& text, meta_db::driver::IngestOptions& options
   options.shard_count = std::stoi(match[2]);
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count) {
     throw Error(Errc::kBadRequest, "--shard i/N needs 0 <= i < N");
+  }
+}
+
+// A job and its researcher's jobs[] are two writes on a store without transactions: a server killed between them
+// left the list behind; it is made whole before serving. A store that is down now is left as it is.
+void RestoreResearcherJobs(meta_db::Store& store) {
+  try {
+    std::int64_t restored = 0;
+    store.Write([&](meta_db::Session& session) { restored = meta_db::catalog::RestoreResearcherJobs(session); });
+    if (restored > 0) spdlog::warn("researchers.jobs[] restored from the jobs collection for {} researchers", restored);
+  } catch (const Error& error) {
+    spdlog::warn("researchers.jobs[] not verified at start: {}", error.what());
   }
 }
 
@@ -148,6 +161,7 @@ int main(int argc, char** argv) {
       serve_store.connect_timeout_ms = 3000;  // a request, or /health, waits this long for a server that is down
       serve_store.must_exist = true;          // only ingest and migrate --to create a catalogue
       auto store = meta_db::OpenStore(db, serve_store);
+      RestoreResearcherJobs(*store);
       return meta_db::RunServer(*store, serve);
     }
     const auto progress = [&](const std::string& line) {
