@@ -33,6 +33,9 @@ else
   export META_DB_TEST_MONGO_URI
   echo "test.sh: MongoDB tests use FerretDB v1.24.2 (SQLite back-end) at $META_DB_TEST_MONGO_URI"
 fi
+# libmongoc's shared-memory counters: a killed test process leaves /dev/shm/mongoc-PID behind, and a later process with
+# that PID prints a warning that tests reading stderr would see.
+export MONGOC_DISABLE_SHM=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$BUILD_DIR"
