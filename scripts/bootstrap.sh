@@ -11,6 +11,7 @@ packages=(
   libmongoc-dev libbson-dev
   python3 python3-pydicom python3-pymongo python3-pymongo-ext python3-bson-ext python3-mockupdb
   curl wrk bc time
+  clang python3-venv
 )
 if [[ "${META_DB_WITH_BROWSER:-1}" == "1" ]]; then packages+=(chromium); fi
 
@@ -45,4 +46,11 @@ if [[ ! $go_version =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 24)); then
   echo "bootstrap.sh: warning: FerretDB v1.24.2 (the MongoDB server of the tests) needs Go >= 1.24 to build;" \
     "found ${go_version:-no Go}${go_bin:+ at $go_bin}. Install Go >= 1.24 (e.g. /usr/local/go), or run the tests" \
     "against a MongoDB of your own (META_DB_TEST_MONGO_URI=mongodb://...) or without one (META_DB_TEST_NO_MONGO=1)." >&2
+fi
+# schemathesis (PyPI, pinned) for tests/api/schemathesis_test.py, in a venv of its own over Debian's python3.
+st_version=4.32.5
+st_venv=${META_DB_ST_VENV:-$HOME/.cache/meta_db/schemathesis-$st_version}
+if [[ ! -x $st_venv/bin/schemathesis ]]; then
+  /usr/bin/python3 -m venv --system-site-packages "$st_venv"  # Debian's python: its pymongo is the one seen
+  "$st_venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$st_version"
 fi

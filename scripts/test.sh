@@ -38,5 +38,20 @@ fi
 export MONGOC_DISABLE_SHM=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$BUILD_DIR"
-ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+status=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@") || status=$?
+# Bounded fuzzing (tests/fuzz): the libFuzzer targets in a clang build of their own, META_DB_FUZZ_SECONDS (20) each,
+# two at a time. Runs when no ctest selection was given, unless META_DB_TEST_FUZZ=0 (META_DB_TEST_FUZZ=1 forces it).
+if [[ ${META_DB_TEST_FUZZ:-$(($# == 0))} == 1 ]]; then
+  fuzz_build=${FUZZ_BUILD_DIR:-build-fuzz}
+  generator=()
+  command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+  if [[ ! -f $fuzz_build/CMakeCache.txt ]]; then
+    cmake -S . -B "$fuzz_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+      -DMETA_DB_FUZZ=ON -DMETA_DB_FUZZ_SECONDS="${META_DB_FUZZ_SECONDS:-20}" ${CMAKE_ARGS:-}
+  fi
+  cmake --build "$fuzz_build" -j"$(nproc)" --target meta_db_fuzzers
+  (cd "$fuzz_build" && META_DB_BIN="$repo/$BUILD_DIR/meta_db" ctest -L fuzz --output-on-failure -j"$(nproc)") \
+    || status=$?
+fi
+exit "$status"

@@ -214,9 +214,9 @@ bool RefreshStudy(CatalogSession& session, const ObjectId& study_id, const std::
 
 Document Create(CatalogSession& session, Kind kind, Document doc) {
   if (const auto* id = doc.if_contains("_id")) {
-    if (!id->is_string() || !ObjectId::IsValid(id->as_string())) {
-      throw Error(Errc::kUnprocessable, "'_id' must be a 24-hex ObjectId", json::object{{"field", "_id"}});
-    }
+    const std::optional<ObjectId> parsed = id->is_string() ? ObjectId::Parse(id->as_string()) : std::nullopt;
+    if (!parsed) throw Error(Errc::kUnprocessable, "'_id' must be a 24-hex ObjectId", json::object{{"field", "_id"}});
+    doc["_id"] = parsed->ToHex();  // the canonical (lower-case) form every look-up by id uses
   } else {  // _id leads the document, as MongoDB shows it
     Document with_id;
     with_id.reserve(doc.size() + 8);
@@ -243,7 +243,9 @@ Document Create(CatalogSession& session, Kind kind, Document doc) {
   session.Insert(kind, doc);
   if (kind == Kind::kSeries) RefreshStudy(session, *parent);
   if (kind == Kind::kInstances) RefreshSeries(session, *parent);
-  return *session.Get(kind, IdOf(doc));
+  std::optional<Document> stored = session.Get(kind, IdOf(doc));
+  if (!stored) throw Error(Errc::kInternal, Name(kind) + " " + IdOf(doc).ToHex() + " not found after its insert");
+  return std::move(*stored);
 }
 
 Document Patch(CatalogSession& session, Kind kind, const ObjectId& id, const Document& patch) {

@@ -2,6 +2,7 @@
 #include "db_api/http.hpp"
 
 #include "common/json_io.hpp"
+#include "common/utf8.hpp"
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -38,6 +39,10 @@ void ParseTarget(std::string_view target, Request& request) {
   for (auto param : url.params()) {
     request.query.emplace_back(param.key, param.has_value ? param.value : std::string());
   }
+  // Decoded text goes into filters, stored documents and the messages of error answers: all JSON, so all UTF-8.
+  bool utf8 = IsValidUtf8(request.path);
+  for (const auto& [key, value] : request.query) utf8 = utf8 && IsValidUtf8(key) && IsValidUtf8(value);
+  if (!utf8) throw Error(Errc::kBadRequest, "malformed request target: percent-decodes to invalid UTF-8");
 }
 
 }  // namespace meta_db::db_api

@@ -211,9 +211,24 @@ void ValidateCase(const boost::json::value& value, std::string_view field) {
   if (!item.contains("case_id")) Fail(std::string(field) + ".case_id", "is required");
 }
 
+// Field names with a NUL byte, at any depth: MongoDB cannot store them (BSON names are C strings), so neither store
+// accepts them.
+void CheckNoNulInNames(std::string_view field, const boost::json::value& value) {
+  if (const auto* object = value.if_object()) {
+    for (const auto& [key, child] : *object) {
+      if (key.find('\0') != boost::json::string_view::npos) Fail(field, "has a field name with a NUL byte");
+      CheckNoNulInNames(field, child);
+    }
+  } else if (const auto* array = value.if_array()) {
+    for (const auto& child : *array) CheckNoNulInNames(field, child);
+  }
+}
+
 boost::json::object ValidateBody(Kind kind, Mode mode, const boost::json::object& body) {
   boost::json::object doc;
   for (const auto& [key, value] : body) {
+    if (key.find('\0') != boost::json::string_view::npos) Fail(key, "is not a valid field name (a NUL byte)");
+    CheckNoNulInNames(key, value);
     const FieldSpec* spec = FindSpec(kind, key);
     if (spec == nullptr) {
       if (!IsOpenSchema(kind)) Fail(key, "is not a field of " + std::string(CollectionName(kind)));

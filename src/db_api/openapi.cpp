@@ -72,9 +72,10 @@ boost::json::object Operation(const Route& route) {
     op["requestBody"] = boost::json::object{{"required", true}, {"content", JsonContent(Ref(route.request_schema))}};
   }
   boost::json::object ok{{"description", "success"}};
+  // An empty success_content_type is a body-less answer (204): it documents no content.
   if (!route.response_schema.empty()) {
     ok["content"] = JsonContent(Ref(route.response_schema));
-  } else if (route.success_content_type != "application/json") {
+  } else if (!route.success_content_type.empty() && route.success_content_type != "application/json") {
     ok["content"] = boost::json::object{{route.success_content_type, boost::json::object{}}};
   }
   boost::json::object responses;

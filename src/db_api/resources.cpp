@@ -29,7 +29,8 @@ void InheritFromStudy(Session& session, boost::json::object& series) {
   }
 }
 
-// Removes a deleted collection's id from every study's and series' collection_ids (no dangling tags).
+// Removes a deleted collection's id from every study's and series' collection_ids and every job's collection_id
+// (no dangling references).
 void Untag(Session& session, const ObjectId& collection) {
   const std::string hex = collection.ToHex();
   for (Kind kind : {Kind::kStudies, Kind::kSeries}) {
@@ -46,6 +47,18 @@ void Untag(Session& session, const ObjectId& collection) {
         }
         catalog::Patch(session, kind, *ObjectId::Parse(doc.at("_id").as_string()), {{"collection_ids", kept}});
       }
+    }
+  }
+  // Jobs drop their collection_id too (as `meta_db check --repair` does): none may name a deleted collection.
+  query::Query jobs = MakeQuery({{"collection_id", hex}});
+  jobs.projection = query::Projection{true, {"collection_id"}};
+  jobs.count_total = false;
+  jobs.limit = query::kMaxLimit;
+  for (FindResult page = session.Find(Kind::kJobs, jobs); !page.results.empty();
+       page = session.Find(Kind::kJobs, jobs)) {
+    for (const Document& doc : page.results) {
+      const ObjectId id = *ObjectId::Parse(doc.at("_id").as_string());
+      catalog::Patch(session, Kind::kJobs, id, {{"collection_id", nullptr}});
     }
   }
 }

@@ -1,6 +1,8 @@
 // Route matching, strict parameter checks and the exception-to-response boundary.
 #include "db_api/router.hpp"
 
+#include "common/utf8.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -48,8 +50,9 @@ void CheckRequest(const Route& route, const Request& request) {
     std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
     while (!type.empty() && type.back() == ' ') type.pop_back();
     if (type != "application/json") {
+      const std::string given = request.Header("content-type");  // echoed in JSON: only when UTF-8
       throw Error(Errc::kUnsupportedMediaType, "request body must be application/json",
-                  boost::json::object{{"content_type", request.Header("content-type")}});
+                  boost::json::object{{"content_type", IsValidUtf8(given) ? given : "(not UTF-8)"}});
     }
   }
 }

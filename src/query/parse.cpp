@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <array>
+#include <optional>
 #include <utility>
 
 namespace meta_db::query {
@@ -40,6 +41,40 @@ std::vector<std::string> SplitPath(std::string_view path, std::string_view where
     start = dot + 1;
   }
   return parts;
+}
+
+// The code point at the start (or end) of a UTF-8 string; nullopt when empty or not UTF-8 there.
+std::optional<char32_t> EdgeCodePoint(std::string_view s, bool last) {
+  if (s.empty()) return std::nullopt;
+  std::size_t at = 0;
+  if (last) {
+    at = s.size() - 1;
+    while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+  }
+  const auto lead = static_cast<unsigned char>(s[at]);
+  const std::size_t n = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+  if (at + n > s.size()) return std::nullopt;
+  char32_t cp = n == 1 ? lead : lead & (0x7F >> n);
+  for (std::size_t i = 1; i < n; ++i) cp = (cp << 6) | (static_cast<unsigned char>(s[at + i]) & 0x3F);
+  return cp;
+}
+
+// Unicode White_Space (as Go's unicode.IsSpace, which FerretDB applies to sort and projection paths).
+bool IsWhiteSpace(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// Sort and projection paths: no component may begin or end with white space. No stored field has such a name,
+// and MongoDB-compatible servers differ on them (FerretDB fails the whole find), so they are a 400 up front.
+void RejectSurroundingSpace(std::string_view path, const std::vector<std::string>& parts) {
+  for (const std::string& part : parts) {
+    for (const bool last : {false, true}) {
+      if (const auto cp = EdgeCodePoint(part, last); cp && IsWhiteSpace(*cp)) {
+        Reject(path, "path components may not begin or end with white space");
+      }
+    }
+  }
 }
 
 // Nesting of a JSON value, measured without recursion so hostile depth cannot exhaust the stack.
@@ -276,7 +311,7 @@ std::shared_ptr<const Filter> ParseFilter(const json::value& filter) {
 std::vector<SortKey> ParseSort(const json::value& sort) {
   std::vector<SortKey> keys;
   auto add = [&keys](std::string_view path, const json::value& dir) {
-    SplitPath(path, "sort");
+    RejectSurroundingSpace(path, SplitPath(path, "sort"));
     const auto d = AsInteger(dir);
     if (!d || (*d != 1 && *d != -1)) Reject(path, "sort direction must be 1 or -1");
     keys.push_back({std::string(path), static_cast<int>(*d)});
@@ -327,7 +362,7 @@ Projection ParseProjection(const json::value& projection) {
       p.exclude_id = !on;
       continue;
     }
-    SplitPath(kv.key(), "projection");
+    RejectSurroundingSpace(kv.key(), SplitPath(kv.key(), "projection"));
     if (mode && *mode != on) Reject(kv.key(), "projection cannot mix inclusion and exclusion");
     mode = on;
     p.paths.emplace_back(kv.key());

@@ -100,5 +100,15 @@ TEST(Matcher, FilterLimits) {
   EXPECT_THROW(ParseFilter(json::object{{"a", json::object{{"$in", big}}}}), Error);
 }
 
+// schemathesis on FerretDB: a sort key ending in U+0085 made the whole find fail (a 500).
+TEST(Parser, SortAndProjectionPathsWithSurroundingWhiteSpaceAreRejected) {
+  for (const char* path : {" a", "a ", "a.\xC2\x85" "b", "b\xE3\x80\x80", "\ta"}) {
+    EXPECT_THROW(ParseSort(json::object{{path, 1}}), Error) << path;
+    EXPECT_THROW(ParseProjection(json::object{{path, 1}}), Error) << path;
+  }
+  EXPECT_EQ(ParseSort(json::object{{"a b.c\xC2\x85" "d", -1}}).size(), 1u);  // inside a component: allowed
+  EXPECT_EQ(ParseProjection(json::object{{"a b", 1}}).paths.size(), 1u);
+}
+
 }  // namespace
 }  // namespace meta_db::query

@@ -2,6 +2,7 @@
 #include "store/mongo/mongo_codec.hpp"
 
 #include "common/clock.hpp"
+#include "common/error.hpp"
 #include "model/schema.hpp"
 
 #include <boost/json/array.hpp>
@@ -34,6 +35,12 @@ std::optional<std::chrono::system_clock::time_point> DateOf(std::string_view tex
 }
 
 void Append(bson_t* out, std::string_view key, const json::value& value, std::string_view path, bool filter) {
+  // BSON keys are C strings (bsonspec.org: e_name is a cstring): libbson would refuse the key and abort the process at
+  // the end of a sub-document it never began.
+  if (key.find('\0') != std::string_view::npos) {
+    throw Error(Errc::kUnprocessable, "a field name with a NUL byte cannot be stored in MongoDB",
+                json::object{{"field", std::string(path)}});
+  }
   switch (value.kind()) {
     case json::kind::null: bson_append_null(out, key.data(), KeyLength(key)); return;
     case json::kind::bool_: bson_append_bool(out, key.data(), KeyLength(key), value.get_bool()); return;

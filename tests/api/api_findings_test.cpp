@@ -1,0 +1,78 @@
+// Bugs the fuzzers and schemathesis found in the API, each a test named after what broke, run in process on the
+// route table over a store of the back-end under test (SQLite, and MongoDB with META_DB_TEST_MONGO_URI).
+#include "db_api/api.hpp"
+#include "db_api/router.hpp"
+#include "store/store.hpp"
+#include "test_support.hpp"
+
+#include "common/json_io.hpp"
+
+#include <gtest/gtest.h>
+
+namespace meta_db::db_api {
+namespace {
+
+class ApiFindings : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    META_DB_REQUIRE_TEST_BACKEND();
+    db_ = std::make_unique<meta_db::testing::TestDatabase>("findings");
+    store_ = OpenStore(db_->uri());
+    ctx_ = std::make_unique<ApiContext>(*store_, "", "");
+    router_ = std::make_unique<Router>(BuildRoutes(*ctx_));
+  }
+
+  Response Call(const std::string& method, const std::string& path, const std::string& body = "") {
+    Request request;
+    request.method = method;
+    request.path = path;
+    if (!body.empty()) request.headers["content-type"] = "application/json";
+    request.body = body;
+    return router_->Dispatch(request, nullptr);
+  }
+
+  std::unique_ptr<meta_db::testing::TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ApiContext> ctx_;
+  std::unique_ptr<Router> router_;
+};
+
+// The server crashed (a read of an empty optional): the id was stored as sent, and read back in lower case.
+TEST_F(ApiFindings, CreateWithAnUpperCaseIdStoresTheCanonicalId) {
+  const Response created = Call("POST", "/studies", R"({"_id":"C6727EF075A730EF1CC07DC8","study_instance_uid":"9.9"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(ParseJson(created.body).at("_id"), "c6727ef075a730ef1cc07dc8");
+  const Response got = Call("GET", "/studies/C6727EF075A730EF1CC07DC8");
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(ParseJson(got.body).at("study_instance_uid"), "9.9");
+}
+
+// `meta_db check` found jobs naming a collection DELETE /collections/{id} had removed.
+TEST_F(ApiFindings, DeletingACollectionClearsTheCollectionIdOfItsJobs) {
+  const Response collection = Call("POST", "/collections", R"({"name":"cohort"})");
+  ASSERT_EQ(collection.status, 201) << collection.body;
+  const std::string collection_id(ParseJson(collection.body).at("_id").as_string());
+  const Response job = Call("POST", "/jobs", R"({"researcher_id":"r1","name":"j","collection_id":")" +
+                                                 collection_id + R"("})");
+  ASSERT_EQ(job.status, 201) << job.body;
+  const std::string job_id(ParseJson(job.body).at("_id").as_string());
+  ASSERT_EQ(Call("DELETE", "/collections/" + collection_id).status, 204);
+  const Response after = Call("GET", "/jobs/" + job_id);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_FALSE(ParseJson(after.body).as_object().contains("collection_id")) << after.body;
+}
+
+// schemathesis on FerretDB: a field name with a NUL byte made libbson abort the server process.
+TEST_F(ApiFindings, FieldNamesWithANulByteAreRejectedAtAnyDepth) {
+  for (const char* body : {R"({"study_instance_uid":"9.8","a\u0000b":1})",
+                           R"({"study_instance_uid":"9.8","metadata":{"Seq":[{"x\u0000":1}]}})"}) {
+    const Response response = Call("POST", "/studies", body);
+    EXPECT_EQ(response.status, 422) << body << " -> " << response.body;
+  }
+  const Response list = Call("GET", "/studies");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(ParseJson(list.body).at("total"), 0) << list.body;
+}
+
+}  // namespace
+}  // namespace meta_db::db_api

@@ -1,0 +1,78 @@
+"""Schemathesis hooks of schemathesis_test.py: the catalogue must be unchanged by every rejected (4xx) write.
+
+Before each non-GET request the whole stored catalogue (and ingest ledger) is read; after it, if the answer was a
+4xx, it is read again and must be identical. Violations are appended to $META_DB_ST_VIOLATIONS (JSON lines) and
+raised by the check `catalogue_unchanged_by_rejection`. The catalogue is read behind the server's back: SQLite
+through a read-only connection, MongoDB (FerretDB) through pymongo."""
+import json
+import os
+import sqlite3
+
+import schemathesis
+
+DB_URI = os.environ["META_DB_ST_DB"]
+VIOLATIONS = os.environ["META_DB_ST_VIOLATIONS"]
+_state = {"before": None, "flagged": {}}
+
+
+def _dump_sqlite(path):
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE '%fts%' ORDER BY name")]
+        # Some tables are WITHOUT ROWID: order the rows here.
+        return {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+
+
+def _dump_mongo(uri):
+    import pymongo  # Debian's python3-pymongo (the venv sees system packages)
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        db = client.get_default_database()
+        return {name: list(db[name].find({}).sort("_id", 1)) for name in sorted(db.list_collection_names())}
+    finally:
+        client.close()
+
+
+def _dump():
+    if DB_URI.startswith("mongodb://"):
+        return _dump_mongo(DB_URI)
+    return _dump_sqlite(DB_URI[len("sqlite:"):] if DB_URI.startswith("sqlite:") else DB_URI)
+
+
+def _differences(before, after):
+    out = []
+    for table in sorted(set(before) | set(after)):
+        b, a = before.get(table, []), after.get(table, [])
+        if b != a:
+            out.append(f"{table}: {len(b)} -> {len(a)} rows" if len(a) != len(b) else f"{table}: rows changed")
+    return out
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    _state["before"] = _dump() if case.method.upper() != "GET" else None
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    before, _state["before"] = _state["before"], None
+    if before is None or not 400 <= response.status_code < 500:
+        return
+    changed = _differences(before, _dump())
+    if changed:
+        message = f"{case.method} {case.formatted_path} answered {response.status_code} but changed " + \
+                  "; ".join(changed)
+        _state["flagged"][id(response)] = message
+        with open(VIOLATIONS, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"request": f"{case.method} {case.formatted_path}",
+                                  "status": response.status_code, "changed": changed}) + "\n")
+
+
+@schemathesis.check
+def catalogue_unchanged_by_rejection(ctx, response, case):
+    """A 4xx answer to a write left the stored catalogue exactly as it was."""
+    message = _state["flagged"].get(id(response))
+    if message:
+        raise AssertionError(message)
+    return True
