@@ -5,7 +5,8 @@
 # Usage (see docker-compose.yml for the MongoDB set-up):
 #   docker build -t meta_db .
 #   docker run --init -p 127.0.0.1:8000:8000 -v /usr/local/share/LIDC-IDRI-DICOM:/usr/local/share/LIDC-IDRI-DICOM:ro \
-#              -v meta_db_data:/data meta_db            # ingest (a generated demo archive if none is mounted), serve
+#              -v meta_db_data:/data -e META_DB_ADMIN_TOKEN meta_db   # ingest (a demo archive if none is mounted), serve
+#   (the server refuses to listen beyond loopback without META_DB_ADMIN_TOKEN: docs/security.md)
 #   docker run --rm -v meta_db_data:/data meta_db stats  # any other first argument is a meta_db sub-command
 # The container listens on all its interfaces (port publishing needs it); publish it on 127.0.0.1 as above.
 
@@ -30,10 +31,12 @@ FROM debian:bookworm-slim AS runtime
 #   libmongoc-1.0-0 libbson-1.0-0   the MongoDB back-end, loaded by the MongoDB module (brings libsasl2-2, libssl3,
 #                       libsnappy1v5, libzstd1, libicu72, libmongocrypt0)
 #   ca-certificates     TLS to a MongoDB server (tls=true, mongodb+srv://)
+#   libsodium23         API token hashes (the server refuses to bind beyond loopback without META_DB_ADMIN_TOKEN)
 # No curl: the HEALTHCHECK below speaks HTTP with bash alone.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libdcmtk17 libboost-json1.81.0 libboost-container1.81.0 libmongoc-1.0-0 libbson-1.0-0 ca-certificates \
+      libdcmtk17 libboost-json1.81.0 libboost-container1.81.0 libmongoc-1.0-0 libbson-1.0-0 libsodium23 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 meta_db \
  && useradd --uid 10001 --gid meta_db --home-dir /data --no-create-home --shell /usr/sbin/nologin meta_db \

@@ -19,7 +19,7 @@ export default defineConfig({
     proxy: process.env.META_DB_API
       ? Object.fromEntries(
           ['/stats', '/fields', '/studies', '/series', '/instances', '/query', '/collections',
-           '/researchers', '/jobs', '/errors', '/health'].map((p) => [p, process.env.META_DB_API!]),
+           '/researchers', '/jobs', '/errors', '/health', '/auth', '/audit'].map((p) => [p, process.env.META_DB_API!]),
         )
       : undefined,
   },

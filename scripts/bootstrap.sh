@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev sqlite3 libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libmongoc-dev libbson-dev
+  libsodium-dev
   python3 python3-pydicom python3-pymongo python3-pymongo-ext python3-bson-ext python3-mockupdb
   curl wrk bc time
   clang python3-venv

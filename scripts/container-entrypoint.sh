@@ -4,7 +4,7 @@
 #   ingest [ARGS...]  ingest only; ARGS go to `meta_db ingest` (a first ARG not starting with - is the archive)
 #   serve [ARGS...]   serve only; ARGS go to `meta_db serve`
 #   anything else     run as a meta_db sub-command: `stats`, `extract ARCHIVE`, `synth ...`, `--help`
-# Knobs: META_DB_URI (read by meta_db itself), META_DB_ARCHIVE, META_DB_DEMO_ARCHIVE, META_DB_DEMO_PATIENTS,
+# Knobs: META_DB_URI and META_DB_ADMIN_TOKEN (read by meta_db itself; serving beyond loopback needs the token), META_DB_ARCHIVE, META_DB_DEMO_ARCHIVE, META_DB_DEMO_PATIENTS,
 # META_DB_DEMO_FULL, META_DB_COLLECTION, META_DB_PROFILE (a --profile DIR), META_DB_HOST, META_DB_PORT,
 # META_DB_WEB_ROOT.
 set -euo pipefail

@@ -2,6 +2,8 @@
 #include "catalog/catalog.hpp"
 #include "common/error.hpp"
 #include "common/json_io.hpp"
+#include "db_api/audit.hpp"
+#include "db_api/auth.hpp"
 #include "db_api/server.hpp"
 #include "driver/check.hpp"
 #include "driver/extract_command.hpp"
@@ -42,6 +44,17 @@ int ExitCodeOf(const Error& error) {
 }
 
 constexpr const char* kDbHelp = "Database URI: sqlite:PATH or mongodb://HOST[:PORT]/DATABASE[?OPTIONS] (env META_DB_URI)";
+
+// Records a command's run in the audit log; a failure to do so is reported, and the run's own result stands
+// (its writes are done: the exit code keeps saying how they went).
+void AuditRun(meta_db::Store& store, std::string action, std::string target, int exit_code, std::int64_t documents,
+              std::string detail) {
+  try {
+    meta_db::db_api::AuditCommand(store, std::move(action), std::move(target), exit_code, documents, std::move(detail));
+  } catch (const std::exception& error) {
+    std::cerr << "meta_db: warning: the run was not recorded in the audit log: " << error.what() << "\n";
+  }
+}
 
 std::string DefaultDb() {
   const char* env = std::getenv("META_DB_URI");
@@ -116,6 +129,23 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)")->capture_default_str();
   serve_cmd->add_option("--threads", serve.threads, "Worker threads (0 = all cores)");
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the built dashboard");
+  // Access control (docs/security.md): the admin token, anonymous reads, rate limit, CORS.
+  std::string admin_token_file;
+  serve_cmd->add_option("--admin-token-file", admin_token_file,
+                        "File whose first line is the admin token (else env META_DB_ADMIN_TOKEN); with one, every "
+                        "request needs Authorization: Bearer <token>");
+  serve_cmd->add_flag("--public-read", serve.security.public_read,
+                      "With an admin token: read-only endpoints answer without a token");
+  serve_cmd->add_option("--rate-limit", serve.security.rate_per_second,
+                        "Requests per second per token (per client address without one); 0 = no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  serve_cmd->add_option("--rate-burst", serve.security.rate_burst, "Burst size of the rate limit")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e6));
+  serve_cmd->add_option("--cors-origin", serve.security.cors_origins,
+                        "Allow this browser origin (exact, e.g. http://localhost:5173; repeatable); CORS is off "
+                        "without one");
   meta_db::StoreOptions serve_store;
   serve_cmd->add_option("--query-budget-ms", serve_store.query_budget_ms,
                         "Interrupt a query after this long (answered 504)")
@@ -152,10 +182,23 @@ int main(int argc, char** argv) {
       const auto summary = meta_db::driver::RunIngest([&] { return meta_db::OpenStore(db, store_options); }, ingest,
                                                       std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);
-      std::cout << meta_db::driver::SummaryJson(summary) << "\n";
+      const std::string summary_json = meta_db::driver::SummaryJson(summary);
+      std::cout << summary_json << "\n";
+      try {
+        AuditRun(*meta_db::OpenStore(db), "ingest", ingest.archive, 0, summary.files_seen, summary_json.substr(0, 2000));
+      } catch (const std::exception& error) {
+        std::cerr << "meta_db: warning: the run was not recorded in the audit log: " << error.what() << "\n";
+      }
       return 0;
     }
     if (*serve_cmd) {
+      serve.security.admin_token = meta_db::db_api::LoadAdminToken(admin_token_file);
+      meta_db::db_api::CheckBindPolicy(serve.host, serve.security);
+      for (const std::string& origin : serve.security.cors_origins) {
+        if (!origin.starts_with("http://") && !origin.starts_with("https://")) {
+          throw Error(Errc::kBadRequest, "--cors-origin must be an origin such as http://localhost:5173");
+        }
+      }
       // A server process starts while its database is down, answers /health 503 and recovers by itself.
       serve_store.require_reachable = false;
       serve_store.connect_timeout_ms = 3000;  // a request, or /health, waits this long for a server that is down
@@ -175,6 +218,11 @@ int main(int argc, char** argv) {
       auto store = meta_db::OpenStore(db, pass_options);
       const auto report = meta_db::driver::Check(*store, repair, progress);
       if (!quiet) std::cerr << "\n";
+      if (repair) {
+        AuditRun(*store, "check", meta_db::db_api::RedactUri(db), report.violations.empty() ? 0 : 1, report.documents,
+                                      std::to_string(report.violations.size()) + " violations, " +
+                                          std::to_string(report.repaired) + " repaired");
+      }
       std::cout << boost::json::serialize(report.ToJson(1000)) << "\n";
       if (report.violations.empty()) return 0;
       if (!repair) return kExitFailure;
@@ -193,6 +241,10 @@ int main(int argc, char** argv) {
       auto to = meta_db::OpenStore(migrate_to, target_options);
       const auto summary = meta_db::driver::Migrate(*from, *to, progress);
       if (!quiet) std::cerr << "\n";
+      AuditRun(*to, "migrate",
+                                    meta_db::db_api::RedactUri(migrate_from) + " -> " + meta_db::db_api::RedactUri(migrate_to), 0, summary.written,
+                                    std::to_string(summary.documents) + " documents, " +
+                                        std::to_string(summary.written) + " written");
       std::cout << boost::json::serialize(boost::json::object{{"documents", summary.documents},
                                                               {"written", summary.written},
                                                               {"unchanged", summary.unchanged},

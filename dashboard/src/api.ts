@@ -1,5 +1,6 @@
 // API client and tolerant adapters for the meta_db REST API (same origin, root paths).
 // Everything here is DOM-free so it can be unit-tested under node.
+import { authHeaders, getToken } from './auth';
 
 export type Doc = Record<string, unknown>;
 
@@ -72,15 +73,29 @@ export function errorFromBody(status: number, statusText: string, body: unknown)
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
+let unauthorizedHandler: ((error: ApiError) => void) | null = null;
+/** Called on every 401 (the token is missing, wrong or revoked): the dashboard shows its sign-in. */
+export function onUnauthorized(handler: ((error: ApiError) => void) | null): void {
+  unauthorizedHandler = handler;
+}
+
 export class Api {
-  constructor(private fetchImpl: FetchLike = (i, init) => fetch(i, init), private base = '') {}
+  constructor(
+    private fetchImpl: FetchLike = (i, init) => fetch(i, init),
+    private base = '',
+    private token: () => string = () => getToken(),
+  ) {}
 
   async request<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchImpl(this.base + path, {
         method,
-        headers: body !== undefined ? { 'Content-Type': 'application/json', Accept: 'application/json' } : { Accept: 'application/json' },
+        headers: {
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          Accept: 'application/json',
+          ...authHeaders(this.token()),
+        },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal,
       });
@@ -97,7 +112,11 @@ export class Api {
         parsed = text;
       }
     }
-    if (!res.ok) throw errorFromBody(res.status, res.statusText, parsed);
+    if (!res.ok) {
+      const error = errorFromBody(res.status, res.statusText, parsed);
+      if (res.status === 401) unauthorizedHandler?.(error);
+      throw error;
+    }
     if (typeof parsed === 'string') throw new ApiError(res.status, 'bad_response', 'Server answered with non-JSON content');
     return parsed as T;
   }

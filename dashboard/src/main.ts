@@ -1,7 +1,9 @@
 import './style.css';
 import { h, clear } from './dom';
 import { setNavigate } from './ui';
-import { api } from './api';
+import { api, onUnauthorized } from './api';
+import { clearToken, describeIdentity, getToken, type Identity } from './auth';
+import { renderSignIn, whoAmI } from './pages/signin';
 import { renderOverview } from './pages/overview';
 import { renderStudies, renderSeries } from './pages/lists';
 import { renderStudyDetail, renderSeriesDetail } from './pages/detail';
@@ -62,6 +64,10 @@ const app = document.getElementById('app')!;
 const main = h('main', { id: 'main', tabindex: -1 });
 const navLinks = new Map<string, HTMLAnchorElement>();
 const health = h('div', { class: 'health', 'aria-live': 'polite' }, '');
+const identity = h('div', { class: 'identity small', 'data-testid': 'identity' }, '');
+// The sign-in replaces the whole shell while shown, so late answers of the pages underneath stay out of sight.
+const signIn = h('section', { class: 'signin', hidden: true, 'aria-label': 'Sign in', 'data-testid': 'signin' });
+let shell: HTMLElement | null = null;
 
 function layout() {
   const nav = h(
@@ -81,12 +87,44 @@ function layout() {
       'div',
       { class: 'side-foot' },
       health,
+      identity,
       h('a', { href: '/docs', class: 'small' }, 'API docs ↗'),
       h('p', { class: 'small muted kbd-help' }, h('kbd', null, '/'), ' search · ', h('kbd', null, 'g'), ' ', h('kbd', null, 's'), ' studies · ', h('kbd', null, 'n'), '/', h('kbd', null, 'p'), ' page · ', h('kbd', null, '?'), ' help'),
     ),
   );
-  app.append(h('div', { class: 'shell' }, nav, main));
+  shell = h('div', { class: 'shell' }, nav, main);
+  app.append(shell, signIn);
 }
+
+function showIdentity(who: Identity) {
+  clear(identity);
+  identity.append(h('span', null, who.role === 'local' ? 'Local user (no token needed)' : `Signed in: ${describeIdentity(who)}`));
+  if (getToken()) {
+    identity.append(
+      ' ',
+      h(
+        'button',
+        { class: 'btn small', type: 'button', 'data-testid': 'signout', onclick: () => { clearToken(); showSignIn('Signed out.'); } },
+        'Sign out',
+      ),
+    );
+  }
+}
+
+function showSignIn(message: string) {
+  if (!signIn.hidden) return; // already asking (several requests may fail at once)
+  current?.abort();
+  if (shell) shell.hidden = true;
+  signIn.hidden = false;
+  renderSignIn(signIn, message, (who) => {
+    signIn.hidden = true;
+    clear(signIn);
+    if (shell) shell.hidden = false;
+    showIdentity(who);
+    void render();
+  });
+}
+onUnauthorized(() => showSignIn(getToken() ? 'The server no longer accepts this token: sign in again.' : 'This server needs an API token.'));
 
 let current: AbortController | null = null;
 
@@ -212,7 +250,15 @@ function showHelp() {
 }
 
 layout();
-void render();
+// Who am I? A 401 here opens the sign-in (through onUnauthorized) before any page is drawn.
+whoAmI()
+  .then((who) => {
+    showIdentity(who);
+    void render();
+  })
+  .catch((e) => {
+    if ((e as { status?: number })?.status !== 401) void render(); // an older server without /auth/whoami
+  });
 api
   .get<Record<string, unknown>>('/health')
   .then((hh) => {

@@ -22,6 +22,7 @@ constexpr CodeInfo Info(Errc code) {
     case Errc::kPayloadTooLarge: return {413, "payload_too_large"};
     case Errc::kUnsupportedMediaType: return {415, "unsupported_media_type"};
     case Errc::kUnprocessable: return {422, "unprocessable_entity"};
+    case Errc::kTooManyRequests: return {429, "too_many_requests"};
     case Errc::kInternal: return {500, "internal_error"};
     case Errc::kUnavailable: return {503, "unavailable"};
     case Errc::kTimeout: return {504, "timeout"};

@@ -19,6 +19,7 @@ enum class Errc {
   kPayloadTooLarge,       // 413
   kUnsupportedMediaType,  // 415
   kUnprocessable,         // 422: well-formed but wrong types / missing fields
+  kTooManyRequests,       // 429: a rate limit (Retry-After says when to come back)
   kInternal,              // 500
   kUnavailable,           // 503: store locked or busy
   kTimeout,               // 504: query budget exceeded

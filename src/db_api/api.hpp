@@ -78,6 +78,13 @@ Response FieldsOf(ApiContext& ctx, const Request& request);
 Response Stats(ApiContext& ctx, const Request& request);
 Response ErrorsList(ApiContext& ctx, const Request& request);
 
+// Access control (auth_routes.cpp): researchers' API tokens, the caller's identity, the audit log.
+Response CreateToken(ApiContext& ctx, const Request& request);
+Response ListTokens(ApiContext& ctx, const Request& request);
+Response RevokeToken(ApiContext& ctx, const Request& request);
+Response WhoAmI(ApiContext& ctx, const Request& request);
+Response ListAudit(ApiContext& ctx, const Request& request);
+
 // Docs and static files (static_files.cpp).
 Response OpenApiDocument(ApiContext& ctx, const Request& request);
 Response SwaggerPage(ApiContext& ctx, const Request& request);
@@ -92,5 +99,9 @@ void Touch(ApiContext& ctx);                                              // aft
 Document MustGet(Session& session, Kind kind, const ObjectId& id);        // 404 when absent
 // Referenced ids (collection_ids, collection_id, study_id, series_id) must exist: 422 naming the field.
 void CheckReferences(Session& session, Kind kind, const boost::json::object& doc);
+// Ownership rules for researchers (admins and the local user are unaffected): a created collection is the caller's
+// (403 if the body names another owner); a patch never changes `owner_field` (403).
+void ClaimOwnership(const Request& request, Kind kind, boost::json::object& doc);
+void KeepOwnership(const Request& request, const boost::json::object& patch, std::string_view owner_field);
 
 }  // namespace meta_db::db_api

@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +15,21 @@
 
 namespace meta_db::db_api {
 
+// Who sent a request, as authentication established it (auth.cpp) before any handler runs.
+enum class Role {
+  kLocal,       // no admin token configured: the single local user, who may do everything
+  kAdmin,       // the admin token
+  kResearcher,  // a researcher's API token
+  kAnonymous,   // no token, admitted by --public-read to read-only endpoints
+};
+
+struct Caller {
+  Role role = Role::kLocal;
+  std::string researcher;     // the researcher's _id (24-hex), for kResearcher
+  std::string researcher_id;  // the researcher's business id ("r12345"), for kResearcher
+  std::string token_id;       // the token used, for kResearcher
+};
+
 struct Request {
   std::string method;  // upper case, "GET"
   std::string path;    // percent-decoded path without the query string
@@ -21,6 +37,8 @@ struct Request {
   std::map<std::string, std::string> headers;              // names lower-cased
   std::string body;
   std::map<std::string, std::string> path_params;  // filled by the router from "{name}" segments
+  std::string peer;                                // the client's address (rate limit and audit), "" if unknown
+  Caller caller;                                   // filled by authentication before the handler runs
 
   // The first value of query parameter `name`, if present.
   std::optional<std::string> Param(std::string_view name) const;
@@ -33,6 +51,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, Cache-Control, ...)
+  std::int64_t documents = -1;  // how many documents the request wrote or exported, for the audit log (-1: unknown)
 };
 
 Response JsonResponse(int status, const boost::json::value& value);

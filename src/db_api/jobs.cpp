@@ -1,6 +1,7 @@
 // Jobs: a researcher's request for studies by accession number / patient id. Creating (or re-targeting) a job
 // resolves its identifiers against the stored studies and links the job into researchers.jobs[].
 #include "db_api/api.hpp"
+#include "db_api/auth.hpp"
 #include "db_api/listing.hpp"
 #include "db_api/models.hpp"
 
@@ -89,6 +90,8 @@ void LinkResearcher(Session& session, const boost::json::value& researcher_id, c
 
 Response CreateJob(ApiContext& ctx, const Request& request) {
   boost::json::object job = ValidateBody(Kind::kJobs, Mode::kCreate, BodyObject(request));
+  // A researcher files jobs under its own business id only.
+  RequireOwner(request, Kind::kJobs, job);
   Document stored;
   ctx.store.Write([&](Session& session) {
     CheckReferences(session, Kind::kJobs, job);
@@ -105,9 +108,11 @@ Response CreateJob(ApiContext& ctx, const Request& request) {
 Response PatchJob(ApiContext& ctx, const Request& request) {
   const ObjectId id = PathId(request);
   boost::json::object patch = ValidateBody(Kind::kJobs, Mode::kPatch, BodyObject(request));
+  KeepOwnership(request, patch, "researcher_id");
   Document stored;
   ctx.store.Write([&](Session& session) {
     Document old = MustGet(session, Kind::kJobs, id);
+    RequireOwner(request, Kind::kJobs, old);
     CheckReferences(session, Kind::kJobs, patch);
     if (patch.contains("accession_numbers") || patch.contains("patient_ids")) {
       boost::json::object merged = old;
@@ -131,6 +136,7 @@ Response DeleteJob(ApiContext& ctx, const Request& request) {
   const ObjectId id = PathId(request);
   ctx.store.Write([&](Session& session) {
     Document old = MustGet(session, Kind::kJobs, id);
+    RequireOwner(request, Kind::kJobs, old);
     catalog::Remove(session, Kind::kJobs, id, false);
     if (const auto* rid = old.if_contains("researcher_id")) LinkResearcher(session, *rid, id.ToHex(), false);
   });

@@ -109,6 +109,68 @@ boost::json::object ModelSchemas() {
   schemas["Stats"] = {{"type", "object"}, {"additionalProperties", true},
                       {"description", "{counts: {...}, distributions: {name: [{value, count}]}}"}};
   schemas["OpenApi"] = {{"type", "object"}, {"additionalProperties", true}};
+  const boost::json::object hex24{{"type", "string"}, {"pattern", "^[0-9a-f]{24}$"}};
+  const boost::json::object token_properties{
+      {"token_id", hex24},
+      {"researcher", hex24},
+      {"label", {{"type", "string"}}},
+      {"created_at", {{"type", "string"}, {"format", "date-time"}}},
+      {"revoked_at", {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}}};
+  const boost::json::array token_required{"token_id", "researcher", "label", "created_at", "revoked_at"};
+  schemas["Token"] = {{"type", "object"}, {"required", token_required}, {"properties", token_properties}};
+  boost::json::object created_properties = token_properties;
+  created_properties["token"] = {{"type", "string"},
+                                 {"description", "mdb_<token_id>_<secret>: shown in this answer only"}};
+  boost::json::array created_required = token_required;
+  created_required.emplace_back("token");
+  schemas["TokenCreated"] = {{"type", "object"}, {"required", created_required}, {"properties", created_properties}};
+  schemas["TokenCreate"] = {{"type", "object"},
+                            {"additionalProperties", false},
+                            {"properties", {{"label", {{"type", "string"}, {"maxLength", 200}}}}}};
+  schemas["TokenList"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"results", "total", "limit", "skip"}},
+      {"properties",
+       {{"results", {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/Token"}}}}},
+        {"total", {{"type", "integer"}}},
+        {"limit", {{"type", "integer"}}},
+        {"skip", {{"type", "integer"}}}}}};
+  const boost::json::object nullable_string{{"type", "string"}, {"nullable", true}};
+  schemas["WhoAmI"] = {{"type", "object"},
+                       {"required", boost::json::array{"role", "researcher", "researcher_id", "token_id"}},
+                       {"properties",
+                        {{"role", {{"type", "string"}, {"enum", {"local", "admin", "researcher", "anonymous"}}}},
+                         {"researcher", nullable_string},
+                         {"researcher_id", nullable_string},
+                         {"token_id", nullable_string}}}};
+  const boost::json::object string{{"type", "string"}};
+  schemas["AuditRecord"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"_id", "at", "actor", "action", "kind", "method", "path", "status", "documents",
+                                      "document_ids"}},
+      {"properties",
+       {{"_id", hex24},
+        {"at", {{"type", "string"}, {"format", "date-time"}}},
+        {"actor", {{"type", "string"}, {"enum", {"admin", "researcher", "local", "anonymous", "os"}}}},
+        {"researcher_id", string},
+        {"token_id", string},
+        {"action", {{"type", "string"}, {"enum", {"write", "export", "denied", "ingest", "check", "migrate"}}}},
+        {"kind", string},
+        {"method", string},
+        {"path", string},
+        {"status", {{"type", "integer"}}},
+        {"documents", {{"type", "integer"}}},
+        {"document_ids", {{"type", "array"}, {"items", string}}},
+        {"client", string},
+        {"detail", string}}}};
+  schemas["AuditList"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"results", "total", "limit", "skip"}},
+      {"properties",
+       {{"results", {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/AuditRecord"}}}}},
+        {"total", {{"type", "integer"}}},
+        {"limit", {{"type", "integer"}}},
+        {"skip", {{"type", "integer"}}}}}};
   return schemas;
 }
 

@@ -30,6 +30,8 @@ constexpr std::array kCollection{
     FieldSpec{"name", T::kString, true, false, "unique collection name, e.g. LIDC-IDRI"},
     FieldSpec{"description", T::kString, false, false, ""},
     FieldSpec{"cases", T::kCaseArray, false, false, "cases {case_id, patient_id, accession_numbers[]}"},
+    FieldSpec{"owner_id", T::kObjectId, false, false,
+              "researcher (_id) who owns it; a researcher's token sets it to that researcher"},
     kCreated, kUpdated};
 constexpr std::array kStudy{
     kId,

@@ -64,8 +64,24 @@ boost::json::array Parameters(const Route& route) {
   return params;
 }
 
-boost::json::object Operation(const Route& route) {
-  boost::json::object op{{"summary", route.summary}, {"operationId", OperationId(route)}};
+std::string_view AccessNote(Access access) {
+  switch (access) {
+    case Access::kPublic: return "";
+    case Access::kRead: return " [any token]";
+    case Access::kWrite: return " [researcher (own documents) or admin token]";
+    case Access::kAdmin: return " [admin token]";
+  }
+  return "";
+}
+
+boost::json::object Operation(const Route& route, const OpenApiSecurity& security) {
+  boost::json::object op{{"summary", route.summary + std::string(AccessNote(route.access))},
+                         {"operationId", OperationId(route)}};
+  if (route.access == Access::kPublic || !security.tokens_required) {
+    op["security"] = boost::json::array{};
+  } else if (security.public_read && route.access == Access::kRead) {
+    op["security"] = boost::json::array{boost::json::object{{"bearerAuth", boost::json::array{}}}, boost::json::object{}};
+  }
   op["tags"] = boost::json::array{boost::json::value(route.tag)};
   op["parameters"] = Parameters(route);
   if (!route.request_schema.empty()) {
@@ -80,7 +96,7 @@ boost::json::object Operation(const Route& route) {
   }
   boost::json::object responses;
   responses[std::to_string(route.success_status)] = std::move(ok);
-  responses["default"] = boost::json::object{{"description", "error (400, 404, 405, 409, 413, 415, 422, 5xx)"},
+  responses["default"] = boost::json::object{{"description", "error (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 5xx)"},
                                              {"content", JsonContent(Ref("Error"))}};
   op["responses"] = std::move(responses);
   return op;
@@ -88,14 +104,15 @@ boost::json::object Operation(const Route& route) {
 
 }  // namespace
 
-boost::json::object BuildOpenApi(const std::vector<Route>& routes, boost::json::object schemas) {
+boost::json::object BuildOpenApi(const std::vector<Route>& routes, boost::json::object schemas,
+                                 const OpenApiSecurity& security) {
   boost::json::object paths;
   for (const Route& route : routes) {
     std::string method = route.method;
     std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::tolower(c); });
     boost::json::value& entry = paths[route.pattern];
     if (!entry.is_object()) entry.emplace_object();
-    entry.as_object()[method] = Operation(route);
+    entry.as_object()[method] = Operation(route, security);
   }
   schemas["Error"] = boost::json::object{
       {"type", "object"},
@@ -117,7 +134,17 @@ boost::json::object BuildOpenApi(const std::vector<Route>& routes, boost::json::
       {"description", "Queryable research catalogue of a DICOM archive: researchers, collections, jobs, studies, "
                       "series, instances; filters in a MongoDB-compatible JSON language."}};
   doc["paths"] = std::move(paths);
-  doc["components"] = boost::json::object{{"schemas", std::move(schemas)}};
+  // Operations without their own "security" need the bearer token (only when an admin token is configured).
+  if (security.tokens_required) doc["security"] = boost::json::array{boost::json::object{{"bearerAuth", boost::json::array{}}}};
+  doc["components"] = boost::json::object{
+      {"schemas", std::move(schemas)},
+      {"securitySchemes",
+       boost::json::object{{"bearerAuth",
+                            boost::json::object{{"type", "http"},
+                                                {"scheme", "bearer"},
+                                                {"description", "The admin token (META_DB_ADMIN_TOKEN) or a researcher's "
+                                                                "API token (POST /researchers/{id}/tokens). Without an "
+                                                                "admin token configured the server needs none."}}}}}};
   return doc;
 }
 

@@ -1,6 +1,7 @@
 // CRUD handlers for the six collections; every write is one Store::Write transaction through the catalog,
 // so the hierarchy's invariants hold and a failed request leaves nothing half-written.
 #include "db_api/api.hpp"
+#include "db_api/auth.hpp"
 #include "db_api/listing.hpp"
 #include "db_api/models.hpp"
 
@@ -120,6 +121,30 @@ void CheckReferences(Session& session, Kind kind, const boost::json::object& doc
       Unprocessable("collection_id", "references unknown collection " + std::string(id->as_string()));
     }
   }
+  if (const auto* id = doc.if_contains("owner_id"); id != nullptr && id->is_string()) {
+    if (!session.Get(Kind::kResearchers, *ObjectId::Parse(id->as_string()))) {
+      Unprocessable("owner_id", "references unknown researcher " + std::string(id->as_string()));
+    }
+  }
+}
+
+// A researcher's new collection is its own; it cannot create one for somebody else.
+void ClaimOwnership(const Request& request, Kind kind, boost::json::object& doc) {
+  if (kind != Kind::kCollections || !IsResearcher(request)) return;
+  const auto* owner = doc.if_contains("owner_id");
+  if (owner != nullptr && !owner->is_null() && *owner != boost::json::value(request.caller.researcher)) {
+    throw Error(Errc::kForbidden, "a researcher creates collections only for itself",
+                boost::json::object{{"field", "owner_id"}});
+  }
+  doc["owner_id"] = request.caller.researcher;
+}
+
+// A researcher never hands its documents to another owner.
+void KeepOwnership(const Request& request, const boost::json::object& patch, std::string_view owner_field) {
+  if (IsResearcher(request) && patch.contains(owner_field)) {
+    throw Error(Errc::kForbidden, "a researcher cannot change '" + std::string(owner_field) + "'",
+                boost::json::object{{"field", owner_field}});
+  }
 }
 
 ObjectId PathId(const Request& request, const std::string& name) {
@@ -138,6 +163,7 @@ void Touch(ApiContext& ctx) { ctx.generation.fetch_add(1, std::memory_order_rela
 
 Response CreateDocument(ApiContext& ctx, Kind kind, const Request& request) {
   boost::json::object doc = ValidateBody(kind, Mode::kCreate, BodyObject(request));
+  ClaimOwnership(request, kind, doc);
   Document stored;
   ctx.store.Write([&](Session& session) {
     CheckReferences(session, kind, doc);
@@ -173,9 +199,10 @@ Response GetDocumentByUid(ApiContext& ctx, Kind kind, const Request& request) {
 Response PatchDocument(ApiContext& ctx, Kind kind, const Request& request) {
   const ObjectId id = PathId(request);
   boost::json::object patch = ValidateBody(kind, Mode::kPatch, BodyObject(request));
+  KeepOwnership(request, patch, "owner_id");
   Document stored;
   ctx.store.Write([&](Session& session) {
-    MustGet(session, kind, id);
+    RequireOwner(request, kind, MustGet(session, kind, id));
     CheckReferences(session, kind, patch);
     stored = catalog::Patch(session, kind, id, patch);
   });
@@ -187,7 +214,7 @@ Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request) {
   const ObjectId id = PathId(request);
   const bool cascade = ParseCascade(request);
   ctx.store.Write([&](Session& session) {
-    MustGet(session, kind, id);
+    RequireOwner(request, kind, MustGet(session, kind, id));
     catalog::Remove(session, kind, id, cascade);
     if (kind == Kind::kCollections) Untag(session, id);
   });
@@ -229,6 +256,7 @@ Response AppendCases(ApiContext& ctx, const Request& request) {
   Document stored;
   ctx.store.Write([&](Session& session) {
     Document collection = MustGet(session, Kind::kCollections, id);
+    RequireOwner(request, Kind::kCollections, collection);
     boost::json::array cases;
     if (const auto* old = collection.if_contains("cases"); old != nullptr && old->is_array()) cases = old->as_array();
     for (const auto& item : incoming) {

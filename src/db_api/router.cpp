@@ -90,43 +90,58 @@ bool MatchPattern(std::string_view pattern, std::string_view path, std::map<std:
 
 Response Router::Dispatch(Request& request,
                           const std::function<std::optional<Response>(const Request&)>& fallback) const {
-  return Guarded([&]() -> Response {
-    // The most specific pattern wins ("/studies/uid/{uid}" over "/studies/{id}/series").
-    int best = -1;
-    std::vector<const Route*> candidates;
-    std::map<std::string, std::string> best_params;
-    for (const Route& route : routes_) {
-      std::map<std::string, std::string> params;
-      if (!MatchPattern(route.pattern, request.path, params)) continue;
-      const int score = LiteralSegments(route.pattern);
-      if (score > best) {
-        best = score;
-        candidates.clear();
-        best_params = params;
-      }
-      if (score == best) candidates.push_back(&route);
+  // The most specific pattern wins ("/studies/uid/{uid}" over "/studies/{id}/series").
+  int best = -1;
+  std::vector<const Route*> candidates;
+  std::map<std::string, std::string> best_params;
+  for (const Route& route : routes_) {
+    std::map<std::string, std::string> params;
+    if (!MatchPattern(route.pattern, request.path, params)) continue;
+    const int score = LiteralSegments(route.pattern);
+    if (score > best) {
+      best = score;
+      candidates.clear();
+      best_params = params;
     }
-    for (const Route* route : candidates) {
-      if (route->method != request.method) continue;
-      request.path_params = best_params;
-      CheckRequest(*route, request);
-      return route->handler(request);
+    if (score == best) candidates.push_back(&route);
+  }
+  const Route* matched = nullptr;
+  for (const Route* route : candidates) {
+    if (route->method == request.method) matched = route;
+  }
+  if (matched != nullptr) request.path_params = best_params;
+  Response response = Guarded([&]() -> Response {
+    if (guard_ != nullptr) {
+      if (auto refused = guard_->Admit(request, matched)) return std::move(*refused);
+    }
+    if (matched != nullptr) {
+      CheckRequest(*matched, request);
+      return matched->handler(request);
     }
     if (!candidates.empty()) {
       std::string allow;
       for (const Route* route : candidates) allow += (allow.empty() ? "" : ", ") + route->method;
-      Response response = ErrorResponse(Error(Errc::kMethodNotAllowed,
-                                              "method " + request.method + " not allowed on " + request.path,
-                                              boost::json::object{{"allow", allow}}));
-      response.headers.emplace_back("Allow", allow);
-      return response;
+      Response refused = ErrorResponse(Error(Errc::kMethodNotAllowed,
+                                             "method " + request.method + " not allowed on " + request.path,
+                                             boost::json::object{{"allow", allow}}));
+      refused.headers.emplace_back("Allow", allow);
+      return refused;
     }
     if (request.method == "GET" && fallback) {
-      if (auto response = fallback(request)) return *response;
+      if (auto found = fallback(request)) return *found;
     }
     throw Error(Errc::kNotFound, "no route for " + request.method + " " + request.path,
                 boost::json::object{{"path", request.path}});
   });
+  if (guard_ != nullptr) {
+    try {
+      guard_->Finish(request, matched, response);
+    } catch (const std::exception& ex) {
+      // The request's effect has happened; its answer stays true. The failure is logged loudly.
+      spdlog::error("request accounting failed for {} {}: {}", request.method, request.path, ex.what());
+    }
+  }
+  return response;
 }
 
 }  // namespace meta_db::db_api

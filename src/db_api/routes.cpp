@@ -1,5 +1,6 @@
 // THE route table: every endpoint, its handler and its OpenAPI description in one place.
 #include "db_api/api.hpp"
+#include "db_api/audit.hpp"
 #include "db_api/listing.hpp"
 #include "db_api/models.hpp"
 
@@ -21,6 +22,12 @@ std::vector<ParamDoc> Cascade() {
                                  "a 409"}};
 }
 
+// Who may write a collection: researchers their own jobs and collections; admins everything else (researchers and
+// the catalogue documents ingest writes).
+Access WriteAccess(Kind kind) {
+  return kind == Kind::kJobs || kind == Kind::kCollections ? Access::kWrite : Access::kAdmin;
+}
+
 // The five CRUD routes of one collection; jobs plug their own create/patch/delete.
 void AddCrud(std::vector<Route>& routes, ApiContext& ctx, Kind kind) {
   const std::string base = "/" + std::string(CollectionName(kind));
@@ -29,16 +36,18 @@ void AddCrud(std::vector<Route>& routes, ApiContext& ctx, Kind kind) {
   const bool jobs = kind == Kind::kJobs;
   const bool open = IsOpenSchema(kind);
   routes.push_back({"POST", base, tag, "Create a document in " + tag, {}, false, schema + "Create", schema, 201,
-                    "application/json", jobs ? Bind(ctx, CreateJob) : Bind(ctx, kind, CreateDocument)});
+                    "application/json", jobs ? Bind(ctx, CreateJob) : Bind(ctx, kind, CreateDocument),
+                    WriteAccess(kind)});
   routes.push_back({"GET", base, tag, "List and filter " + tag, ListParams(kind), open, "", "List", 200,
                     "application/json", Bind(ctx, kind, ListDocuments)});
   routes.push_back({"GET", base + "/{id}", tag, "Get one document of " + tag + " by _id", {}, false, "", schema, 200,
                     "application/json", Bind(ctx, kind, GetDocument)});
   routes.push_back({"PATCH", base + "/{id}", tag, "Change fields of a document (null removes a field)", {}, false,
                     schema + "Patch", schema, 200, "application/json",
-                    jobs ? Bind(ctx, PatchJob) : Bind(ctx, kind, PatchDocument)});
+                    jobs ? Bind(ctx, PatchJob) : Bind(ctx, kind, PatchDocument), WriteAccess(kind)});
   routes.push_back({"DELETE", base + "/{id}", tag, "Delete a document", jobs ? std::vector<ParamDoc>{} : Cascade(),
-                    false, "", "", 204, "", jobs ? Bind(ctx, DeleteJob) : Bind(ctx, kind, DeleteDocument)});
+                    false, "", "", 204, "", jobs ? Bind(ctx, DeleteJob) : Bind(ctx, kind, DeleteDocument),
+                    WriteAccess(kind)});
 }
 
 }  // namespace
@@ -46,12 +55,12 @@ void AddCrud(std::vector<Route>& routes, ApiContext& ctx, Kind kind) {
 std::vector<Route> BuildRoutes(ApiContext& ctx) {
   std::vector<Route> routes;
   routes.push_back({"GET", "/health", "service", "Liveness and back-end", {}, false, "", "Health", 200,
-                    "application/json", Bind(ctx, Health)});
+                    "application/json", Bind(ctx, Health), Access::kPublic});
   for (Kind kind : kAllKinds) AddCrud(routes, ctx, kind);
 
   routes.push_back({"POST", "/collections/{id}/cases", "collections",
                     "Append cases {case_id, patient_id, accession_numbers[]} (409 on a duplicate case_id)", {}, false,
-                    "CasesAppend", "Collection", 200, "application/json", Bind(ctx, AppendCases)});
+                    "CasesAppend", "Collection", 200, "application/json", Bind(ctx, AppendCases), Access::kWrite});
   routes.push_back({"GET", "/collections/{id}/studies", "collections",
                     "Studies of a collection: tagged with its id, or whose patient_id / accession_number one of its "
                     "cases names",
@@ -82,12 +91,33 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
   routes.push_back({"GET", "/errors", "discovery", "The ingest error register (failing paths and reasons)",
                     PagingParams(false), false, "", "List", 200, "application/json", Bind(ctx, ErrorsList)});
 
+  routes.push_back({"POST", "/researchers/{id}/tokens", "access",
+                    "Create an API token for a researcher: the token is in this answer only (stored as a salted hash)",
+                    {}, false, "TokenCreate", "TokenCreated", 201, "application/json", Bind(ctx, CreateToken),
+                    Access::kAdmin});
+  routes.push_back({"GET", "/researchers/{id}/tokens", "access", "A researcher's API tokens (never their secrets)", {},
+                    false, "", "TokenList", 200, "application/json", Bind(ctx, ListTokens), Access::kAdmin});
+  routes.push_back({"DELETE", "/researchers/{id}/tokens/{token_id}", "access",
+                    "Revoke an API token (it stops working at once; the record stays, marked revoked)", {}, false, "",
+                    "", 204, "", Bind(ctx, RevokeToken), Access::kAdmin});
+  routes.push_back({"GET", "/auth/whoami", "access", "Who the presented token authenticates (role, researcher)", {},
+                    false, "", "WhoAmI", 200, "application/json", Bind(ctx, WhoAmI)});
+  routes.push_back({"GET", "/audit", "access",
+                    "The audit log, newest first: writes, exports, refused token uses, ingest/check/migrate runs "
+                    "(read-only: no endpoint changes it)",
+                    AuditParams(), false, "", "AuditList", 200, "application/json", Bind(ctx, ListAudit),
+                    Access::kAdmin});
+
   routes.push_back({"GET", "/openapi.json", "docs", "This OpenAPI 3.0.3 document", {}, false, "", "OpenApi", 200,
-                    "application/json", Bind(ctx, OpenApiDocument)});
+                    "application/json", Bind(ctx, OpenApiDocument), Access::kPublic});
   routes.push_back({"GET", "/docs", "docs", "Swagger UI", {}, false, "", "", 200, "text/html",
-                    Bind(ctx, SwaggerPage)});
+                    Bind(ctx, SwaggerPage), Access::kPublic});
   routes.push_back({"GET", "/docs/{file}", "docs", "Swagger UI assets (swagger-ui-dist)", {}, false, "", "", 200,
-                    "application/octet-stream", Bind(ctx, SwaggerAsset)});
+                    "application/octet-stream", Bind(ctx, SwaggerAsset), Access::kPublic});
+  // Exports (issue #11) are audited like writes, whichever route serves them.
+  for (Route& route : routes) {
+    if (route.pattern.ends_with("/export")) route.exports = true;
+  }
   return routes;
 }
 

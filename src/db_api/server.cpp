@@ -125,13 +125,14 @@ http::response<http::string_body> ToMessage(db_api::Response response, unsigned 
   return message;
 }
 
-db_api::Response Handle(const Server& server, http::request<http::string_body>& message) {
+db_api::Response Handle(const Server& server, http::request<http::string_body>& message, const std::string& peer) {
   db_api::Request request;
   try {
     request = ToRequest(message);
   } catch (const Error& error) {
     return db_api::ErrorResponse(error);
   }
+  request.peer = peer;
   return server.router.Dispatch(request, [&](const db_api::Request& r) { return StaticFallback(server.ctx, r); });
 }
 
@@ -182,6 +183,11 @@ void LogAccess(const Server& server, const http::request<http::string_body>& mes
 net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
   auto state = std::make_shared<SessionState>();
   state->executor = co_await net::this_coro::executor;
+  const std::string peer = [&socket] {
+    beast::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    return ec ? std::string() : endpoint.address().to_string();
+  }();
   beast::tcp_stream stream(std::move(socket));
   state->stream = &stream;
   server.registry.Add(state);
@@ -213,7 +219,7 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
     }
     const auto start = std::chrono::steady_clock::now();
     auto& message = parser.get();
-    db_api::Response response = Handle(server, message);
+    db_api::Response response = Handle(server, message, peer);
     const int status = response.status;
     const bool keep_alive = message.keep_alive() && !state->stop;
     auto reply = ToMessage(std::move(response), message.version(), keep_alive);
@@ -292,8 +298,11 @@ std::string ResolveWebRoot(const ServeOptions& options) {
 
 int RunServer(Store& store, const ServeOptions& options) {
   db_api::ApiContext ctx(store, ResolveWebRoot(options), ResolveSwaggerDir(options));
-  const db_api::Router router(db_api::BuildRoutes(ctx));
-  ctx.openapi_json = ToJson(db_api::BuildOpenApi(router.routes(), db_api::ModelSchemas()));
+  const auto guard = db_api::MakeRequestGuard(store, options.security);
+  const db_api::Router router(db_api::BuildRoutes(ctx), guard.get());
+  ctx.openapi_json = ToJson(db_api::BuildOpenApi(
+      router.routes(), db_api::ModelSchemas(),
+      {.tokens_required = !options.security.admin_token.empty(), .public_read = options.security.public_read}));
   SessionRegistry registry;
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   net::io_context ioc(threads);

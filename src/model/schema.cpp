@@ -8,9 +8,10 @@ namespace meta_db {
 namespace {
 
 // _id and every reference: study_id/series_id (parents), collection_id(s), series[].series_id (studies' summaries),
-// instances[] (series), jobs[] (researchers).
-constexpr std::array<std::string_view, 8> kObjectIdPaths{"_id",         "study_id",  "series_id",       "collection_id",
-                                                         "collection_ids", "instances", "series.series_id", "jobs"};
+// instances[] (series), jobs[] (researchers), owner_id (collections: the owning researcher).
+constexpr std::array<std::string_view, 9> kObjectIdPaths{"_id",       "study_id",         "series_id",
+                                                         "collection_id", "collection_ids", "instances",
+                                                         "series.series_id", "jobs",        "owner_id"};
 constexpr std::array<std::string_view, 2> kDatePaths{"created_at", "updated_at"};
 
 }  // namespace

@@ -159,8 +159,67 @@ class LedgerSession {
   virtual std::int64_t CountErrors() = 0;
 };
 
-// Both, on one view of the store.
-class Session : public CatalogSession, public LedgerSession {
+// An API token as the store keeps it: never the secret, only a keyed hash of it (db_api/auth_tokens.cpp).
+struct TokenRecord {
+  std::string token_id;       // 24-hex, the public part of the token and the record's key
+  std::string researcher;     // _id (24-hex) of the researcher the token authenticates
+  std::string label;          // what the admin called it ("laptop", "pipeline")
+  std::string salt;           // hex, random per token
+  std::string hash;           // hex, keyed hash of the secret under the salt
+  std::string created_at;     // ISO-8601
+  std::string revoked_at;     // ISO-8601, "" while the token is valid
+};
+
+// One entry of the audit log: who did what, when, to how many documents.
+struct AuditRecord {
+  std::string id;             // 24-hex, time-ordered (ObjectId::Generate)
+  std::string at;             // ISO-8601
+  std::string actor;          // "admin", "local", "anonymous", "researcher", "os" (a command run by a user)
+  std::string researcher_id;  // the researcher's business id, for actor "researcher"; the OS user for "os"
+  std::string token_id;       // the token used, if any
+  std::string action;         // "write", "export", "denied", "ingest", "check", "migrate"
+  std::string kind;           // what was acted on: the collection ("jobs", "studies", ...), "access", "audit", ...
+  std::string method;         // HTTP method, or the command
+  std::string path;           // request path, or the archive / database
+  int status = 0;             // HTTP status, or the exit code
+  std::vector<std::string> document_ids;
+  std::int64_t documents = 0;  // how many documents were written, exported or examined
+  std::string client;          // peer address ("" for commands)
+  std::string detail;          // a short reason or summary
+};
+
+// Filters of an audit query; empty fields do not filter. Newest first.
+struct AuditQuery {
+  std::string actor, researcher_id, token_id, action, kind, method, path_prefix;
+  std::optional<int> status;
+  std::string since, until;  // ISO-8601, [since, until)
+  std::int64_t skip = 0;
+  std::int64_t limit = 50;
+};
+
+struct AuditPage {
+  std::vector<AuditRecord> records;
+  std::int64_t total = 0;
+};
+
+// Access control's records: API tokens and the append-only audit log.
+class AccessSession {
+ public:
+  virtual ~AccessSession() = default;
+  // Errors: kConflict if the token id exists.
+  virtual void PutToken(const TokenRecord& token) = 0;
+  virtual std::optional<TokenRecord> GetToken(std::string_view token_id) = 0;
+  // The tokens of one researcher (its _id), or of everyone for "", oldest first.
+  virtual std::vector<TokenRecord> Tokens(std::string_view researcher) = 0;
+  // Marks a token revoked; false if no such token (an already revoked one keeps its first revocation time).
+  virtual bool RevokeToken(std::string_view token_id, std::string_view when) = 0;
+  // Appends; there is no update and no removal (the interface offers none on purpose).
+  virtual void AppendAudit(const AuditRecord& record) = 0;
+  virtual AuditPage FindAudit(const AuditQuery& query) = 0;
+};
+
+// All three, on one view of the store.
+class Session : public CatalogSession, public LedgerSession, public AccessSession {
  public:
   StoreCounts Counts();
 };

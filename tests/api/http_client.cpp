@@ -99,6 +99,7 @@ HttpResponse HttpClient::ReadResponse() {
 HttpResponse HttpClient::Send(std::string_view method, std::string_view target, std::string_view body,
                               std::string_view content_type) {
   std::string request = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& [name, value] : headers_) request += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST" || method == "PATCH") {
     if (!content_type.empty()) request += "Content-Type: " + std::string(content_type) + "\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -116,6 +117,14 @@ HttpResponse HttpClient::Send(std::string_view method, std::string_view target, 
       Close();
       if (!reused || attempt == 1) throw;
     }
+  }
+}
+
+void HttpClient::SetHeader(const std::string& name, const std::string& value) {
+  if (value.empty()) {
+    headers_.erase(name);
+  } else {
+    headers_[name] = value;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace meta_db::api_test {
 
@@ -22,6 +23,9 @@ class HttpClient {
   explicit HttpClient(unsigned short port) : port_(port) {}
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
+  HttpClient(HttpClient&& other) noexcept
+      : port_(other.port_), fd_(std::exchange(other.fd_, -1)), pending_(std::move(other.pending_)),
+        headers_(std::move(other.headers_)) {}
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends one request (JSON content type when body is non-empty unless `content_type` says otherwise).
@@ -31,6 +35,8 @@ class HttpClient {
   HttpResponse Post(std::string_view target, const boost::json::value& body);
   HttpResponse Patch(std::string_view target, const boost::json::value& body);
   HttpResponse Delete(std::string_view target) { return Send("DELETE", target); }
+  // A header sent with every following request ("" removes it), e.g. Authorization or Origin.
+  void SetHeader(const std::string& name, const std::string& value);
   // Writes raw bytes and reads one response (for malformed requests); closes the connection afterwards.
   HttpResponse Raw(std::string_view bytes);
   // Low-level halves, for requests sent in pieces (connects on first use).
@@ -46,6 +52,7 @@ class HttpClient {
   unsigned short port_;
   int fd_ = -1;
   std::string pending_;  // bytes read past the previous response
+  std::map<std::string, std::string> headers_;
 };
 
 // A TCP port on 127.0.0.1 that was free a moment ago.

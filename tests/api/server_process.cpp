@@ -35,9 +35,30 @@ ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string
     args.push_back(web_root);
   }
   log_path_ = dir / "server.log";
+  Start(std::move(args), {});
+}
+
+ServerProcess::ServerProcess(const std::filesystem::path& dir, const std::string& db_uri,
+                             const std::vector<std::string>& extra_args, const std::vector<std::string>& env)
+    : port_(FreePort()), db_uri_(db_uri) {
+  std::vector<std::string> args{std::getenv("META_DB_BIN"), "serve", "--db", db_uri_, "--port", std::to_string(port_),
+                                "--threads", "4"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  log_path_ = dir / ("server-" + std::to_string(port_) + ".log");
+  Start(std::move(args), env);
+}
+
+std::string ServerProcess::Log() const {
+  std::ifstream in(log_path_);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void ServerProcess::Start(std::vector<std::string> args, const std::vector<std::string>& env) {
   const std::string log = log_path_.string();
+  std::vector<std::string> environment = env;
   pid_ = ::fork();
   if (pid_ == 0) {
+    for (std::string& entry : environment) ::putenv(entry.data());
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a crashed test run must not leave servers behind
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);

@@ -955,6 +955,34 @@ def check_compose(repo):
                     os.path.exists(os.path.join(repo, context, dockerfile)), f"{context}/{dockerfile}")
 
 
+def check_admin_token(repo, compose=None):
+    """The API's admin token comes from an .env file: referenced by every serving service, never checked in."""
+    if compose is None:
+        compose = load_yaml(open(os.path.join(repo, "docker-compose.yml"), encoding="utf-8").read())
+    services = compose.get("services") or {}
+    serving = [n for n, s in services.items() if "serve" in command_words(s) or n == "meta_db" or s.get("ports")]
+    R.check("compose: the serving services are found", bool(serving), f"services: {sorted(services)}")
+    for name in serving:
+        value = environment(services[name]).get("META_DB_ADMIN_TOKEN", "")
+        R.check(f"compose: {name} takes META_DB_ADMIN_TOKEN from .env and refuses to start without it",
+                value.startswith("${META_DB_ADMIN_TOKEN:?"), repr(value))
+    example = os.path.join(repo, ".env.example")
+    if R.check(".env.example is checked in", os.path.exists(example)):
+        lines = [l.strip() for l in open(example, encoding="utf-8") if l.strip() and not l.strip().startswith("#")]
+        values = dict(l.partition("=")[::2] for l in lines)
+        R.check(".env.example names META_DB_ADMIN_TOKEN without a value (no secret in git)",
+                "META_DB_ADMIN_TOKEN" in values and values["META_DB_ADMIN_TOKEN"] == "", f"{values}")
+    gitignore = [l.strip() for l in open(os.path.join(repo, ".gitignore"), encoding="utf-8")]
+    R.check(".gitignore ignores .env", "/.env" in gitignore or ".env" in gitignore)
+    R.check(".env is not checked in", not os.path.exists(os.path.join(repo, ".env"))
+            or subprocess.run(["git", "-C", repo, "ls-files", "--error-unmatch", ".env"],
+                              capture_output=True).returncode != 0)
+    patterns = ignore_patterns(open(os.path.join(repo, ".dockerignore"), encoding="utf-8").read())
+    R.check(".dockerignore keeps .env out of the image", ignored(".env", patterns))
+    text = open(os.path.join(repo, "docker-compose.yml"), encoding="utf-8").read()
+    R.check("docker-compose.yml documents the .env file", ".env.example" in text and "openssl rand" in text)
+
+
 FAKE_META_DB = """#!/usr/bin/env bash
 # Logs how it was called; `synth --out DIR` leaves DIR/manifest.json; exits 3 when called as $FAKE_FAIL.
 echo "URI=$META_DB_URI $*" >> "$FAKE_LOG"
@@ -1047,6 +1075,7 @@ def main():
     closure = R.section("runtime packages", check_packages, info)
     R.section("runtime libraries", check_runtime_libraries, repo, closure, built)
     R.section("docker-compose.yml", check_compose, repo)
+    R.section("admin token from .env", check_admin_token, repo)
     R.section("entrypoint", check_entrypoint, repo, info)
     summary = f"{R.passed} passed, {R.failed} failed"
     print(summary + (f", {R.skipped} skipped" if R.skipped else ""))

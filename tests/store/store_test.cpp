@@ -182,7 +182,7 @@ TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
     ASSERT_TRUE(s.GetFileRecord("/a/1.dcm").has_value());
     EXPECT_EQ(s.GetFileRecord("/a/1.dcm")->sop_instance_uid, "1");
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "6");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ingest_files_sop'"), "0");
 }
 
@@ -209,7 +209,7 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
   using Row = std::pair<std::string, std::optional<std::int64_t>>;
   EXPECT_EQ(rows, (std::vector<Row>{{"/", std::nullopt}, {"/a/", std::nullopt}, {"/a/b/", std::nullopt}}));
   EXPECT_EQ(files, 4) << "each row counts its directory's records";
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "5");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "6");
 }
 
 TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
@@ -288,6 +288,136 @@ TEST_F(StoreTest, ErrorRegisterKeepsOneEntryPerPath) {
   });
   store_->Write([&](Session& s) { s.ClearError("/x/1.dcm"); });
   store_->Read([&](Session& s) { EXPECT_EQ(s.Counts().errors, 1); });
+}
+
+TokenRecord Token(const std::string& id, const std::string& researcher, const std::string& created_at) {
+  TokenRecord token;
+  token.token_id = id;
+  token.researcher = researcher;
+  token.label = "label of " + id;
+  token.salt = std::string(64, 'a');
+  token.hash = std::string(64, 'b');
+  token.created_at = created_at;
+  return token;
+}
+
+AuditRecord Audit(const std::string& at, const std::string& actor, const std::string& action, int status,
+                  const std::string& path) {
+  AuditRecord record;
+  record.id = ObjectId::Generate().ToHex();
+  record.at = at;
+  record.actor = actor;
+  record.researcher_id = actor == "researcher" ? "r1" : "";
+  record.action = action;
+  record.kind = path.substr(1, path.find('/', 1) == std::string::npos ? std::string::npos : path.find('/', 1) - 1);
+  record.method = "POST";
+  record.path = path;
+  record.status = status;
+  record.document_ids = {"0123456789abcdef01234567"};
+  record.documents = 3;
+  record.client = "127.0.0.1";
+  record.detail = "why";
+  return record;
+}
+
+TEST_F(StoreTest, TokensArePutListedAndRevokedOnce) {
+  const std::string r1 = ObjectId::Generate().ToHex(), r2 = ObjectId::Generate().ToHex();
+  const std::string t1 = ObjectId::Generate().ToHex(), t2 = ObjectId::Generate().ToHex();
+  const std::string t3 = ObjectId::Generate().ToHex();
+  store_->Write([&](Session& s) {
+    s.PutToken(Token(t1, r1, "2026-01-01T00:00:00.000Z"));
+    s.PutToken(Token(t2, r1, "2026-01-02T00:00:00.000Z"));
+    s.PutToken(Token(t3, r2, "2026-01-03T00:00:00.000Z"));
+  });
+  EXPECT_THROW(store_->Write([&](Session& s) { s.PutToken(Token(t1, r2, "2026-01-04T00:00:00.000Z")); }), Error);
+  store_->Read([&](Session& s) {
+    const auto got = s.GetToken(t2);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->researcher, r1);
+    EXPECT_EQ(got->label, "label of " + t2);
+    EXPECT_EQ(got->hash, std::string(64, 'b'));
+    EXPECT_EQ(got->revoked_at, "");
+    EXPECT_FALSE(s.GetToken(ObjectId::Generate().ToHex()));
+    const auto mine = s.Tokens(r1);
+    ASSERT_EQ(mine.size(), 2u);
+    EXPECT_EQ(mine[0].token_id, t1);
+    EXPECT_EQ(s.Tokens("").size(), 3u);
+  });
+  store_->Write([&](Session& s) {
+    EXPECT_TRUE(s.RevokeToken(t1, "2026-02-01T00:00:00.000Z"));
+    EXPECT_TRUE(s.RevokeToken(t1, "2026-03-01T00:00:00.000Z"));  // already revoked: keeps the first time
+    EXPECT_FALSE(s.RevokeToken(ObjectId::Generate().ToHex(), "2026-02-01T00:00:00.000Z"));
+  });
+  store_->Read([&](Session& s) {
+    EXPECT_EQ(s.GetToken(t1)->revoked_at, "2026-02-01T00:00:00.000Z");
+    EXPECT_EQ(s.GetToken(t2)->revoked_at, "");
+  });
+}
+
+TEST_F(StoreTest, AuditRecordsFilterAndPageNewestFirst) {
+  store_->Write([&](Session& s) {
+    s.AppendAudit(Audit("2026-01-01T00:00:00.000Z", "admin", "write", 201, "/researchers"));
+    s.AppendAudit(Audit("2026-01-02T00:00:00.000Z", "researcher", "denied", 403, "/researchers/x"));
+    s.AppendAudit(Audit("2026-01-03T00:00:00.000Z", "researcher", "write", 201, "/collections"));
+    s.AppendAudit(Audit("2026-01-04T00:00:00.000Z", "anonymous", "denied", 401, "/studies_%"));
+  });
+  store_->Read([&](Session& s) {
+    const auto all = s.FindAudit({});
+    EXPECT_EQ(all.total, 4);
+    ASSERT_EQ(all.records.size(), 4u);
+    EXPECT_EQ(all.records[0].at, "2026-01-04T00:00:00.000Z");
+    EXPECT_EQ(all.records[0].document_ids, std::vector<std::string>{"0123456789abcdef01234567"});
+    EXPECT_EQ(all.records[0].documents, 3);
+    EXPECT_EQ(all.records[0].status, 401);
+    EXPECT_EQ(all.records[0].client, "127.0.0.1");
+    EXPECT_EQ(all.records[0].kind, "studies_%");
+    AuditQuery by_kind;
+    by_kind.kind = "researchers";
+    EXPECT_EQ(s.FindAudit(by_kind).total, 2);
+    AuditQuery q;
+    q.actor = "researcher";
+    EXPECT_EQ(s.FindAudit(q).total, 2);
+    q.action = "write";
+    EXPECT_EQ(s.FindAudit(q).total, 1);
+    AuditQuery by_status;
+    by_status.status = 403;
+    EXPECT_EQ(s.FindAudit(by_status).records.at(0).path, "/researchers/x");
+    AuditQuery prefix;
+    prefix.path_prefix = "/researchers";
+    EXPECT_EQ(s.FindAudit(prefix).total, 2);
+    prefix.path_prefix = "/studies_%";  // LIKE's wildcards mean themselves
+    EXPECT_EQ(s.FindAudit(prefix).total, 1);
+    prefix.path_prefix = "/studies__";
+    EXPECT_EQ(s.FindAudit(prefix).total, 0);
+    AuditQuery range;
+    range.since = "2026-01-02";
+    range.until = "2026-01-04";
+    EXPECT_EQ(s.FindAudit(range).total, 2);
+    AuditQuery page;
+    page.skip = 1;
+    page.limit = 2;
+    const auto second = s.FindAudit(page);
+    EXPECT_EQ(second.total, 4);
+    ASSERT_EQ(second.records.size(), 2u);
+    EXPECT_EQ(second.records[0].at, "2026-01-03T00:00:00.000Z");
+  });
+}
+
+TEST(StoreUpgrade, Version5FileGetsTheAccessTables) {
+  META_DB_SQLITE_ONLY("upgrades a SQLite file's schema version");
+  TempDir dir;
+  const auto file = dir / "v5.sqlite";
+  OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
+    s.PutFileRecord({.path = "/a/1.dcm", .size = 1, .mtime_ns = 2, .status = "ok", .sop_instance_uid = "1"});
+  });
+  ExecOnFile(file, "DROP TABLE api_tokens; DROP TABLE audit_log; "
+                   "UPDATE meta_db_info SET value = '5' WHERE key = 'schema_version'");
+  OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
+    s.AppendAudit(Audit("2026-01-01T00:00:00.000Z", "admin", "write", 201, "/x"));
+  });
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "6");
+  EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM audit_log"), "1");
+  EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM ingest_files"), "1");
 }
 
 TEST_F(StoreTest, SchemaSurvivesReopen) {

@@ -3,6 +3,9 @@
 // them on the server or the unit commits. No multi-document transaction is ever used (store.hpp, "Write").
 // Ledger layout: ingest_files {_id: path, size, mtime_ns, status, sop_instance_uid}, ingest_dirs {_id: directory,
 // digest, files}, ingest_errors {_id: path, reason, first_seen, last_seen}: path-keyed, so a prefix is an _id range.
+// Access layout: api_tokens {_id: token id, researcher, label, salt, hash, created_at, revoked_at}, audit_log {_id:
+// ObjectId, at, actor, researcher_id, token_id, action, kind, method, path, status, documents, document_ids[], client,
+// detail}.
 #pragma once
 
 #include "store/mongo/mongo_connection.hpp"
@@ -50,6 +53,14 @@ class MongoSession final : public Session {
   std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) override;
   std::int64_t CountErrors() override;
 
+  // mongo_access.cpp: written at once (not through the overlay), so a record never waits for the unit's commit.
+  void PutToken(const TokenRecord& token) override;
+  std::optional<TokenRecord> GetToken(std::string_view token_id) override;
+  std::vector<TokenRecord> Tokens(std::string_view researcher) override;
+  bool RevokeToken(std::string_view token_id, std::string_view when) override;
+  void AppendAudit(const AuditRecord& record) override;
+  AuditPage FindAudit(const AuditQuery& query) override;
+
   // Applies what the unit has not applied yet: catalogue writes, then digests, then file records and errors.
   void Commit();
 
@@ -68,6 +79,7 @@ class MongoSession final : public Session {
 
   mongoc_collection_t* Collection(std::string_view name);
   mongoc_collection_t* Collection(Kind kind);
+  void RequireWriting() const;
   void Stage(Kind kind, const Document& doc, bool insert);
   // The overlay's answer for an id: nullopt when the unit has not written it.
   const PendingDocument* Pending(Kind kind, const ObjectId& id) const;

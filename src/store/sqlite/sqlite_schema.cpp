@@ -98,6 +98,19 @@ CREATE TABLE IF NOT EXISTS ingest_dirs (
 CREATE TABLE IF NOT EXISTS meta_db_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql";
 
+// v6: API tokens (only salted hashes) and the append-only audit log (document_ids: a JSON array).
+constexpr const char* kAccessSql = R"sql(
+CREATE TABLE IF NOT EXISTS api_tokens (
+  token_id TEXT PRIMARY KEY, researcher TEXT NOT NULL, label TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL,
+  created_at TEXT NOT NULL, revoked_at TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_api_tokens_researcher ON api_tokens(researcher);
+CREATE TABLE IF NOT EXISTS audit_log (
+  id TEXT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, researcher_id TEXT NOT NULL, token_id TEXT NOT NULL,
+  action TEXT NOT NULL, kind TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, documents INTEGER NOT NULL,
+  document_ids TEXT NOT NULL, client TEXT NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_audit_log_at ON audit_log(at);
+)sql";
+
 // True when the file already holds this schema version (a read, so opening an existing store takes no write
 // lock and no commit).
 bool HasCurrentSchema(Database& db) {
@@ -113,6 +126,7 @@ void EnsureSchema(Database& db) {
   if (HasCurrentSchema(db)) return;
   Transaction transaction(db, true);
   db.Exec(kIngestSql);
+  db.Exec(kAccessSql);
   // The creation statements are idempotent, so an older file is upgraded by running them after the version's
   // own steps; a newer file (written by a later meta_db) is refused rather than half-understood.
   std::optional<int> stored_version;

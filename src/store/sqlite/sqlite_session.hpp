@@ -52,6 +52,14 @@ class SqliteSession final : public Session {
   std::vector<ErrorRecord> Errors(std::int64_t skip, std::int64_t limit) override;
   std::int64_t CountErrors() override;
 
+  // sqlite_access.cpp
+  void PutToken(const TokenRecord& token) override;
+  std::optional<TokenRecord> GetToken(std::string_view token_id) override;
+  std::vector<TokenRecord> Tokens(std::string_view researcher) override;
+  bool RevokeToken(std::string_view token_id, std::string_view when) override;
+  void AppendAudit(const AuditRecord& record) override;
+  AuditPage FindAudit(const AuditQuery& query) override;
+
   Database& database() { return db_; }
   std::chrono::milliseconds query_budget() const { return query_budget_; }
 
