@@ -127,7 +127,20 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
   serve_cmd->add_option("--host", serve.host, "Address to bind")->capture_default_str();
   serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)")->capture_default_str();
-  serve_cmd->add_option("--threads", serve.threads, "Worker threads (0 = all cores)");
+  serve_cmd->add_option("--threads", serve.threads, "Network I/O threads (0 = one per core)");
+  // Store work and transport limits (docs/api.md "Threads and limits").
+  serve_cmd->add_option("--workers", serve.workers, "Threads that run store work (0 = 4 per core, at least 4)")
+      ->check(CLI::Range(0, 1024));
+  serve_cmd->add_option("--queue", serve.queue, "Requests waiting for a worker before 503 + Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  serve_cmd->add_option("--max-connections", serve.max_connections, "Open connections before new ones get 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  serve_cmd->add_option("--header-timeout", serve.header_timeout_seconds,
+                        "Seconds a request's headers may take (slow clients are closed)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   serve_cmd->add_option("--web-root", serve.web_root, "Directory of the built dashboard");
   // Access control (docs/security.md): the admin token, anonymous reads, rate limit, CORS.
   std::string admin_token_file;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,9 @@ struct ApiContext {
   std::atomic<std::uint64_t> generation{0};
   DiscoveryCache cache;
   std::string openapi_json;  // rendered once from the route table
+  // Set by the server to a cached background probe, so /health never waits on a slow or unreachable store;
+  // unset (unit tests), /health asks the store itself.
+  std::function<std::string()> store_unreachable;
 };
 
 // The one route table (routes.cpp).

@@ -226,7 +226,8 @@ void DiscoveryCache::Put(const std::string& key, std::uint64_t generation, boost
 }
 
 Response Health(ApiContext& ctx, const Request&) {
-  if (const std::string reason = ctx.store.Unreachable(); !reason.empty()) {
+  const std::string reason = ctx.store_unreachable ? ctx.store_unreachable() : ctx.store.Unreachable();
+  if (!reason.empty()) {
     return JsonResponse(503, boost::json::object{{"status", "unavailable"},
                                                  {"db", ctx.store.Backend()},
                                                  {"reason", reason},

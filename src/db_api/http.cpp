@@ -7,6 +7,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include <algorithm>
+#include <cctype>
+
 namespace meta_db::db_api {
 
 std::optional<std::string> Request::Param(std::string_view name) const {
@@ -29,6 +32,28 @@ Response JsonResponse(int status, const boost::json::value& value) {
 }
 
 Response ErrorResponse(const Error& error) { return JsonResponse(HttpStatus(error.code()), ErrorBody(error)); }
+
+void ApplySafeDefaults(Response& response) {
+  // 'self' only: the dashboard and Swagger UI load scripts, styles and data from this server alone. Inline styles are
+  // allowed (both set style attributes from script); inline scripts are not (Swagger's start-up is /docs/init.js).
+  static constexpr std::string_view kPolicy =
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+      "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+      "frame-ancestors 'none'";
+  bool has_cache_control = false;
+  for (const auto& [name, value] : response.headers) {
+    if (name.size() == 13 && std::equal(name.begin(), name.end(), "cache-control", [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      has_cache_control = true;
+    }
+  }
+  if (!has_cache_control) response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  response.headers.emplace_back("X-Frame-Options", "DENY");
+  response.headers.emplace_back("Content-Security-Policy", std::string(kPolicy));
+}
 
 void ParseTarget(std::string_view target, Request& request) {
   auto parsed = boost::urls::parse_origin_form(target);

@@ -57,6 +57,11 @@ struct Response {
 Response JsonResponse(int status, const boost::json::value& value);
 Response ErrorResponse(const Error& error);
 
+// The headers every answer carries (docs/security.md "Limits and safe defaults"): nosniff, no referrer, no framing,
+// a Content-Security-Policy the dashboard and /docs work under, and Cache-Control: no-store unless the response set
+// its own (static assets do). Added by the transport to every response, rejections included.
+void ApplySafeDefaults(Response& response);
+
 // Splits an origin-form target ("/a%20b?x=1&y") into a decoded path and parameters; kBadRequest if malformed.
 void ParseTarget(std::string_view target, Request& request);
 

@@ -5,6 +5,7 @@
 #include "common/json_io.hpp"
 #include "db_api/api.hpp"
 #include "db_api/models.hpp"
+#include "db_api/store_health.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,21 +16,28 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <list>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace meta_db {
@@ -93,13 +101,98 @@ class SessionRegistry {
   std::function<void()> on_empty_;
 };
 
+// The store's worker threads and their bounded queue: a request that finds `capacity` requests already queued or
+// running is refused at once (503) instead of waiting behind them. Workers run at a lower scheduling priority
+// than the I/O threads (nice +5 per thread, Linux), so CPU-heavy store work on a busy machine never delays the
+// I/O threads' cheap answers (/health p99 in docs/performance.md).
+class WorkerPool {
+ public:
+  WorkerPool(int threads, std::size_t queue) : capacity_(static_cast<std::size_t>(threads) + queue) {
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        errno = 0;
+        const int nice = getpriority(PRIO_PROCESS, 0);
+        if (errno == 0 && setpriority(PRIO_PROCESS, 0, std::min(nice + 5, 19)) != 0) {
+          spdlog::debug("worker priority unchanged: {}", std::strerror(errno));  // still correct, only less fair
+        }
+        context_.run();
+      });
+    }
+  }
+  ~WorkerPool() { Stop(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  bool TryReserve() {
+    if (in_use_.fetch_add(1) < capacity_) return true;
+    in_use_.fetch_sub(1);
+    return false;
+  }
+  void Release() { in_use_.fetch_sub(1); }
+  net::io_context::executor_type executor() { return context_.get_executor(); }
+  // Waits for the tasks already running (a store call cannot be interrupted) and drops the queued ones.
+  void Stop() {
+    guard_.reset();
+    context_.stop();
+    threads_.clear();  // joins
+  }
+
+ private:
+  net::io_context context_;
+  net::executor_work_guard<net::io_context::executor_type> guard_ = net::make_work_guard(context_);
+  const std::size_t capacity_;
+  std::atomic<std::size_t> in_use_{0};
+  std::vector<std::jthread> threads_;  // last: joined before the context goes
+};
+
 struct Server {
   net::io_context& ioc;
   const ServeOptions& options;
   db_api::ApiContext& ctx;
   const db_api::Router& router;
   SessionRegistry& registry;
+  WorkerPool& workers;
+  std::vector<std::string> store_patterns;  // route patterns whose handlers touch the store
+  std::atomic<std::size_t>& connections;
 };
+
+// The routes that never touch the store and run on the I/O thread, so they answer while every worker is busy:
+// /health reads the background probe, the rest is in memory or on disk. Anything matching no route (the
+// dashboard's files, 404s) runs there too.
+bool IsCheapRoute(const db_api::Route& route) {
+  return route.method == "GET" &&
+         (route.pattern == "/health" || route.pattern == "/openapi.json" || route.pattern == "/docs" ||
+          route.pattern == "/docs/{file}");
+}
+
+std::vector<std::string> StorePatterns(const db_api::Router& router) {
+  std::vector<std::string> patterns;
+  for (const db_api::Route& route : router.routes()) {
+    if (!IsCheapRoute(route) && std::find(patterns.begin(), patterns.end(), route.pattern) == patterns.end()) {
+      patterns.push_back(route.pattern);
+    }
+  }
+  return patterns;
+}
+
+bool NeedsWorker(const Server& server, const db_api::Request& request) {
+  std::map<std::string, std::string> ignored;
+  for (const std::string& pattern : server.store_patterns) {
+    if (db_api::MatchPattern(pattern, request.path, ignored)) return true;
+  }
+  return false;
+}
+
+db_api::Response Busy(std::string message) {
+  db_api::Response response = db_api::ErrorResponse(Error(Errc::kUnavailable, std::move(message)));
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+// A status Errc has no code for (431, 408), in the usual error body.
+db_api::Response TransportError(int status, std::string message) {
+  return db_api::JsonResponse(status, ErrorBody(Error(Errc::kBadRequest, std::move(message))));
+}
 
 db_api::Request ToRequest(http::request<http::string_body>& message) {
   db_api::Request request;
@@ -115,6 +208,7 @@ db_api::Request ToRequest(http::request<http::string_body>& message) {
 }
 
 http::response<http::string_body> ToMessage(db_api::Response response, unsigned version, bool keep_alive) {
+  db_api::ApplySafeDefaults(response);
   http::response<http::string_body> message{static_cast<http::status>(response.status), version};
   message.set(http::field::server, "meta_db/" + std::string(db_api::kVersion));
   if (!response.content_type.empty()) message.set(http::field::content_type, response.content_type);
@@ -125,20 +219,46 @@ http::response<http::string_body> ToMessage(db_api::Response response, unsigned 
   return message;
 }
 
-db_api::Response Handle(const Server& server, http::request<http::string_body>& message, const std::string& peer) {
+db_api::Response Route(const Server& server, db_api::Request& request) {
+  return server.router.Dispatch(request, [&](const db_api::Request& r) { return StaticFallback(server.ctx, r); });
+}
+
+// Runs the request on the worker pool and resumes the session on its own strand with the answer.
+net::awaitable<db_api::Response> RouteOnWorker(const Server& server, db_api::Request request) {
+  auto initiate = [&server](auto handler, db_api::Request request) {
+    auto work = net::make_work_guard(net::get_associated_executor(handler));
+    net::post(server.workers.executor(), [&server, request = std::move(request), handler = std::move(handler),
+                                          work = std::move(work)]() mutable {
+      db_api::Response response = Route(server, request);
+      server.workers.Release();
+      auto executor = work.get_executor();
+      net::post(executor, [handler = std::move(handler), response = std::move(response)]() mutable {
+        std::move(handler)(std::move(response));
+      });
+      work.reset();
+    });
+  };
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(db_api::Response)>(
+      initiate, net::use_awaitable, std::move(request));
+}
+
+net::awaitable<db_api::Response> Handle(const Server& server, http::request<http::string_body>& message,
+                                         const std::string& peer) {
   db_api::Request request;
   try {
     request = ToRequest(message);
   } catch (const Error& error) {
-    return db_api::ErrorResponse(error);
+    co_return db_api::ErrorResponse(error);
   }
   request.peer = peer;
-  return server.router.Dispatch(request, [&](const db_api::Request& r) { return StaticFallback(server.ctx, r); });
+  if (!NeedsWorker(server, request)) co_return Route(server, request);
+  if (!server.workers.TryReserve()) co_return Busy("server busy: every worker is taken and the queue is full");
+  co_return co_await RouteOnWorker(server, std::move(request));
 }
 
-// A transport-level failure before a request could be routed (413, malformed HTTP): answer, then close.
-net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffer& buffer, const Error& error) {
-  auto message = ToMessage(db_api::ErrorResponse(error), 11, false);
+// A transport-level failure before a request could be routed (413, 431, 408, malformed HTTP): answer, then close.
+net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffer& buffer, db_api::Response response) {
+  auto message = ToMessage(std::move(response), 11, false);
   stream.expires_after(std::chrono::seconds(5));
   co_await http::async_write(stream, message, kUseTuple);
   // Drain (bounded) what the client is still sending, so closing does not reset the connection before the
@@ -154,22 +274,54 @@ net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffe
   }
 }
 
-// Reads one request. Clients such as curl send "Expect: 100-continue" with larger bodies and wait for the
-// interim answer before sending them (RFC 9110 10.1.1); an over-limit Content-Length fails at the header.
-// Once its header is in, a request counts as in flight: shutdown waits for it instead of cancelling the read.
-net::awaitable<std::tuple<beast::error_code, std::size_t>> ReadRequest(
+// Why a request could not be read, when the answer is not simply to close.
+enum class ReadFailure { kNone, kTooSlow, kTooManyFields };
+
+// Reads one request, with the limits against slow and oversized clients: the keep-alive idle limit until its first
+// byte, then `header_timeout_seconds` for the whole header, then the body at `min_body_rate` on average (after the
+// same grace) with no pause longer than the header timeout. Clients such as curl send "Expect: 100-continue" with
+// larger bodies and wait for the interim answer before sending them (RFC 9110 10.1.1); an over-limit
+// Content-Length fails at the header. Once its header is in, a request counts as in flight: shutdown waits for it
+// instead of cancelling the read.
+net::awaitable<std::tuple<beast::error_code, ReadFailure>> ReadRequest(
     beast::tcp_stream& stream, beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
-    SessionState& state) {
-  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-  if (!ec) state.busy = true;
-  if (ec || parser.is_done()) co_return std::make_tuple(ec, n);
-  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-    http::response<http::empty_body> proceed{http::status::continue_, parser.get().version()};
-    auto [write_ec, written] = co_await http::async_write(stream, proceed, kUseTuple);
-    if (write_ec) co_return std::make_tuple(write_ec, n);
+    SessionState& state, const ServeOptions& options) {
+  const auto header_timeout = std::chrono::seconds(options.header_timeout_seconds);
+  if (buffer.size() == 0) {
+    stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+    auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+    if (ec) co_return std::make_tuple(ec, ReadFailure::kNone);
+    buffer.commit(n);
   }
-  auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-  co_return std::make_tuple(body_ec, n + body_n);
+  stream.expires_after(header_timeout);
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+  if (ec) co_return std::make_tuple(ec, ReadFailure::kNone);
+  state.busy = true;
+  const auto& header = parser.get();
+  if (static_cast<std::size_t>(std::distance(header.begin(), header.end())) > options.max_header_fields) {
+    co_return std::make_tuple(beast::error_code{}, ReadFailure::kTooManyFields);
+  }
+  if (parser.is_done()) co_return std::make_tuple(ec, ReadFailure::kNone);
+  if (beast::iequals(header[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> proceed{http::status::continue_, header.version()};
+    stream.expires_after(header_timeout);
+    auto [write_ec, written] = co_await http::async_write(stream, proceed, kUseTuple);
+    if (write_ec) co_return std::make_tuple(write_ec, ReadFailure::kNone);
+  }
+  const auto body_start = std::chrono::steady_clock::now();
+  std::size_t received = 0;
+  while (!parser.is_done()) {
+    stream.expires_after(header_timeout);
+    auto [body_ec, body_n] = co_await http::async_read_some(stream, buffer, parser, kUseTuple);
+    if (body_ec) co_return std::make_tuple(body_ec, ReadFailure::kNone);
+    received += body_n;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - body_start).count();
+    if (!parser.is_done() && seconds > options.header_timeout_seconds &&
+        static_cast<double>(received) < seconds * static_cast<double>(options.min_body_rate)) {
+      co_return std::make_tuple(beast::error_code{}, ReadFailure::kTooSlow);
+    }
+  }
+  co_return std::make_tuple(beast::error_code{}, ReadFailure::kNone);
 }
 
 void LogAccess(const Server& server, const http::request<http::string_body>& message, int status,
@@ -180,7 +332,20 @@ void LogAccess(const Server& server, const http::request<http::string_body>& mes
                status, bytes, ms);
 }
 
+// One place under the connection cap, given back however the session ends.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<std::size_t>& count) : count_(count) {}
+  ~ConnectionSlot() { count_.fetch_sub(1); }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  std::atomic<std::size_t>& count_;
+};
+
 net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
+  const ConnectionSlot slot(server.connections);
   auto state = std::make_shared<SessionState>();
   state->executor = co_await net::this_coro::executor;
   const std::string peer = [&socket] {
@@ -192,39 +357,43 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
   state->stream = &stream;
   server.registry.Add(state);
   beast::flat_buffer buffer;
-  const auto timeout = std::chrono::seconds(server.options.read_timeout_seconds);
+  const auto write_timeout = std::chrono::seconds(server.options.read_timeout_seconds);
   while (!state->stop) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(server.options.body_limit);
-    parser.header_limit(64 * 1024);
-    stream.expires_after(timeout);
-    auto [ec, n] = co_await ReadRequest(stream, buffer, parser, *state);
+    parser.header_limit(static_cast<std::uint32_t>(server.options.header_limit));
+    auto [ec, failure] = co_await ReadRequest(stream, buffer, parser, *state, server.options);
+    std::optional<db_api::Response> rejection;
     if (ec == http::error::body_limit) {
+      rejection = db_api::ErrorResponse(Error(
+          Errc::kPayloadTooLarge, "request body over the limit of " + std::to_string(server.options.body_limit) + " bytes"));
+    } else if (ec == http::error::header_limit || failure == ReadFailure::kTooManyFields) {
+      rejection = TransportError(431, "request header over the limit of " + std::to_string(server.options.header_limit) +
+                                          " bytes or " + std::to_string(server.options.max_header_fields) + " fields");
+    } else if (failure == ReadFailure::kTooSlow) {
+      rejection = TransportError(408, "request body slower than " + std::to_string(server.options.min_body_rate) +
+                                          " bytes/s");
+    } else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      rejection = db_api::ErrorResponse(Error(Errc::kBadRequest, "malformed HTTP request: " + ec.message()));
+    }
+    if (rejection) {
       if (server.options.access_log) {
-        spdlog::info("{} {} 413 0B", std::string_view(parser.get().method_string()),
-                     std::string_view(parser.get().target()));
+        spdlog::info("{} {} {} 0B", std::string_view(parser.get().method_string()),
+                     std::string_view(parser.get().target()), rejection->status);
       }
-      co_await RejectAndClose(stream, buffer, Error(Errc::kPayloadTooLarge, "request body over the limit of " +
-                                                                                std::to_string(server.options.body_limit) +
-                                                                                " bytes"));
+      co_await RejectAndClose(stream, buffer, std::move(*rejection));
       break;
     }
-    if (ec) {
-      // EOF, timeout or cancel end the session quietly; a malformed request gets a 400 first.
-      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        co_await RejectAndClose(stream, buffer, Error(Errc::kBadRequest, "malformed HTTP request: " + ec.message()));
-      }
-      break;
-    }
+    if (ec) break;  // EOF, timeout (the stream is closed then) or cancel end the session quietly
     const auto start = std::chrono::steady_clock::now();
     auto& message = parser.get();
-    db_api::Response response = Handle(server, message, peer);
+    db_api::Response response = co_await Handle(server, message, peer);
     const int status = response.status;
     const bool keep_alive = message.keep_alive() && !state->stop;
     auto reply = ToMessage(std::move(response), message.version(), keep_alive);
     const std::size_t bytes = reply.body().size();
-    stream.expires_after(timeout);
+    stream.expires_after(write_timeout);
     auto [write_ec, written] = co_await http::async_write(stream, reply, kUseTuple);
     state->busy = false;
     LogAccess(server, message, status, bytes, start);
@@ -236,6 +405,21 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
   server.registry.Remove(state);
 }
 
+// Over the connection cap: a fixed 503 written without waiting (it fits any socket buffer), then closed, so a flood
+// of connections costs a descriptor for microseconds and the open connections keep their threads.
+template <typename Socket>
+void RefuseConnection(Socket& socket) {
+  static constexpr std::string_view kAnswer =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+      "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 97\r\n\r\n"
+      "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many open connections, retry later\",\"details\":{}}}\n";
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(kAnswer.data(), kAnswer.size()), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
 net::awaitable<void> Listen(tcp::acceptor& acceptor, const Server& server) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(server.ioc), kUseTuple);
@@ -245,6 +429,11 @@ net::awaitable<void> Listen(tcp::acceptor& acceptor, const Server& server) {
       spdlog::warn("accept failed: {}", ec.message());
       net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
       co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    if (server.connections.fetch_add(1) >= server.options.max_connections) {
+      server.connections.fetch_sub(1);
+      RefuseConnection(socket);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -303,10 +492,19 @@ int RunServer(Store& store, const ServeOptions& options) {
   ctx.openapi_json = ToJson(db_api::BuildOpenApi(
       router.routes(), db_api::ModelSchemas(),
       {.tokens_required = !options.security.admin_token.empty(), .public_read = options.security.public_read}));
+  // Probed every second; the first answer awaited up to 5 s (serve's MongoDB connect timeout is 3 s); a probe
+  // hanging past 10 s is reported as a failure.
+  db_api::StoreHealth health(store, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),
+                             std::chrono::milliseconds(10000));
+  ctx.store_unreachable = [&health] { return health.Reason(); };
   SessionRegistry registry;
-  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0 ? options.threads : cores;
+  const int worker_threads = options.workers > 0 ? options.workers : std::max(4, 4 * cores);
   net::io_context ioc(threads);
-  const Server server{ioc, options, ctx, router, registry};
+  WorkerPool workers(worker_threads, options.queue);
+  std::atomic<std::size_t> connections{0};
+  const Server server{ioc, options, ctx, router, registry, workers, StorePatterns(router), connections};
   tcp::acceptor acceptor(net::make_strand(ioc));
   try {
     const tcp::endpoint endpoint(net::ip::make_address(options.host), options.port);
@@ -319,8 +517,9 @@ int RunServer(Store& store, const ServeOptions& options) {
     return 1;
   }
   const unsigned short port = acceptor.local_endpoint().port();
-  spdlog::info("meta_db {} serving {} on http://{}:{} ({} threads)", db_api::kVersion, store.Backend(),
-               options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host, port, threads);
+  spdlog::info("meta_db {} serving {} on http://{}:{} ({} I/O threads, {} workers, queue {})", db_api::kVersion,
+               store.Backend(), options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host,
+               port, threads, worker_threads, options.queue);
   net::co_spawn(acceptor.get_executor(), Listen(acceptor, server), net::detached);
 
   // Signal handling and the grace timer share one strand: timers are not safe to touch from two threads.
@@ -348,10 +547,11 @@ int RunServer(Store& store, const ServeOptions& options) {
   });
   if (options.on_listening) options.on_listening(port);
 
-  std::vector<std::jthread> workers;
-  for (int i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  std::vector<std::jthread> io_threads;
+  for (int i = 1; i < threads; ++i) io_threads.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
-  workers.clear();  // joins
+  io_threads.clear();  // joins
+  workers.Stop();      // before the sessions they would resume go with ioc
   spdlog::info("meta_db server stopped");
   return 0;
 }

@@ -325,7 +325,13 @@ TEST(ApiDocs, OpenApiAndSwaggerUi) {
   HttpResponse page = client.Get("/docs");
   ASSERT_EQ(page.status, 200);
   EXPECT_EQ(page.Header("content-type"), "text/html; charset=utf-8");
-  EXPECT_NE(page.body.find("/openapi.json"), std::string::npos);
+  // No inline script (the Content-Security-Policy forbids them): the start-up is /docs/init.js.
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+  EXPECT_NE(page.body.find("/docs/init.js"), std::string::npos);
+  EXPECT_NE(page.Header("content-security-policy").find("script-src 'self'"), std::string::npos);
+  HttpResponse init = client.Get("/docs/init.js");
+  ASSERT_EQ(init.status, 200);
+  EXPECT_NE(init.body.find("/openapi.json"), std::string::npos);
   HttpResponse bundle = client.Get("/docs/swagger-ui-bundle.js");
   EXPECT_EQ(bundle.status, 200) << "run: npm ci --prefix src/db_api/swagger";
   EXPECT_GT(bundle.body.size(), 100000u);

@@ -49,3 +49,30 @@ TEST(ApiOpenApi, ServedDocumentListsEveryRouteOfTheTable) {
 
 }  // namespace
 }  // namespace meta_db::api_test
+
+TEST(ApiSafeDefaults, EveryAnswerGetsTheHeadersAndApiAnswersNoStore) {
+  using meta_db::db_api::Response;
+  auto header = [](const Response& r, const std::string& name) {
+    std::string found;
+    int count = 0;
+    for (const auto& [key, value] : r.headers) {
+      if (key == name) {
+        found = value;
+        ++count;
+      }
+    }
+    return std::make_pair(found, count);
+  };
+  Response api;
+  meta_db::db_api::ApplySafeDefaults(api);
+  EXPECT_EQ(header(api, "Cache-Control"), std::make_pair(std::string("no-store"), 1));
+  EXPECT_EQ(header(api, "X-Content-Type-Options").first, "nosniff");
+  EXPECT_EQ(header(api, "Referrer-Policy").first, "no-referrer");
+  EXPECT_NE(header(api, "Content-Security-Policy").first.find("script-src 'self';"), std::string::npos);
+  EXPECT_EQ(header(api, "Content-Security-Policy").first.find("unsafe-eval"), std::string::npos);
+  Response asset;
+  asset.headers.emplace_back("cache-control", "public, max-age=3600");  // any case: the asset's own policy stays
+  meta_db::db_api::ApplySafeDefaults(asset);
+  EXPECT_EQ(header(asset, "Cache-Control").second, 0);
+  EXPECT_EQ(header(asset, "cache-control").first, "public, max-age=3600");
+}
