@@ -368,6 +368,12 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     return;
   }
   const std::string sop = StringField(result.record.instance, "sop_instance_uid");
+  if (const auto* notes = result.record.instance.if_contains("read_notes"); notes != nullptr && notes->is_array()) {
+    ++summary_.noted;
+    if (summary_.notes.size() < kMaxListedFailures && !notes->as_array().empty() && notes->as_array()[0].is_string()) {
+      summary_.notes.emplace_back(item.entry.path, std::string(notes->as_array()[0].as_string()));
+    }
+  }
   if (!old_sop.empty() && old_sop != sop) DropInstanceOf(session, item.entry.path, old_sop, touched);
   const std::string series_uid = StringField(result.record.series, "series_instance_uid");
   Upsert upsert;

@@ -337,6 +337,8 @@ std::string SummaryJson(const IngestSummary& summary) {
   };
   json::array failures;
   for (const auto& [path, reason] : summary.failures) failures.push_back(json::object{{"path", path}, {"reason", reason}});
+  json::array notes;
+  for (const auto& [path, note] : summary.notes) notes.push_back(json::object{{"path", path}, {"note", note}});
   json::array unseen;
   for (const auto& [path, reason] : summary.unseen) unseen.push_back(json::object{{"path", path}, {"reason", reason}});
   json::object out{{"files_seen", summary.files_seen},
@@ -355,6 +357,8 @@ std::string SummaryJson(const IngestSummary& summary) {
                    {"series", level(summary.series)},
                    {"instances", level(summary.instances)},
                    {"failures", std::move(failures)},
+                   {"noted", summary.noted},
+                   {"notes", std::move(notes)},
                    {"warnings", json::array(summary.warnings.begin(), summary.warnings.end())},
                    {"seconds", summary.seconds},
                    {"files_per_second", summary.files_per_second}};
@@ -374,6 +378,7 @@ void PrintSummary(const IngestSummary& s, std::ostream& out) {
   level("series", s.series);
   level("instances", s.instances);
   for (const auto& [path, reason] : s.failures) out << "  failed: " << path << ": " << reason << "\n";
+  for (const auto& [path, note] : s.notes) out << "  read with a note: " << path << ": " << note << "\n";
   if (s.unreadable_dirs + s.unseen_files > 0) {
     out << "  not seen: " << s.unreadable_dirs << " directories and " << s.unseen_files
         << " files could not be read; the " << s.unknown_files

@@ -52,6 +52,10 @@ struct IngestSummary {
   std::vector<std::pair<std::string, std::string>> unseen;  // the first unseen paths (directories end with '/'), why
   LevelCounts studies, series, instances;
   std::vector<std::pair<std::string, std::string>> failures;  // first failures (path, reason)
+  // Files read despite lying about themselves (e.g. a dataset encoded other than its transfer syntax says): the
+  // instance carries the note in `read_notes`; the first few are listed here (path, note).
+  std::int64_t noted = 0;
+  std::vector<std::pair<std::string, std::string>> notes;
   std::vector<std::string> warnings;  // problems that lost nothing (e.g. a background checkpoint that failed)
   double seconds = 0;
   double files_per_second = 0;

@@ -14,6 +14,7 @@
 
 #include "meta_extractor/archive_walk.hpp"
 #include "meta_extractor/extractor.hpp"
+#include "test_support.hpp"
 
 namespace meta_db::extractor {
 namespace {
@@ -206,6 +207,34 @@ TEST(PydicomCorpus, DatasetEncodedOtherThanDeclaredIsReadAndNoted) {
   const ExtractResult plain = Extractor(ProfileSet::Defaults())
                                   .ExtractFile(std::string(META_DB_PYDICOM_DATA) + "/test_files/CT_small.dcm");
   EXPECT_FALSE(plain.record.instance.contains("read_notes"));
+}
+
+// The ingest says so too: its summary counts and lists the files read with a note (the error register is for files
+// that could not be read; this one was).
+TEST(PydicomCorpus, IngestSummaryListsFilesReadWithANote) {
+  const std::string source = std::string(META_DB_PYDICOM_DATA) + "/test_files/SC_rgb_jpeg.dcm";
+  if (!std::filesystem::exists(source)) GTEST_SKIP() << "python3-pydicom test data not installed";
+  const test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "archive");
+  std::filesystem::copy_file(source, dir.path() / "archive" / "SC_rgb_jpeg.dcm");
+  std::filesystem::copy_file(std::string(META_DB_PYDICOM_DATA) + "/test_files/CT_small.dcm",
+                             dir.path() / "archive" / "CT_small.dcm");
+  const std::string command = ShellQuote(META_DB_BIN) + " ingest --quiet --db " +
+                              ShellQuote("sqlite:" + (dir.path() / "c.sqlite").string()) + " " +
+                              ShellQuote((dir.path() / "archive").string()) + " 2>/dev/null";
+  std::unique_ptr<FILE, PipeCloser> pipe(::popen(command.c_str(), "r"));
+  ASSERT_TRUE(pipe);
+  std::string out;
+  char buffer[4096];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe.get())) out.append(buffer, n);
+  const json::object summary = json::parse(out.substr(0, out.find('\n'))).as_object();
+  EXPECT_EQ(summary.at("instances").at("inserted"), 2) << out;
+  EXPECT_EQ(summary.at("failed"), 0) << out;
+  EXPECT_EQ(summary.at("noted"), 1) << out;
+  const json::array& notes = summary.at("notes").as_array();
+  ASSERT_EQ(notes.size(), 1u) << out;
+  EXPECT_NE(json::serialize(notes[0]).find("SC_rgb_jpeg.dcm"), std::string::npos) << out;
+  EXPECT_NE(json::serialize(notes[0]).find("read as implicit VR"), std::string::npos) << out;
 }
 
 TEST(PydicomCorpus, TruncatedFilesAreReportedNotIndexed) {
