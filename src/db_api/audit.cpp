@@ -14,16 +14,6 @@ namespace meta_db::db_api {
 
 namespace {
 
-std::string_view ActorOf(Role role) {
-  switch (role) {
-    case Role::kLocal: return "local";
-    case Role::kAdmin: return "admin";
-    case Role::kResearcher: return "researcher";
-    case Role::kAnonymous: return "anonymous";
-  }
-  return "anonymous";
-}
-
 std::string OsUser() {
   // getpwuid_r: the reentrant form (no static buffer shared between threads).
   std::vector<char> buffer(16384);
@@ -63,7 +53,7 @@ AuditRecord RequestAudit(const Request& request, const Route* route, const Respo
   AuditRecord record;
   record.id = ObjectId::Generate().ToHex();
   record.at = NowIsoUtc();
-  record.actor = std::string(ActorOf(request.caller.role));
+  record.actor = std::string(RoleName(request.caller.role));
   record.researcher_id = request.caller.researcher_id;
   record.token_id = request.caller.token_id;
   record.action = std::move(action);

@@ -45,16 +45,6 @@ std::string Label(const Request& request) {
   return label;
 }
 
-std::string_view RoleName(Role role) {
-  switch (role) {
-    case Role::kLocal: return "local";
-    case Role::kAdmin: return "admin";
-    case Role::kResearcher: return "researcher";
-    case Role::kAnonymous: return "anonymous";
-  }
-  return "anonymous";
-}
-
 }  // namespace
 
 Response CreateToken(ApiContext& ctx, const Request& request) {

@@ -70,4 +70,14 @@ void ParseTarget(std::string_view target, Request& request) {
   if (!utf8) throw Error(Errc::kBadRequest, "malformed request target: percent-decodes to invalid UTF-8");
 }
 
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kLocal: return "local";
+    case Role::kAdmin: return "admin";
+    case Role::kResearcher: return "researcher";
+    case Role::kAnonymous: return "anonymous";
+  }
+  return "anonymous";
+}
+
 }  // namespace meta_db::db_api

@@ -22,6 +22,8 @@ enum class Role {
   kResearcher,  // a researcher's API token
   kAnonymous,   // no token, admitted by --public-read to read-only endpoints
 };
+// "local", "admin", "researcher", "anonymous": as /auth/whoami and the audit log spell the role.
+std::string_view RoleName(Role role);
 
 struct Caller {
   Role role = Role::kLocal;

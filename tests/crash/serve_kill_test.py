@@ -37,6 +37,8 @@ import urllib.parse
 import urllib.request
 
 from crash_checks import Problems, Results, check_clean, inspect_copy, meta_db_ok, note, require, short, summary_of
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from serve_process import ServeProcess  # noqa: E402
 
 NAME = "serve_kill_test"
 WAIT = 30         # seconds: the server up, one request answered
@@ -49,49 +51,11 @@ def log(message):
     note(NAME, message)
 
 
-class Serve:
-    """`meta_db serve --port 0` on a store; the port is read from its start-up line."""
+class Serve(ServeProcess):
+    """`meta_db serve --port 0` on a store, its output appended to `log_path`."""
 
     def __init__(self, binary, db_uri, log_path):
-        self.log = open(log_path, "a")
-        self.proc = subprocess.Popen([binary, "serve", "--db", db_uri, "--port", "0", "--threads", "2"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.port = None
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.log.write(line)
-                found = re.search(r"serving \w+ on http://127\.0\.0\.1:(\d+)", line)
-                if found and self.port is None:
-                    self.port = int(found.group(1))
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        ready.wait(WAIT)
-        require(self.port is not None, f"serve did not start within {WAIT}s (exit {self.proc.poll()}); log "
-                                       f"{log_path}")
-
-    def kill9(self):
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(WAIT)
-        self.reader.join(5)
-        self.log.close()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
-        if not self.log.closed:
-            self.log.close()
+        super().__init__(binary, db_uri, wait=WAIT, log_path=log_path)
 
 
 def request(port, method, path, body=None, timeout=WAIT):

@@ -51,6 +51,8 @@ except ImportError as error:  # pragma: no cover - the environment is broken, no
     print(f"bson_types_test: needs Debian's python3-pymongo: {error}", file=sys.stderr)
     print("0 passed, 1 failed")
     sys.exit(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from serve_process import ServeProcess  # noqa: E402
 
 WAIT = 20
 KINDS = ("researchers", "collections", "studies", "series", "instances", "jobs")
@@ -118,28 +120,9 @@ def run(binary, *args, timeout=60):
     return proc
 
 
-class Serve:
+class Serve(ServeProcess):
     def __init__(self, binary, uri):
-        self.proc = subprocess.Popen([binary, "serve", "--db", uri, "--port", "0", "--threads", "2"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.output, self.port = [], None
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                found = re.search(r"serving \w+ on http://127\.0\.0\.1:(\d+)", line)
-                if found and self.port is None:
-                    self.port = int(found.group(1))
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not ready.wait(WAIT) or self.port is None:
-            self.stop()
-            raise AssertionError("meta_db serve did not start: " + "".join(self.output)[-2000:])
+        super().__init__(binary, uri, wait=WAIT)
 
     def post(self, path, body):
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=json.dumps(body).encode(),
@@ -149,16 +132,6 @@ class Serve:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(12)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
 
 
 def with_database(uri, database):

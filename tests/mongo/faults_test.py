@@ -79,6 +79,8 @@ except ImportError as error:  # pragma: no cover - the environment is broken, no
 
 from catalogue_checks import (LEDGER_TIMESTAMPS, TIMESTAMPS, Problems, Results, case_set, check_int32, ordered_equal,
                               remap, require, same_type, short, small_int64_paths, strip, summary_of)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from serve_process import ServeProcess  # noqa: E402
 
 WAIT = 30                 # seconds: an ordinary wait (a server up, a request answered)
 FAIL_WITHIN = 60          # seconds: an ingest whose server was killed must have failed by then
@@ -253,31 +255,11 @@ def no_password(texts, what, password=PASSWORD):
             require(form not in (text or ""), f"{what}: the password is printed: {short(text, 400)!r}")
 
 
-class Serve:
-    """`meta_db serve` on a free port (--port 0; the port is read from its start-up line)."""
+class Serve(ServeProcess):
+    """`meta_db serve` on a free port; `started()` says whether it came up."""
 
     def __init__(self, binary, uri):
-        self.proc = subprocess.Popen([binary, "serve", "--db", uri, "--port", "0", "--threads", "2"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.output, self.port = [], None
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                found = re.search(r"serving \w+ on http://127\.0\.0\.1:(\d+)", line)
-                if found and self.port is None:
-                    self.port = int(found.group(1))
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        ready.wait(WAIT)
-
-    def started(self):
-        return self.port is not None
+        super().__init__(binary, uri, wait=WAIT, require_start=False)
 
     def request(self, method, path, body=None, timeout=WAIT):
         """(status, parsed JSON or text, seconds)."""
@@ -313,16 +295,6 @@ class Serve:
 
     def text(self):
         return "".join(self.output)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ except ImportError as error:  # pragma: no cover - the environment is broken, no
 
 from catalogue_checks import (LEDGER_TIMESTAMPS, TIMESTAMPS, Problems, Results, case_set, check_int32, ordered_equal,
                               remap, require, same_type, short, small_int64_paths, strip, summary_of)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from serve_process import ServeProcess  # noqa: E402
 
 WAIT = 30                # seconds: any single wait of this test
 INGEST_TIMEOUT = 60      # seconds: one ingest of the small archive (a few seconds on FerretDB)
@@ -114,30 +116,11 @@ def meta_db_ok(binary, *args, timeout=INGEST_TIMEOUT):
     return proc
 
 
-class Serve:
-    """`meta_db serve` on a free port (--port 0; the port is read from its start-up line)."""
+class Serve(ServeProcess):
+    """`meta_db serve` on a free port."""
 
     def __init__(self, binary, uri):
-        self.proc = subprocess.Popen([binary, "serve", "--db", uri, "--port", "0", "--threads", "2"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.output, self.port = [], None
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                found = re.search(r"serving \w+ on http://127\.0\.0\.1:(\d+)", line)
-                if found and self.port is None:
-                    self.port = int(found.group(1))
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not ready.wait(WAIT) or self.port is None:
-            self.stop()
-            raise AssertionError("meta_db serve did not start: " + short("".join(self.output)))
+        super().__init__(binary, uri, wait=WAIT)
 
     def request(self, method, path, body=None):
         """(status, raw body bytes)."""
@@ -169,16 +152,6 @@ class Serve:
                 last = (None, str(error))
             time.sleep(0.2)
         raise AssertionError(f"serve on port {self.port}: /health not 200 within {timeout}s: {last}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
 
 
 def with_database(uri, database):

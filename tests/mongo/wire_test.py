@@ -53,6 +53,8 @@ except ImportError as error:  # pragma: no cover - the environment is broken, no
     print(f"wire_test: needs Debian's python3-mockupdb and python3-pymongo: {error}", file=sys.stderr)
     print("0 passed, 1 failed")
     sys.exit(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from serve_process import ServeProcess  # noqa: E402
 
 WAIT = 20  # seconds: the bound of every wait in this file
 BINARY = None
@@ -633,31 +635,11 @@ def ingest(uri, *extra, timeout=WAIT):
                        *extra, timeout=timeout)
 
 
-class Serve:
+class Serve(ServeProcess):
     """`meta_db serve --port 0` in the background; `request()` talks HTTP to it."""
 
     def __init__(self, uri, *extra):
-        self.proc = subprocess.Popen([BINARY, "serve", "--db", uri, "--port", "0", "--threads", "2", *extra],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.output = []
-        self.port = None
-        ready = threading.Event()
-
-        def read():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                found = re.search(r"serving \w+ on http://127\.0\.0\.1:(\d+)", line)
-                if found and self.port is None:
-                    self.port = int(found.group(1))
-                    ready.set()
-            ready.set()
-
-        self.reader = threading.Thread(target=read, daemon=True)
-        self.reader.start()
-        if not ready.wait(WAIT) or self.port is None:
-            self.stop()
-            raise AssertionError("meta_db serve did not start: " + "".join(self.output)[-2000:])
+        super().__init__(BINARY, uri, *extra, wait=WAIT)
 
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -673,15 +655,6 @@ class Serve:
             except ValueError:
                 return error.code, text.decode(errors="replace")
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(12)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.reader.join(5)
         return self.proc.returncode
 
 
