@@ -182,8 +182,11 @@ boost::json::object ComputeStats(Session& session) {
   });
   Scan(session, Kind::kStudies, query::Projection{true, {"study_date"}}, kNoLimit, [&](const Document& doc) {
     const std::string date = Text(doc, "study_date");
-    ++dist["study_year"][date.size() >= 4 && std::isdigit(static_cast<unsigned char>(date[0])) ? date.substr(0, 4)
-                                                                                                : "(missing)"];
+    // A year is four ASCII digits; cutting any other text at four bytes could split a UTF-8 character.
+    const bool has_year = date.size() >= 4 && std::all_of(date.begin(), date.begin() + 4, [](unsigned char c) {
+                            return std::isdigit(c) != 0;
+                          });
+    ++dist["study_year"][has_year ? date.substr(0, 4) : date.empty() ? "(missing)" : "(other)"];
   });
   boost::json::object distributions;
   for (const auto& [name, histogram] : dist) distributions[name] = HistogramJson(histogram);

@@ -37,6 +37,7 @@ std::string Unique(const std::string& prefix) {
 class AuthServer {
  public:
   explicit AuthServer(std::vector<std::string> args = {}, bool with_admin = true) : db_("auth") {
+    OpenStore(db_.uri());  // `serve` serves a catalogue, it does not create one (only ingest and migrate do)
     std::vector<std::string> env;
     if (with_admin) env.push_back(std::string("META_DB_ADMIN_TOKEN=") + kAdminToken);
     server_ = std::make_unique<ServerProcess>(dir_.path(), db_.uri(), args, env);
@@ -330,6 +331,7 @@ TEST_F(AuthTest, PublicReadAdmitsReadsOnly) {
 TEST_F(AuthTest, WithoutAdminTokenOnlyLoopback) {
   testing::TempDir dir;
   testing::TestDatabase db("bind");
+  OpenStore(db.uri());  // a catalogue to serve: the refusals below are about the address and the token
   for (const char* host : {"0.0.0.0", "::", "192.0.2.1", "127.0.0.1.example.org"}) {
     const auto result = testing::RunCommand({testing::MetaDbBinary(), "serve", "--db", db.uri(), "--host", host,
                                              "--port", std::to_string(FreePort())});

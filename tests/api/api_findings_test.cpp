@@ -6,8 +6,12 @@
 #include "test_support.hpp"
 
 #include "common/json_io.hpp"
+#include "common/utf8.hpp"
 
 #include <gtest/gtest.h>
+
+#include <set>
+#include <string>
 
 namespace meta_db::db_api {
 namespace {
@@ -45,6 +49,21 @@ TEST_F(ApiFindings, CreateWithAnUpperCaseIdStoresTheCanonicalId) {
   const Response got = Call("GET", "/studies/C6727EF075A730EF1CC07DC8");
   ASSERT_EQ(got.status, 200) << got.body;
   EXPECT_EQ(ParseJson(got.body).at("study_instance_uid"), "9.9");
+}
+
+// schemathesis: /stats answered invalid UTF-8 — a study date starting with a digit was cut to its first four bytes
+// as its "year", splitting a two-byte character.
+TEST_F(ApiFindings, StatsNeverSplitsACharacterOfAStudyDate) {
+  ASSERT_EQ(Call("POST", "/studies", R"({"study_instance_uid":"9.1","study_date":"1\u0094\u00c3x"})").status, 201);
+  ASSERT_EQ(Call("POST", "/studies", R"({"study_instance_uid":"9.2","study_date":"20050307"})").status, 201);
+  const Response stats = Call("GET", "/stats");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_TRUE(IsValidUtf8(stats.body));
+  const auto parsed = ParseJson(stats.body);
+  const auto& years = parsed.at("distributions").at("study_year").as_array();
+  std::set<std::string> labels;
+  for (const auto& entry : years) labels.emplace(entry.at("value").as_string());
+  EXPECT_EQ(labels, (std::set<std::string>{"2005", "(other)"})) << stats.body;
 }
 
 // `meta_db check` found jobs naming a collection DELETE /collections/{id} had removed.

@@ -561,6 +561,16 @@ def check_server_killed_mid_ingest(kill, database, trigger):
         if trigger != "files":
             delay = trigger * kill.clean_seconds
             time.sleep(delay)
+            if proc.poll() is not None:
+                # The clean ingest was timed while other suites shared the cores: this one ran faster. Timed again
+                # by this run, on a fresh database, once.
+                took = time.monotonic() - started
+                note(f"the ingest ended before the kill at {delay:.1f}s ({took:.1f}s or less): again, at "
+                     f"~{trigger:.0%} of {took:.1f}s")
+                kill.client.drop_database(database)
+                delay = trigger * min(took, delay)
+                proc = kill.ingest(database)
+                time.sleep(delay)
             when = f"after {delay:.1f}s (~{trigger:.0%} of a clean ingest)"
         else:
             found = wait_for_files(kill.server, database, started + kill.clean_seconds * 3 + 10)
