@@ -183,6 +183,8 @@ std::vector<query::SortKey> ParseSort(const std::string& text) {
     if (field.empty() || field.front() == '$' || field.front() == '.' || field.back() == '.') {
       BadParam("sort", "must be a comma-separated list of field or -field");
     }
+    // The filter language's rules for sort paths (components, white space) apply to the list form too.
+    query::ParseSort(boost::json::object{{field, direction}});
     keys.push_back({field, direction});
     start = end + 1;
   }

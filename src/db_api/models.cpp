@@ -213,16 +213,19 @@ void ValidateCase(const boost::json::value& value, std::string_view field) {
   if (!item.contains("case_id")) Fail(std::string(field) + ".case_id", "is required");
 }
 
-// Field names with a NUL byte, at any depth: MongoDB cannot store them (BSON names are C strings), so neither store
-// accepts them.
-void CheckNoNulInNames(std::string_view field, const boost::json::value& value) {
+// Field names at any depth that no store can keep or the filter language address: MongoDB cannot store a NUL
+// (BSON names are C strings) and refuses empty and `$` names; a `.` would make a dotted path ambiguous.
+void CheckNestedNames(std::string_view field, const boost::json::value& value) {
   if (const auto* object = value.if_object()) {
     for (const auto& [key, child] : *object) {
       if (key.find('\0') != boost::json::string_view::npos) Fail(field, "has a field name with a NUL byte");
-      CheckNoNulInNames(field, child);
+      if (key.empty() || key.front() == '$' || key.find('.') != boost::json::string_view::npos) {
+        Fail(field, "has a field name that is empty, starts with '$' or holds a '.'");
+      }
+      CheckNestedNames(field, child);
     }
   } else if (const auto* array = value.if_array()) {
-    for (const auto& child : *array) CheckNoNulInNames(field, child);
+    for (const auto& child : *array) CheckNestedNames(field, child);
   }
 }
 
@@ -230,7 +233,7 @@ boost::json::object ValidateBody(Kind kind, Mode mode, const boost::json::object
   boost::json::object doc;
   for (const auto& [key, value] : body) {
     if (key.find('\0') != boost::json::string_view::npos) Fail(key, "is not a valid field name (a NUL byte)");
-    CheckNoNulInNames(key, value);
+    CheckNestedNames(key, value);
     const FieldSpec* spec = FindSpec(kind, key);
     if (spec == nullptr) {
       if (!IsOpenSchema(kind)) Fail(key, "is not a field of " + std::string(CollectionName(kind)));

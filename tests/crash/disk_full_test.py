@@ -23,6 +23,7 @@ second ingest and serve are tried in the first round. Seed: --seed or META_DB_CR
 Usage: disk_full_test.py --binary build/meta_db. Prints one line per check and finally "N passed, N failed".
 """
 import argparse
+import errno
 import json
 import os
 import random
@@ -69,6 +70,17 @@ def unmount(directory):
         subprocess.run(["umount", directory], capture_output=True, timeout=30)
     if os.path.ismount(directory):
         subprocess.run(["umount", "-l", directory], capture_output=True, timeout=30)
+
+
+def fill_disk(path):
+    """Writes `path` until the file system under it has no byte left (ENOSPC)."""
+    with open(path, "wb", buffering=0) as filler:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    filler.write(b"\0" * size)
+            except OSError as error:
+                require(error.errno in (errno.ENOSPC, errno.EDQUOT), f"filling {path}: {error}")
 
 
 def free_bytes(directory):
@@ -179,7 +191,9 @@ class DiskFull:
                 except urllib.error.HTTPError as error:
                     return error.code, json.loads(error.read() or b"null")
 
-            # A write big enough not to fit in what the failed ingest left free (a page or two may be).
+            # What the failed ingest left free (its last batch did not fit; a smaller write may) is taken by a filler
+            # file, so that the write below cannot fit whatever its size.
+            fill_disk(os.path.join(self.mnt, "filler"))
             big = {"name": "cohort-too-big", "description": "x" * 500_000}
             status, answer = call("POST", "/collections", big)
             require(status == 503, f"POST /collections on a full disk: {status} {short(json.dumps(answer), 400)} "
@@ -195,6 +209,8 @@ class DiskFull:
             require(proc.poll() is None, f"serve exited ({proc.returncode})")
             log(f"serve on the full disk: POST 503 {message!r}; GET /series 200; /health {status}")
         finally:
+            if os.path.exists(os.path.join(self.mnt, "filler")):
+                os.remove(os.path.join(self.mnt, "filler"))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
