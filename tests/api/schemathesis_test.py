@@ -104,7 +104,14 @@ def main():
             print("rejected writes that changed the catalogue:\n" + violations.read_text())
             failed = True
         check = subprocess.run([meta_db, "check", "--db", db_uri], capture_output=True, text=True)
-        if check.returncode != 0:
+        ferretdb_unreadable = backend == "mongodb" and check.returncode != 0 and \
+            ("sjson.go" in check.stderr or "handleMaxTimeMSError" in check.stderr)
+        if ferretdb_unreadable:
+            # FerretDB cannot read back a document it stored (schemathesis_hooks.py, FERRETDB_DECODE_DEFECT): check
+            # cannot read that collection either; nothing of meta_db's to judge there.
+            print("schemathesis_test: mongodb: meta_db check could not read a collection FerretDB cannot decode "
+                  "(its defect): " + check.stderr[-300:])
+        elif check.returncode != 0:
             print(check.stdout[-4000:], check.stderr[-4000:])
             failed = True
         if backend == "mongodb":
