@@ -53,6 +53,7 @@ except ImportError as error:  # pragma: no cover - the environment is broken, no
     sys.exit(1)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from serve_process import ServeProcess  # noqa: E402
+from catalogue_checks import Problems, require  # noqa: E402
 
 WAIT = 20
 KINDS = ("researchers", "collections", "studies", "series", "instances", "jobs")
@@ -81,32 +82,6 @@ class Results:
         self.passed += 1
         print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
         return True
-
-
-def require(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-class Problems:
-    """Collects every mismatch of a group (so one run shows them all), fails once at the end."""
-
-    def __init__(self, limit=40):
-        self.items = []
-        self.limit = limit
-
-    def add(self, message):
-        self.items.append(message)
-
-    def expect(self, condition, message):
-        if not condition:
-            self.add(message)
-
-    def raise_if_any(self, what):
-        if self.items:
-            shown = "\n  ".join(self.items[:self.limit])
-            more = f"\n  ... and {len(self.items) - self.limit} more" if len(self.items) > self.limit else ""
-            raise AssertionError(f"{len(self.items)} {what}:\n  {shown}{more}")
 
 
 # ------------------------------------------------------------------------------------------------------------------
