@@ -9,8 +9,11 @@ import { renderStudies, renderSeries } from './pages/lists';
 import { renderStudyDetail, renderSeriesDetail } from './pages/detail';
 import { renderQuery } from './pages/query';
 import { renderFields } from './pages/fields';
-import { renderCollections, renderResearchers, renderJobs } from './pages/manage';
+import { renderCollections, renderResearchers } from './pages/manage';
 import { renderErrors } from './pages/errors';
+import { renderJobsPage, renderJobDetail } from './pages/jobs'; // #11.7
+import { renderCollectionPage } from './pages/collection'; // #11.7
+import { renderNodules } from './pages/nodules'; // #13.4
 
 export interface PageCtx {
   main: HTMLElement;
@@ -40,11 +43,14 @@ route('/ui/studies', renderStudies, 'studies', 'Studies');
 route('/ui/studies/:id', renderStudyDetail, 'studies', 'Study');
 route('/ui/series', renderSeries, 'series', 'Series');
 route('/ui/series/:id', renderSeriesDetail, 'series', 'Series');
+route('/ui/series/:id/nodules', renderNodules, 'series', 'Nodules'); // #13.4
 route('/ui/query', renderQuery, 'query', 'Query builder');
 route('/ui/fields', renderFields, 'fields', 'Fields');
 route('/ui/collections', renderCollections, 'collections', 'Collections');
+route('/ui/collections/:id', renderCollectionPage, 'collections', 'Collection'); // #11.7
 route('/ui/researchers', renderResearchers, 'researchers', 'Researchers');
-route('/ui/jobs', renderJobs, 'jobs', 'Jobs');
+route('/ui/jobs', renderJobsPage, 'jobs', 'Jobs'); // #11.7 (was manage.ts renderJobs)
+route('/ui/jobs/:id', renderJobDetail, 'jobs', 'Job'); // #11.7
 route('/ui/errors', renderErrors, 'errors', 'Ingest errors');
 
 const NAV: [string, string, string, string][] = [

@@ -1,5 +1,6 @@
 // List-page state <-> URL query string. The UI URL and the API query use the same parameter
 // names, so a dashboard link is also a readable description of the API call behind it.
+import { SERIES_FACET_FILTERS } from './series_facets';
 
 export interface FilterDef {
   name: string;
@@ -48,6 +49,7 @@ export const SERIES_FILTERS: FilterDef[] = [
   { name: 'patient_id', label: 'Patient ID', placeholder: 'LIDC-IDRI-0001' },
   { name: 'study_id', label: 'Study ID', placeholder: '24-hex id' },
   { name: 'collection_id', label: 'Collection ID', placeholder: '24-hex id' },
+  ...SERIES_FACET_FILTERS, // #13 annotation and QC facets (series_facets.ts)
 ];
 
 const RESERVED = new Set(['sort', 'skip', 'limit']);

@@ -148,7 +148,7 @@ export async function renderSeriesDetail(ctx: PageCtx) {
     pageHeader(
       `Series ${fmtValue(series.series_number)} · ${fmtValue(modality)}${descr ? ' · ' + String(descr) : ''}`,
       h('span', null, `${fmtNum(Number(series.num_instances ?? 0))} images · `, idBadge(docId(series) || id)),
-      studyId ? [link(`/ui/studies/${encodeURIComponent(studyId)}`, '← Parent study')] : [],
+      [...(studyId ? [link(`/ui/studies/${encodeURIComponent(studyId)}`, '← Parent study')] : []), ...(series.annotations ? [link(`/ui/series/${encodeURIComponent(id)}/nodules`, 'Nodules →')] : [])], // #13.4 nodules page
     ),
   );
   const instSec = h('section', { class: 'card', 'aria-labelledby': 'h-inst' });

@@ -103,7 +103,7 @@ export const renderCollections = (ctx: PageCtx) =>
   renderResource(ctx, {
     path: '/collections',
     title: 'Collections',
-    subtitle: 'Named cohorts (e.g. LIDC-IDRI) with their cases. Click a row to see its studies.',
+    subtitle: 'Named cohorts (e.g. LIDC-IDRI) with their cases. Click a row for its summary, studies and exports.',
     columns: [
       { key: 'name', label: 'Name' },
       { key: 'description', label: 'Description' },
@@ -116,7 +116,7 @@ export const renderCollections = (ctx: PageCtx) =>
       { name: 'description', label: 'Description', type: 'textarea', placeholder: 'Lung Imaging Data Consortium' },
     ],
     createLabel: 'New collection',
-    rowHref: (d) => (docId(d) ? `/ui/studies?collection_id=${encodeURIComponent(docId(d))}` : null),
+    rowHref: (d) => (docId(d) ? `/ui/collections/${encodeURIComponent(docId(d))}` : null), // #11.7 collection page
   });
 
 export const renderResearchers = (ctx: PageCtx) =>

@@ -4,6 +4,7 @@ import { api, type Bucket } from '../api';
 import { h, clear, fmtNum, spinner } from '../dom';
 import { errorBox, pageHeader, navigate } from '../ui';
 import { barChart } from '../charts';
+import { facetCharts } from '../series_facets';
 
 const COUNT_CARDS: [string, string, string][] = [
   ['studies', 'Studies', '/ui/studies'],
@@ -84,9 +85,11 @@ export async function renderOverview(ctx: PageCtx) {
   if (avg) body.append(h('p', { class: 'small muted' }, `${avg.toFixed(1)} images per series on average.`));
 
   const charts = h('div', { class: 'charts' });
-  const known = new Set(DISTS.map((d) => d.key));
+  const facets: DistDef[] = facetCharts(Object.keys(stats.distributions)); // #13 annotation/QC panels, when /stats has them
+  const known = new Set([...DISTS, ...facets].map((d) => d.key));
   const defs = [
     ...DISTS,
+    ...facets,
     ...Object.keys(stats.distributions)
       .filter((k) => !known.has(k))
       .map((k) => ({ key: k, title: k.replace(/_/g, ' ').replace(/^\w/, (c) => c.toUpperCase()) }) as DistDef),
