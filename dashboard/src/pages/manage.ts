@@ -1,5 +1,5 @@
 // Collections, researchers and jobs: lists with create forms.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId, type Doc } from '../api';
 import { h, clear, fmtDate, fmtNum, spinner, emptyState } from '../dom';
 import { dataTable, errorBox, pageHeader, idBadge, type Column } from '../ui';
@@ -164,3 +164,7 @@ export const renderJobs = (ctx: PageCtx) =>
     ],
     createLabel: 'New job',
   });
+
+registerPage({ path: '/ui/collections', render: renderCollections, nav: 'collections', title: 'Collections' });
+registerPage({ path: '/ui/researchers', render: renderResearchers, nav: 'researchers', title: 'Researchers' });
+registerPage({ path: '/ui/jobs', render: renderJobs, nav: 'jobs', title: 'Jobs' });
