@@ -218,6 +218,11 @@ int main(int argc, char** argv) {
       serve_store.must_exist = true;          // only ingest and migrate --to create a catalogue
       auto store = meta_db::OpenStore(db, serve_store);
       RestoreResearcherJobs(*store);
+      serve.dictionary = [](std::string_view text) -> std::optional<meta_db::db_api::TagInfo> {
+        auto entry = meta_db::extractor::Dicom().lookup_dictionary(text);
+        if (!entry) return std::nullopt;
+        return meta_db::db_api::TagInfo{std::move(entry->tag), std::move(entry->vr), std::move(entry->name)};
+      };
       return meta_db::RunServer(*store, serve);
     }
     const auto progress = [&](const std::string& line) {

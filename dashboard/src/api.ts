@@ -1,33 +1,79 @@
-// API client and tolerant adapters for the meta_db REST API (same origin, root paths).
-// Everything here is DOM-free so it can be unit-tested under node.
+// The meta_db REST client: a thin fetch wrapper typed by src/api-types.ts, which is GENERATED from the server's
+// own /openapi.json (`npm run gen:api`; CI fails when it drifts). DOM-free, so it is unit-tested under node.
 import { authHeaders, getToken } from './auth';
+import type { components, paths } from './api-types';
 
+export type Schemas = components['schemas'];
 export type Doc = Record<string, unknown>;
 
-export interface ListResult<T = Doc> {
-  results: T[];
-  total: number;
-  limit: number;
-  skip: number;
-}
+type Json200<Op> = Op extends { responses: { 200: { content: { 'application/json': infer T } } } } ? T : never;
+/** The JSON body GET <path> answers with 200, as the server declares it. */
+export type GetResponse<P extends keyof paths> = paths[P] extends { get: infer Op } ? Json200<Op> : never;
+/** The query parameters GET <path> declares. */
+export type GetQuery<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
 
+/** Every list answer: {"results": [...], "total": N, "limit", "skip"}. */
+export type ListResult<T = Doc> = Omit<Schemas['List'], 'results'> & { results: T[] };
+export type Stats = Schemas['Stats'];
+/** GET /fields with its fields as FieldInfo. */
+export interface FieldsResult {
+  collection: string;
+  fields: FieldInfo[];
+  /** documents in the collection */
+  total: number;
+  /** documents the statistics were computed from (a sample when < total) */
+  sampled: number;
+}
+export type QueryBody = Schemas['QueryRequest'];
+export type Dictionary = Schemas['Dictionary'];
+
+/** One bar of a distribution (GET /stats) or one top value (GET /fields), for charts and chips. */
 export interface Bucket {
   value: string;
   count: number;
-  /** The value as the server sent it (number, string, ...), when known. */
+  /** The value as the server sent it (number, string, ...), when it is not a string. */
   raw?: unknown;
 }
 
-export interface Stats {
-  counts: Record<string, number>;
-  distributions: Record<string, Bucket[]>;
-}
-
+/** A field of GET /fields, its top values as buckets. */
 export interface FieldInfo {
   key: string;
+  promoted: boolean;
   count: number;
   types: string[];
   top: Bucket[];
+}
+
+// POST /cohort and POST /nl/translate (CONTRACTS.md, issue #10 points 1 and 3): written from the contract until
+// those routes are in the generated document.
+export type CohortLevel = 'studies' | 'series' | 'instances';
+export interface CohortBody {
+  studies?: Doc;
+  series?: Doc;
+  instances?: Doc;
+  return?: CohortLevel;
+  sort?: unknown;
+  skip?: number;
+  limit?: number;
+  projection?: unknown;
+}
+export interface CohortCounts {
+  patients: number;
+  studies: number;
+  series: number;
+  instances: number;
+}
+export interface CohortResult {
+  results: Doc[];
+  total: number;
+  counts: CohortCounts;
+}
+export interface TranslateResult {
+  endpoint: '/query' | '/cohort';
+  request: Doc;
+  fields: string[];
+  not_understood: string[];
+  count: number;
 }
 
 export class ApiError extends Error {
@@ -128,28 +174,52 @@ export class Api {
     return this.request<T>('POST', path, body, signal);
   }
 
-  async list(path: string, params?: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<ListResult> {
-    return normalizeList(await this.get(path + queryString(params), signal));
+  /** GET of a path the generated document declares, typed by it. */
+  getTyped<P extends keyof paths>(path: P, query?: GetQuery<P>, signal?: AbortSignal): Promise<GetResponse<P>> {
+    return this.get<GetResponse<P>>(path + queryString(query as Record<string, string | number | undefined> | undefined), signal);
   }
-  async stats(signal?: AbortSignal): Promise<Stats> {
-    return normalizeStats(await this.get('/stats', signal));
+
+  /** Any list endpoint (also the child lists with a path parameter: /studies/{id}/series). */
+  list(path: string, params?: Record<string, string | number | undefined>, signal?: AbortSignal): Promise<ListResult> {
+    return this.get<ListResult>(path + queryString(params), signal);
+  }
+  stats(signal?: AbortSignal): Promise<Stats> {
+    return this.getTyped('/stats', undefined, signal);
   }
   async fields(collection: string, signal?: AbortSignal): Promise<FieldsResult> {
-    const raw = await this.get('/fields' + queryString({ collection }), signal);
-    return { fields: normalizeFields(raw), ...fieldsTotals(raw) };
+    const res = await this.getTyped('/fields', { collection }, signal);
+    return { ...res, fields: res.fields.map(fieldInfo) };
   }
-  async query(body: QueryBody, signal?: AbortSignal): Promise<ListResult> {
-    return normalizeList(await this.post('/query', body, signal));
+  query(body: QueryBody, signal?: AbortSignal): Promise<ListResult> {
+    return this.post<ListResult>('/query', body, signal);
+  }
+  /** Tag number, VR and name of metadata keys (GET /dictionary); unknown keys are absent. */
+  dictionary(keys: string[], signal?: AbortSignal): Promise<Dictionary> {
+    return this.getTyped('/dictionary', { keywords: keys.join(',') }, signal);
+  }
+  cohort(body: CohortBody, signal?: AbortSignal): Promise<CohortResult> {
+    return this.post<CohortResult>('/cohort', body, signal);
+  }
+  translate(question: string, signal?: AbortSignal): Promise<TranslateResult> {
+    return this.post<TranslateResult>('/nl/translate', { question }, signal);
   }
 }
 
-export interface QueryBody {
-  collection: string;
-  filter: unknown;
-  sort?: unknown;
-  skip?: number;
-  limit?: number;
-  projection?: unknown;
+/** A chip/bar label for any JSON value. */
+export function valueLabel(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '(none)';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+export function fieldInfo(f: Schemas['Fields']['fields'][number]): FieldInfo {
+  return {
+    key: f.path,
+    promoted: f.promoted,
+    count: f.count,
+    types: f.types,
+    top: f.values.map((v) => ({ value: valueLabel(v.value), count: v.count, raw: v.value })),
+  };
 }
 
 export function queryString(params?: Record<string, string | number | undefined | null>): string {
@@ -161,187 +231,6 @@ export function queryString(params?: Record<string, string | number | undefined 
   }
   const s = sp.toString();
   return s ? '?' + s : '';
-}
-
-function num(v: unknown, fallback: number): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) ? n : fallback;
-}
-
-/** Accepts {"results":[...],"total":N,...}, {"items"|"data"|"docs":[...]}, or a bare array. */
-export function normalizeList(json: unknown): ListResult {
-  if (Array.isArray(json)) return { results: json as Doc[], total: json.length, limit: json.length, skip: 0 };
-  const o = (json ?? {}) as Doc;
-  const arr = (['results', 'items', 'data', 'docs', 'documents'].map((k) => o[k]).find(Array.isArray) ?? []) as Doc[];
-  const total = num(o.total ?? o.count ?? o.total_count ?? o.totalCount, arr.length);
-  return { results: arr, total, limit: num(o.limit, arr.length), skip: num(o.skip ?? o.offset, 0) };
-}
-
-/** One distribution in any of the shapes a server might choose → sorted [{value,count}]. */
-export function normalizeBuckets(d: unknown): Bucket[] {
-  let out: Bucket[] = [];
-  if (Array.isArray(d)) {
-    for (const item of d) {
-      if (Array.isArray(item) && item.length >= 2) {
-        out.push({ value: bucketLabel(item[0]), count: num(item[1], 0), raw: item[0] });
-      } else if (item && typeof item === 'object') {
-        const o = item as Doc;
-        const vk = ['value', '_id', 'key', 'name', 'label', 'bucket', 'range'].find((k) => k in o);
-        const value = vk !== undefined ? o[vk] : labelFromRange(o);
-        const count = o.count ?? o.n ?? o.total ?? o.doc_count ?? o.frequency;
-        out.push({ value: bucketLabel(value), count: num(count, 0), raw: value });
-      }
-    }
-  } else if (d && typeof d === 'object') {
-    const o = d as Doc;
-    const inner = o.buckets ?? o.values ?? o.counts ?? o.items ?? o.top;
-    if (Array.isArray(inner) || (inner && typeof inner === 'object')) return normalizeBuckets(inner);
-    out = Object.entries(o).map(([value, count]) => ({ value, count: num(count, 0), raw: value }));
-  }
-  return out;
-}
-
-function labelFromRange(o: Doc): unknown {
-  const lo = o.min ?? o.from ?? o.lower ?? o.gte;
-  const hi = o.max ?? o.to ?? o.upper ?? o.lt;
-  if (lo === undefined && hi === undefined) return undefined;
-  if (hi === undefined || hi === null) return `≥ ${lo}`;
-  if (lo === undefined || lo === null) return `< ${hi}`;
-  return `${lo}–${hi}`;
-}
-
-function bucketLabel(v: unknown): string {
-  if (v === null || v === undefined || v === '') return '(none)';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
-}
-
-const DIST_ALIASES: Record<string, string> = {
-  modalities: 'modality',
-  manufacturers: 'manufacturer',
-  models: 'model',
-  manufacturer_model_name: 'model',
-  manufacturer_model: 'model',
-  body_part_examined: 'body_part',
-  body_parts: 'body_part',
-  convolution_kernel: 'kernel',
-  kernels: 'kernel',
-  slice_thickness_buckets: 'slice_thickness',
-  slice_thickness_bucket: 'slice_thickness',
-  study_years: 'study_year',
-  year: 'study_year',
-  instances_per_series: 'instances_per_series',
-  num_instances: 'instances_per_series',
-};
-
-/** Canonical distribution name for a server key (case/underscore tolerant). */
-export function canonicalDistKey(k: string): string {
-  const s = k
-    .replace(/([a-z])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_|_$/g, '');
-  return DIST_ALIASES[s] ?? s;
-}
-
-const COUNT_KEYS = ['studies', 'series', 'instances', 'collections', 'researchers', 'jobs', 'errors'];
-
-/** /stats → {counts, distributions}, tolerant of several plausible server shapes. */
-export function normalizeStats(json: unknown): Stats {
-  const o = (json ?? {}) as Doc;
-  const counts: Record<string, number> = {};
-  const rawCounts = (o.counts ?? o.collections_count ?? o.totals ?? o.documents) as unknown;
-  const addCount = (k: string, v: unknown) => {
-    const key = k.toLowerCase().replace(/_count$|^num_|^n_/g, '');
-    if (typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)))) counts[key] = Number(v);
-    else if (v && typeof v === 'object' && 'count' in (v as Doc)) counts[key] = num((v as Doc).count, 0);
-  };
-  if (rawCounts && typeof rawCounts === 'object' && !Array.isArray(rawCounts)) {
-    for (const [k, v] of Object.entries(rawCounts as Doc)) addCount(k, v);
-  }
-  // counts may also sit at the top level: {"studies": 12, "series": 40, ...}
-  for (const k of Object.keys(o)) {
-    const key = k.toLowerCase().replace(/_count$|^num_|^n_/g, '');
-    if (COUNT_KEYS.includes(key) && !(key in counts)) addCount(k, o[k]);
-  }
-  const distributions: Record<string, Bucket[]> = {};
-  const rawD = (o.distributions ?? o.distribution ?? o.histograms ?? o.charts) as unknown;
-  if (rawD && typeof rawD === 'object') {
-    if (Array.isArray(rawD)) {
-      for (const d of rawD as Doc[]) {
-        const name = String(d.name ?? d.field ?? d.key ?? '');
-        if (name) distributions[canonicalDistKey(name)] = normalizeBuckets(d.buckets ?? d.values ?? d.counts ?? d.items);
-      }
-    } else {
-      for (const [k, v] of Object.entries(rawD as Doc)) distributions[canonicalDistKey(k)] = normalizeBuckets(v);
-    }
-  }
-  return { counts, distributions };
-}
-
-function typesOf(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string') return v.split(/[,|]/).map((s) => s.trim()).filter(Boolean);
-  if (v && typeof v === 'object') return Object.keys(v as Doc);
-  return [];
-}
-
-function oneField(key: string, o: Doc): FieldInfo {
-  return {
-    key,
-    count: num(o.count ?? o.present ?? o.presence ?? o.documents ?? o.n, 0),
-    types: typesOf(o.types ?? o.type),
-    top: normalizeBuckets(o.top ?? o.top_values ?? o.values ?? o.most_frequent ?? []),
-  };
-}
-
-/** /fields → [{key,count,types,top}] with metadata keys as "metadata.<Keyword>". */
-export function normalizeFields(json: unknown): FieldInfo[] {
-  const out: FieldInfo[] = [];
-  const visit = (v: unknown, prefix: string) => {
-    if (Array.isArray(v)) {
-      for (const item of v as Doc[]) {
-        if (!item || typeof item !== 'object') continue;
-        let key = String(item.key ?? item.field ?? item.name ?? item.path ?? '');
-        if (!key) continue;
-        if (prefix && !key.startsWith(prefix)) key = prefix + key;
-        out.push(oneField(key, item));
-      }
-    } else if (v && typeof v === 'object') {
-      for (const [k, val] of Object.entries(v as Doc)) {
-        if (val && typeof val === 'object' && !Array.isArray(val) && ('count' in val || 'types' in val || 'type' in val || 'top' in val)) {
-          out.push(oneField(prefix && !k.startsWith(prefix) ? prefix + k : k, val as Doc));
-        }
-      }
-    }
-  };
-  if (Array.isArray(json)) visit(json, '');
-  else if (json && typeof json === 'object') {
-    const o = json as Doc;
-    const main = o.fields ?? o.results ?? o.keys;
-    if (main !== undefined) visit(main, '');
-    if (o.promoted !== undefined) visit(o.promoted, '');
-    if (o.metadata !== undefined) visit(o.metadata, 'metadata.');
-    if (main === undefined && o.promoted === undefined && o.metadata === undefined) visit(o, '');
-  }
-  const seen = new Set<string>();
-  return out.filter((f) => (seen.has(f.key) ? false : (seen.add(f.key), true)));
-}
-
-export interface FieldsResult {
-  fields: FieldInfo[];
-  /** documents in the collection, when the server says */
-  total?: number;
-  /** documents the statistics were computed from (a sample when < total) */
-  sampled?: number;
-}
-
-export function fieldsTotals(json: unknown): { total?: number; sampled?: number } {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) return {};
-  const o = json as Doc;
-  const t = num(o.total, NaN);
-  const s = num(o.sampled ?? o.sample_size ?? o.scanned, NaN);
-  return { ...(Number.isFinite(t) ? { total: t } : {}), ...(Number.isFinite(s) ? { sampled: s } : {}) };
 }
 
 /** Safe dotted-path read: get(doc, "metadata.Manufacturer"). */

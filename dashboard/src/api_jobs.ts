@@ -1,6 +1,6 @@
 // API calls and pure helpers for jobs, collection summaries, exports and series annotations (CONTRACTS.md shapes).
 // DOM-free so the URL and geometry helpers can be unit-tested under node.
-import { Api, api, normalizeList, queryString, type Doc, type ListResult } from './api';
+import { Api, api, queryString, type Doc, type ListResult } from './api';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 export type IdentifierType = 'accession_number' | 'patient_id' | 'study_instance_uid';
@@ -136,12 +136,12 @@ export function reportUrl(jobId: string, q: ReportQuery & { format?: 'json' | 'c
 }
 
 export async function jobReport(jobId: string, q: ReportQuery, signal?: AbortSignal): Promise<Report> {
-  const raw = await api.get<Doc>(reportUrl(jobId, q), signal);
-  return { ...normalizeList(raw), totals: (raw.totals as Record<string, number>) ?? {} };
+  const raw = await api.get<ListResult & { totals?: Record<string, number> }>(reportUrl(jobId, q), signal);
+  return { ...raw, totals: raw.totals ?? {} };
 }
 
 export async function jobSnapshots(jobId: string, signal?: AbortSignal): Promise<ListResult> {
-  return normalizeList(await api.get(`/jobs/${encodeURIComponent(jobId)}/snapshots`, signal));
+  return api.get<ListResult>(`/jobs/${encodeURIComponent(jobId)}/snapshots`, signal);
 }
 
 export function collectionSummary(id: string, signal?: AbortSignal): Promise<CollectionSummary> {

@@ -4,54 +4,21 @@ import { setNavigate } from './ui';
 import { api, onUnauthorized } from './api';
 import { clearToken, describeIdentity, getToken, type Identity } from './auth';
 import { renderSignIn, whoAmI } from './pages/signin';
-import { renderOverview } from './pages/overview';
-import { renderStudies, renderSeries } from './pages/lists';
-import { renderStudyDetail, renderSeriesDetail } from './pages/detail';
-import { renderQuery } from './pages/query';
-import { renderFields } from './pages/fields';
-import { renderCollections, renderResearchers } from './pages/manage';
-import { renderErrors } from './pages/errors';
-import { renderJobsPage, renderJobDetail } from './pages/jobs'; // #11.7
-import { renderCollectionPage } from './pages/collection'; // #11.7
-import { renderNodules } from './pages/nodules'; // #13.4
+import { router } from './router';
+// Each page module registers its routes when imported (the order is the match order).
+import './pages/overview';
+import './pages/lists';
+import './pages/detail';
+import './pages/query';
+import './pages/fields';
+import './pages/manage';
+import './pages/errors';
+import './pages/jobs';
+import './pages/collection';
+import './pages/nodules';
 
-export interface PageCtx {
-  main: HTMLElement;
-  params: Record<string, string>;
-  search: string;
-  signal: AbortSignal;
-}
-type Page = (ctx: PageCtx) => void | Promise<void>;
-
-interface Route {
-  re: RegExp;
-  keys: string[];
-  page: Page;
-  nav: string;
-  title: string;
-}
-
-const routes: Route[] = [];
-function route(pattern: string, page: Page, nav: string, title: string) {
-  const keys: string[] = [];
-  const re = new RegExp('^' + pattern.replace(/:([a-z]+)/g, (_, k) => (keys.push(k), '([^/]+)')) + '/?$');
-  routes.push({ re, keys, page, nav, title });
-}
-route('/', renderOverview, 'overview', 'Overview');
-route('/ui', renderOverview, 'overview', 'Overview');
-route('/ui/studies', renderStudies, 'studies', 'Studies');
-route('/ui/studies/:id', renderStudyDetail, 'studies', 'Study');
-route('/ui/series', renderSeries, 'series', 'Series');
-route('/ui/series/:id', renderSeriesDetail, 'series', 'Series');
-route('/ui/series/:id/nodules', renderNodules, 'series', 'Nodules'); // #13.4
-route('/ui/query', renderQuery, 'query', 'Query builder');
-route('/ui/fields', renderFields, 'fields', 'Fields');
-route('/ui/collections', renderCollections, 'collections', 'Collections');
-route('/ui/collections/:id', renderCollectionPage, 'collections', 'Collection'); // #11.7
-route('/ui/researchers', renderResearchers, 'researchers', 'Researchers');
-route('/ui/jobs', renderJobsPage, 'jobs', 'Jobs'); // #11.7 (was manage.ts renderJobs)
-route('/ui/jobs/:id', renderJobDetail, 'jobs', 'Job'); // #11.7
-route('/ui/errors', renderErrors, 'errors', 'Ingest errors');
+/** Kept for pages written against the old location; new pages import it from './router'. */
+export type { PageCtx } from './router';
 
 const NAV: [string, string, string, string][] = [
   // [nav key, href, label, shortcut after "g"]
@@ -139,23 +106,21 @@ async function render() {
   const ctl = new AbortController();
   current = ctl;
   const path = location.pathname;
-  const r = routes.find((x) => x.re.test(path));
+  const hit = router.match(path);
+  const r = hit?.route;
   for (const [k, a] of navLinks) {
     if (r && r.nav === k) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   clear(main);
-  if (!r) {
+  if (!hit || !r) {
     document.title = 'Not found · meta_db';
     main.append(h('header', { class: 'page-header' }, h('h1', null, 'Page not found')), h('p', null, 'No page at ', h('code', null, path), '. ', h('a', { href: '/ui/', 'data-link': '' }, 'Go to the overview')));
     return;
   }
   document.title = `${r.title} · meta_db`;
-  const m = r.re.exec(path)!;
-  const params: Record<string, string> = {};
-  r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
   try {
-    await r.page({ main, params, search: location.search, signal: ctl.signal });
+    await r.render({ main, params: hit.params, search: location.search, signal: ctl.signal });
   } catch (e) {
     if ((e as Error)?.name !== 'AbortError') console.error(e);
   }

@@ -46,6 +46,7 @@ export const SERIES_FILTERS: FilterDef[] = [
   { name: 'slice_thickness_max', label: 'Slice thickness ≤ (mm)', type: 'number', step: 'any' },
   { name: 'series_description', label: 'Series description', placeholder: 'contains…' },
   { name: 'min_instances', label: 'Min. instances', type: 'number', step: '1' },
+  { name: 'max_instances', label: 'Max. instances', type: 'number', step: '1' },
   { name: 'patient_id', label: 'Patient ID', placeholder: 'LIDC-IDRI-0001' },
   { name: 'study_id', label: 'Study ID', placeholder: '24-hex id' },
   { name: 'collection_id', label: 'Collection ID', placeholder: '24-hex id' },

@@ -2,6 +2,7 @@
 // Thread-safety: handlers run concurrently on the server's threads; ApiContext is shared and synchronised.
 #pragma once
 
+#include "db_api/dictionary.hpp"
 #include "db_api/http.hpp"
 #include "db_api/router.hpp"
 #include "model/kind.hpp"
@@ -54,10 +55,14 @@ struct ApiContext {
   // Set by the server to a cached background probe, so /health never waits on a slow or unreachable store;
   // unset (unit tests), /health asks the store itself.
   std::function<std::string()> store_unreachable;
+  // Unset (route-table tests, fuzzers): GET /dictionary knows no keyword and answers {}.
+  DictionaryLookup dictionary;
 };
 
 // The one route table (routes.cpp).
 std::vector<Route> BuildRoutes(ApiContext& ctx);
+// GET /dictionary (dictionary_routes.cpp).
+void AddDictionaryRoutes(std::vector<Route>& routes, ApiContext& ctx);
 
 // Resources (resources.cpp).
 Response CreateDocument(ApiContext& ctx, Kind kind, const Request& request);

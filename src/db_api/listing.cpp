@@ -53,6 +53,7 @@ constexpr ListParam kSeriesParams[] = {
     {"study_id", P::kId, "study_id", "parent study id"},
     {"collection_id", P::kId, "collection_ids", "series whose collection_ids contain this id"},
     {"min_instances", P::kMin, "num_instances", "at least this many instances"},
+    {"max_instances", P::kMax, "num_instances", "at most this many instances"},
 };
 constexpr ListParam kInstanceParams[] = {
     {"series_id", P::kId, "series_id", "parent series id"},

@@ -104,10 +104,50 @@ boost::json::object ModelSchemas() {
                          {"db", {{"type", "string"}}},
                          {"reason", {{"type", "string"}, {"description", "why the database cannot be reached (503)"}}},
                          {"version", {{"type", "string"}}}}}};
-  schemas["Fields"] = {{"type", "object"}, {"additionalProperties", true},
-                       {"description", "{collection, total, sampled, fields: [{path, promoted, count, types, values}]}"}};
-  schemas["Stats"] = {{"type", "object"}, {"additionalProperties", true},
-                      {"description", "{counts: {...}, distributions: {name: [{value, count}]}}"}};
+  const boost::json::object int_schema{{"type", "integer"}};
+  const boost::json::object str_schema{{"type", "string"}};
+  const boost::json::object strings_schema{{"type", "array"}, {"items", str_schema}};
+  // A top value keeps its JSON type (a number stays a number).
+  const boost::json::object value_count{{"type", "object"},
+                                        {"required", boost::json::array{"value", "count"}},
+                                        {"properties", {{"value", boost::json::object{}}, {"count", int_schema}}}};
+  schemas["Fields"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"collection", "total", "sampled", "fields"}},
+      {"properties",
+       {{"collection", str_schema},
+        {"total", int_schema},
+        {"sampled", {{"type", "integer"}, {"description", "documents the statistics were computed from"}}},
+        {"fields",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"required", boost::json::array{"path", "promoted", "count", "types", "values"}},
+            {"properties",
+             {{"path", {{"type", "string"}, {"description", "dotted path: promoted field or metadata.<Keyword>"}}},
+              {"promoted", {{"type", "boolean"}}},
+              {"count", int_schema},
+              {"types", strings_schema},
+              {"values", {{"type", "array"}, {"items", value_count}, {"description", "top 10 values"}}}}}}}}}}}};
+  boost::json::object bucket = value_count;
+  bucket["properties"].as_object()["value"] = str_schema;
+  schemas["Stats"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"counts", "distributions"}},
+      {"properties",
+       {{"counts", {{"type", "object"}, {"additionalProperties", int_schema}}},
+        {"distributions",
+         {{"type", "object"},
+          {"additionalProperties", {{"type", "array"}, {"items", bucket}}},
+          {"description", "name -> buckets, most frequent first"}}}}}};
+  schemas["Dictionary"] = {
+      {"type", "object"},
+      {"description", "keyword -> its data-dictionary entry"},
+      {"additionalProperties",
+       {{"type", "object"},
+        {"required", boost::json::array{"tag", "vr", "name"}},
+        {"properties",
+         {{"tag", {{"type", "string"}, {"example", "(0018,0050)"}}}, {"vr", str_schema}, {"name", str_schema}}}}}};
   schemas["OpenApi"] = {{"type", "object"}, {"additionalProperties", true}};
   const boost::json::object hex24{{"type", "string"}, {"pattern", "^[0-9a-f]{24}$"}};
   const boost::json::object token_properties{

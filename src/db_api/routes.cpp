@@ -108,6 +108,8 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
                     AuditParams(), false, "", "AuditList", 200, "application/json", Bind(ctx, ListAudit),
                     Access::kAdmin});
 
+  AddDictionaryRoutes(routes, ctx);
+
   routes.push_back({"GET", "/openapi.json", "docs", "This OpenAPI 3.0.3 document", {}, false, "", "OpenApi", 200,
                     "application/json", Bind(ctx, OpenApiDocument), Access::kPublic});
   routes.push_back({"GET", "/docs", "docs", "Swagger UI", {}, false, "", "", 200, "text/html",

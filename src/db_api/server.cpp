@@ -487,6 +487,7 @@ std::string ResolveWebRoot(const ServeOptions& options) {
 
 int RunServer(Store& store, const ServeOptions& options) {
   db_api::ApiContext ctx(store, ResolveWebRoot(options), ResolveSwaggerDir(options));
+  ctx.dictionary = options.dictionary;
   const auto guard = db_api::MakeRequestGuard(store, options.security);
   const db_api::Router router(db_api::BuildRoutes(ctx), guard.get());
   ctx.openapi_json = ToJson(db_api::BuildOpenApi(

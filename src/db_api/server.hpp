@@ -2,6 +2,7 @@
 // Thread-safety: RunServer uses `store` from several threads at once (Store is thread-safe by contract).
 #pragma once
 
+#include "db_api/dictionary.hpp"
 #include "db_api/auth.hpp"
 #include "store/store.hpp"
 
@@ -34,6 +35,7 @@ struct ServeOptions {
   bool access_log = true;            // one spdlog line per request
   std::function<void(unsigned short port)> on_listening;  // called once bound (tests pass port 0)
   db_api::SecurityOptions security;  // tokens, roles, rate limit, CORS, audit (db_api/auth.hpp)
+  db_api::DictionaryLookup dictionary;  // GET /dictionary; unset: no keyword is known
 };
 
 // Serves until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish and returns 0.

@@ -13,6 +13,7 @@ const DicomEntryPoints& LinkedDicomEntryPoints() {
         return std::make_unique<Extractor>(std::move(profiles));
       },
       .write_synth_archive = [](const synth::SynthOptions& options) { return synth::WriteSynthArchive(options); },
+      .lookup_dictionary = [](std::string_view text) { return LookupDictionary(text); },
   };
   return entry_points;
 }

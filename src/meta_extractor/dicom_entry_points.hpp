@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "meta_extractor/dictionary.hpp"
 #include "meta_extractor/header_reader.hpp"
 #include "meta_extractor/tag_profile.hpp"
 #include "synth/synth.hpp"
@@ -20,6 +21,7 @@ struct DicomEntryPoints {
   ProfileSet (*load_profiles)(const std::filesystem::path& dir);
   std::unique_ptr<HeaderReader> (*make_reader)(ProfileSet profiles);
   boost::json::object (*write_synth_archive)(const synth::SynthOptions& options);
+  std::optional<DictionaryEntry> (*lookup_dictionary)(std::string_view keyword_or_tag);
 };
 
 // The entry points of this program: loaded from the module beside the executable (meta_db_dicom.so) on the first

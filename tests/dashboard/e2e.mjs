@@ -224,7 +224,7 @@ try {
     await page.waitForFunction((t) => document.querySelector('[data-testid="range"]')?.textContent?.trim().endsWith(t), `of ${nf.format(ctTotal)}`);
     const rows = await page.locator('[data-testid="series-table"] tbody tr').count();
     assert(rows === Math.min(ctTotal, 50), `expected ${Math.min(ctTotal, 50)} rows, got ${rows}`);
-    const mods = await page.locator('[data-testid="series-table"] tbody tr td:nth-child(2)').allTextContents();
+    const mods = await page.locator('[data-testid="series-table"] tbody tr td:nth-child(3)').allTextContents(); // 1: details button
     assert(mods.every((m) => m.trim() === 'CT'), `non-CT rows under modality=CT: ${mods.join(',')}`);
     await shot('02-series-ct');
   });
@@ -301,7 +301,7 @@ try {
     await page.press('#f-patient_id', 'Enter');
     await page.waitForURL(/patient_id=/);
     await page.waitForFunction((t) => document.querySelector('[data-testid="range"]')?.textContent?.trim() === t, `1–${nf.format(expected)} of ${nf.format(expected)}`);
-    const cells = await page.locator('[data-testid="studies-table"] tbody tr td:first-child').allTextContents();
+    const cells = await page.locator('[data-testid="studies-table"] tbody tr td:nth-child(2)').allTextContents(); // 1: details button
     assert(cells.every((c) => c.trim() === first.patient_id), `rows for other patients: ${cells.join(',')}`);
   });
 

@@ -1,6 +1,6 @@
 // One collection as a cohort: summary counts, breakdown charts, its studies (paged) and export links.
 import '../pages_extra.css';
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId, type Bucket, type Doc } from '../api';
 import { collectionSummary, type SummaryBucket } from '../api_jobs';
 import { barChart } from '../charts';
@@ -125,3 +125,5 @@ export async function renderCollectionPage(ctx: PageCtx) {
   }
   await load();
 }
+
+registerPage({ path: '/ui/collections/:id', render: renderCollectionPage, nav: 'collections', title: 'Collection' });

@@ -1,10 +1,11 @@
 // Study and series detail pages.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId, getPath, type Doc } from '../api';
 import { h, clear, fmtDate, fmtNum, spinner, emptyState, fmtValue } from '../dom';
 import { dataTable, errorBox, kvTable, link, pageHeader, idBadge, type Column } from '../ui';
 import { SERIES_COLUMNS } from './lists';
 import { rangeLabel } from '../urlstate';
+import { detailsButton } from '../drawer';
 
 const SOP_CLASSES: Record<string, string> = {
   '1.2.840.10008.5.1.4.1.1.2': 'CT Image',
@@ -85,7 +86,7 @@ export async function renderStudyDetail(ctx: PageCtx) {
     seriesSec.append(
       h('p', { class: 'small muted' }, `${fmtNum(res.total)} series`),
       res.results.length
-        ? dataTable({ columns: SERIES_COLUMNS.filter((c) => c.key !== 'series_instance_uid'), rows: res.results, rowHref: (d) => `/ui/series/${encodeURIComponent(docId(d))}`, testId: 'study-series' })
+        ? dataTable({ columns: [{ key: '_details', label: '', render: (d: Doc) => detailsButton('series', docId(d)) }, ...SERIES_COLUMNS.filter((c) => c.key !== 'series_instance_uid')], rows: res.results, rowHref: (d) => `/ui/series/${encodeURIComponent(docId(d))}`, testId: 'study-series' })
         : emptyState('No series stored for this study.'),
     );
   } catch (e) {
@@ -112,6 +113,7 @@ export async function renderStudyDetail(ctx: PageCtx) {
 }
 
 const INSTANCE_COLUMNS: Column[] = [
+  { key: '_details', label: '', render: (d) => detailsButton('instances', docId(d)) },
   { key: 'instance_number', label: '#', numeric: true },
   { key: 'sop_instance_uid', label: 'SOP Instance UID', className: 'mono uid' },
   { key: 'sop_class_uid', label: 'SOP class', get: (d) => SOP_CLASSES[String(d.sop_class_uid)] ?? d.sop_class_uid },
@@ -192,3 +194,6 @@ export async function renderSeriesDetail(ctx: PageCtx) {
   }
   void load();
 }
+
+registerPage({ path: '/ui/studies/:id', render: renderStudyDetail, nav: 'studies', title: 'Study' });
+registerPage({ path: '/ui/series/:id', render: renderSeriesDetail, nav: 'series', title: 'Series' });

@@ -1,5 +1,5 @@
 // Ingest error register (GET /errors): files that could not be read, and why.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, getPath, type Doc } from '../api';
 import { h, clear, fmtDate, spinner, emptyState } from '../dom';
 import { dataTable, errorBox, pageHeader, type Column } from '../ui';
@@ -60,3 +60,5 @@ export function renderErrors(ctx: PageCtx) {
   }
   void load();
 }
+
+registerPage({ path: '/ui/errors', render: renderErrors, nav: 'errors', title: 'Ingest errors' });

@@ -1,5 +1,5 @@
 // Fields page: every key present in a collection, with presence, types and top values.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, type Bucket, type FieldInfo } from '../api';
 import { h, clear, fmtNum, spinner, emptyState } from '../dom';
 import { errorBox, pageHeader } from '../ui';
@@ -140,3 +140,5 @@ export async function renderFields(ctx: PageCtx) {
 }
 
 
+
+registerPage({ path: '/ui/fields', render: renderFields, nav: 'fields', title: 'Fields' });

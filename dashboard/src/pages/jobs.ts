@@ -1,6 +1,6 @@
 // Jobs: create from a pasted list or a CSV file, live progress, the resolution report, snapshots and changes, export.
 import '../pages_extra.css';
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId } from '../api';
 import {
   createJob,
@@ -411,3 +411,6 @@ export async function renderJobDetail(ctx: PageCtx) {
   void loadSnapshots();
   poll();
 }
+
+registerPage({ path: '/ui/jobs', render: renderJobsPage, nav: 'jobs', title: 'Jobs' });
+registerPage({ path: '/ui/jobs/:id', render: renderJobDetail, nav: 'jobs', title: 'Job' });

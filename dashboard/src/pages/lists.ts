@@ -1,5 +1,5 @@
 // Studies and series list pages: server-side filter/sort/paging, URL state, CSV/JSON export.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId, getPath, supportedParams, type Doc, type ListResult } from '../api';
 import { h, clear, fmtDate, fmtNum, spinner, emptyState } from '../dom';
 import { dataTable, errorBox, pageHeader, download, type Column } from '../ui';
@@ -17,6 +17,8 @@ import {
   type ListState,
 } from '../urlstate';
 import { toCsv, fetchAllPages } from '../csv';
+import { detailsButton } from '../drawer';
+import { columnChooser, columnsFor, parseCols } from '../columns';
 
 interface ListConfig {
   kind: 'studies' | 'series';
@@ -122,6 +124,10 @@ function toIsoDate(v: string): string {
 function renderList(ctx: PageCtx, cfg: ListConfig) {
   const allowed = cfg.filters.map((f) => f.name);
   let state: ListState = parseListState(ctx.search, allowed, cfg.defaultSort);
+  // Page-only state beside the API's parameters: the chosen columns and the open details drawer.
+  const page = new URLSearchParams(ctx.search);
+  let cols: string[] | null = parseCols(page.get('cols'));
+  let details: string | null = page.get('details');
   let loadCtl: AbortController | null = null;
   let lastTotal = 0;
 
@@ -164,7 +170,44 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
     h('button', { type: 'button', class: 'btn small', 'data-page': where, title, onclick: () => update({ ...state, skip: pageSkip(state, lastTotal, where) }) }, label);
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pagination' }, pageBtn('first', '«', 'First page'), pageBtn('prev', '‹ Prev', 'Previous page (p)'), pageBtn('next', 'Next ›', 'Next page (n)'), pageBtn('last', '»', 'Last page'), pageSize);
 
-  ctx.main.append(header, form, h('div', { class: 'toolbar' }, range, pager), exportStatus, results);
+  const chooser = h('div', { class: 'col-chooser-slot' });
+  const drawChooser = () => {
+    const wasOpen = chooser.querySelector('details')?.open ?? false;
+    clear(chooser);
+    chooser.append(columnChooser(cfg.kind, cfg.columns, cols, (next) => {
+      cols = next;
+      writeUrl(false);
+      drawChooser();
+      if (lastRes) show(lastRes);
+    }));
+    if (wasOpen) chooser.querySelector('details')!.open = true;
+  };
+  drawChooser();
+  ctx.main.append(header, form, h('div', { class: 'toolbar' }, range, chooser, pager), exportStatus, results);
+
+  function urlOf(): string {
+    const sp = new URLSearchParams(listStateToSearch(state, cfg.defaultSort));
+    if (cols) sp.set('cols', cols.join(','));
+    if (details) sp.set('details', details);
+    const q = sp.toString();
+    return `/ui/${cfg.kind}${q ? '?' + q : ''}`;
+  }
+  function writeUrl(push: boolean) {
+    const url = urlOf();
+    if (url === location.pathname + location.search) return;
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
+  }
+  const openDetails = (id: string) => {
+    details = id;
+    writeUrl(false);
+  };
+  const closeDetails = () => {
+    details = null;
+    if (location.pathname === `/ui/${cfg.kind}`) writeUrl(false);
+  };
+  if (details) detailsButton(cfg.kind, details, undefined, closeDetails).click();
+  let lastRes: ListResult | null = null;
 
   function applyForm() {
     const fd = new FormData(form);
@@ -184,8 +227,7 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
   }
   function update(next: ListState) {
     state = next;
-    const url = `/ui/${cfg.kind}${listStateToSearch(state, cfg.defaultSort)}`;
-    if (url !== location.pathname + location.search) history.pushState(null, '', url);
+    writeUrl(true);
     void load();
   }
 
@@ -218,6 +260,7 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
   }
 
   function show(res: ListResult) {
+    lastRes = res;
     clear(results);
     range.textContent = rangeLabel(state.skip, res.results.length, res.total);
     (pager.querySelector('[data-page="prev"]') as HTMLButtonElement).disabled = state.skip === 0;
@@ -236,7 +279,10 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
     }
     results.append(
       dataTable({
-        columns: cfg.columns,
+        columns: [
+          { key: '_details', label: '', render: (d) => detailsButton(cfg.kind, docId(d), () => openDetails(docId(d)), closeDetails) },
+          ...columnsFor(cfg.columns, cols),
+        ],
         rows: res.results,
         sort: state.sort,
         onSort: (field) => update({ ...state, sort: toggleSort(state.sort, field), skip: 0 }),
@@ -318,3 +364,6 @@ function renderList(ctx: PageCtx, cfg: ListConfig) {
     }
   }
 }
+
+registerPage({ path: '/ui/studies', render: renderStudies, nav: 'studies', title: 'Studies' });
+registerPage({ path: '/ui/series', render: renderSeries, nav: 'series', title: 'Series' });

@@ -1,5 +1,5 @@
 // Collections, researchers and jobs: lists with create forms.
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, docId, type Doc } from '../api';
 import { h, clear, fmtDate, fmtNum, spinner, emptyState } from '../dom';
 import { dataTable, errorBox, pageHeader, idBadge, type Column } from '../ui';
@@ -140,27 +140,5 @@ export const renderResearchers = (ctx: PageCtx) =>
     createLabel: 'New researcher',
   });
 
-export const renderJobs = (ctx: PageCtx) =>
-  renderResource(ctx, {
-    path: '/jobs',
-    title: 'Jobs',
-    subtitle: 'Extraction requests by accession number or patient id, with progress and unmatched keys.',
-    columns: [
-      { key: 'name', label: 'Name' },
-      { key: 'researcher_id', label: 'Researcher', className: 'mono' },
-      { key: 'status', label: 'Status', render: (d) => h('span', { class: `pill status-${String(d.status ?? '').toLowerCase()}` }, String(d.status ?? '—')) },
-      { key: 'progress', label: 'Progress', numeric: true, get: (d) => (typeof d.progress === 'number' ? `${Math.round(d.progress <= 1 ? d.progress * 100 : d.progress)}%` : d.progress) },
-      { key: 'matched', label: 'Matched', numeric: true, get: (d) => (Array.isArray(d.matched) ? d.matched.length : d.matched) },
-      { key: 'unmatched', label: 'Unmatched', numeric: true, get: (d) => (Array.isArray(d.unmatched) ? d.unmatched.length : d.unmatched) },
-      created,
-      idCol,
-    ],
-    form: [
-      { name: 'name', label: 'Job name', required: true, placeholder: 'Nodule cohort v1' },
-      { name: 'researcher_id', label: 'Researcher', required: true, placeholder: 'r12345 or researcher _id' },
-      { name: 'accession_numbers', label: 'Accession numbers', type: 'list', placeholder: 'ACC123, ACC124', hint: 'Separated by commas, spaces or new lines' },
-      { name: 'patient_ids', label: 'Patient IDs', type: 'list', placeholder: 'LIDC-IDRI-0001 LIDC-IDRI-0002' },
-      { name: 'collection_id', label: 'Collection ID', placeholder: '24-hex id (optional)' },
-    ],
-    createLabel: 'New job',
-  });
+registerPage({ path: '/ui/collections', render: renderCollections, nav: 'collections', title: 'Collections' });
+registerPage({ path: '/ui/researchers', render: renderResearchers, nav: 'researchers', title: 'Researchers' });

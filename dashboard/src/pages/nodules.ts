@@ -1,6 +1,6 @@
 // A series' reader annotations: ratings per physical nodule and per reader, and the outlines drawn per slice as SVG.
 import '../pages_extra.css';
-import type { PageCtx } from '../main';
+import { registerPage, type PageCtx } from '../router';
 import { api, getPath, type Doc } from '../api';
 import { outlineBox, polygonPoints, RATINGS, roisBySlice, seriesAnnotations, type Annotation, type Box, type SeriesAnnotations, type SliceRois } from '../api_jobs';
 import { h, svg, clear, fmtNum, fmtValue, spinner, emptyState } from '../dom';
@@ -159,3 +159,5 @@ function outlines(anns: Annotation[], colour: (a: Annotation) => string, readers
   select(0);
   return sec;
 }
+
+registerPage({ path: '/ui/series/:id/nodules', render: renderNodules, nav: 'series', title: 'Nodules' });

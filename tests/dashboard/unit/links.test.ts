@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { hrefForValue } from '../../../dashboard/src/pages/fields';
-import { thicknessHref, DISTS } from '../../../dashboard/src/pages/overview';
+import { thicknessHref, instancesHref, DISTS } from '../../../dashboard/src/pages/overview';
+import { parseQueryPage } from '../../../dashboard/src/querystate';
 import { splitList } from '../../../dashboard/src/pages/manage';
 import { parseQueryState } from '../../../dashboard/src/urlstate';
 
@@ -24,19 +25,31 @@ describe('fields page: where a top value leads', () => {
   });
 });
 
-describe('overview chart links', () => {
-  it('turns slice-thickness buckets into min/max filters', () => {
-    expect(thicknessHref({ value: '1-2', count: 1 })).toBe('/ui/series?slice_thickness_min=1&slice_thickness_max=2');
-    expect(thicknessHref({ value: '>=5', count: 1 })).toBe('/ui/series?slice_thickness_min=5');
-    expect(thicknessHref({ value: '<1', count: 1 })).toBe('/ui/series?slice_thickness_max=1');
+describe('overview chart links reproduce the bar exactly', () => {
+  it('slice-thickness buckets are half-open, as the server counts them: the query page with $gte/$lt', () => {
+    const href = thicknessHref({ value: '1-2', count: 1 })!;
+    const q = parseQueryPage(href.slice('/ui/query'.length));
+    expect(q.collection).toBe('series');
+    expect(JSON.parse(q.json)).toEqual({ 'metadata.SliceThickness': { $gte: 1, $lt: 2 } });
+    expect(q.run).toBe(true);
+    expect(JSON.parse(parseQueryPage(thicknessHref({ value: '>=5', count: 1 })!.slice(9)).json)).toEqual({ 'metadata.SliceThickness': { $gte: 5 } });
+    expect(JSON.parse(parseQueryPage(thicknessHref({ value: '<1', count: 1 })!.slice(9)).json)).toEqual({ 'metadata.SliceThickness': { $lt: 1 } });
     expect(thicknessHref({ value: '(missing)', count: 1 })).toBeNull();
+  });
+  it('images-per-series buckets set both bounds (the 101-200 bar is not "at least 101")', () => {
+    expect(instancesHref({ value: '101-200', count: 18 })).toBe('/ui/series?min_instances=101&max_instances=200');
+    expect(instancesHref({ value: '1', count: 2 })).toBe('/ui/series?min_instances=1&max_instances=1');
+    expect(instancesHref({ value: '>500', count: 2 })).toBe('/ui/series?min_instances=501');
   });
   it('links study years to a date range and skips missing buckets', () => {
     const year = DISTS.find((d) => d.key === 'study_year')!;
     expect(year.href!({ value: '2001', count: 2 })).toBe('/ui/studies?study_date_from=20010101&study_date_to=20011231');
     const mod = DISTS.find((d) => d.key === 'modality')!;
     expect(mod.href!({ value: '(missing)', count: 2 })).toBeNull();
-    expect(mod.href!({ value: 'CT', count: 2, raw: 'CT' })).toBe('/ui/series?modality=CT');
+    expect(mod.href!({ value: 'CT', count: 2 })).toBe('/ui/series?modality=CT');
+    const man = DISTS.find((d) => d.key === 'manufacturer')!;
+    // a wildcard character in a value would widen the list parameter: the exact filter instead
+    expect(man.href!({ value: 'A*B', count: 1 })!.startsWith('/ui/query?')).toBe(true);
   });
 });
 
