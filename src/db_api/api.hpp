@@ -86,6 +86,20 @@ Response PostQuery(ApiContext& ctx, const Request& request);
 Response FieldsOf(ApiContext& ctx, const Request& request);
 Response Stats(ApiContext& ctx, const Request& request);
 Response ErrorsList(ApiContext& ctx, const Request& request);
+// The census behind /fields: every field of (a sample of) a collection with counts, types and `top_values` values.
+boost::json::object FieldCensus(Session& session, Kind kind, std::size_t top_values);
+// fn's answer, reused while the catalogue is unchanged (ctx.generation) and younger than the discovery max age.
+boost::json::object CachedObject(ApiContext& ctx, const std::string& key,
+                                 const std::function<boost::json::object(Session&)>& fn);
+
+// Plain-language questions (nl_translate.cpp).
+Response NlTranslate(ApiContext& ctx, const Request& request);
+
+// Cross-level cohorts (cohort.cpp). ParseCohortRequest validates a POST /cohort body (400 naming an unknown key,
+// level or filter path), with the filter language's limits.
+CohortQuery ParseCohortRequest(const boost::json::object& body);
+boost::json::object CountsJson(const CohortCounts& counts);
+Response PostCohort(ApiContext& ctx, const Request& request);
 
 // Access control (auth_routes.cpp): researchers' API tokens, the caller's identity, the audit log.
 Response CreateToken(ApiContext& ctx, const Request& request);

@@ -86,7 +86,9 @@ boost::json::array TopValues(const FieldStats& stats, std::size_t n) {
   return out;
 }
 
-boost::json::object ComputeFields(Session& session, Kind kind) {
+}  // namespace
+
+boost::json::object FieldCensus(Session& session, Kind kind, std::size_t top_values) {
   std::map<std::string, FieldStats> fields;
   const std::int64_t sampled = Scan(session, kind, std::nullopt, kFieldsSample, [&](const Document& doc) {
     for (const auto& [key, value] : doc) {
@@ -106,13 +108,15 @@ boost::json::object ComputeFields(Session& session, Kind kind) {
                                        {"promoted", FindIndexedField(kind, path) != nullptr},
                                        {"count", stats.count},
                                        {"types", std::move(types)},
-                                       {"values", TopValues(stats, 10)}});
+                                       {"values", TopValues(stats, top_values)}});
   }
   query::Query count;
   count.limit = 0;
   const std::int64_t total = session.Find(kind, count).total;
   return {{"collection", CollectionName(kind)}, {"total", total}, {"sampled", sampled}, {"fields", std::move(list)}};
 }
+
+namespace {
 
 using Histogram = std::map<std::string, std::int64_t>;
 
@@ -202,15 +206,20 @@ boost::json::object ComputeStats(Session& session) {
 }
 
 Response Cached(ApiContext& ctx, const std::string& key, const std::function<boost::json::object(Session&)>& fn) {
-  const std::uint64_t generation = ctx.generation.load(std::memory_order_relaxed);
-  if (auto hit = ctx.cache.Get(key, generation, kCacheAge)) return JsonResponse(200, *hit);
-  boost::json::object value;
-  ctx.store.Read([&](Session& session) { value = fn(session); });
-  ctx.cache.Put(key, generation, value);
-  return JsonResponse(200, value);
+  return JsonResponse(200, CachedObject(ctx, key, fn));
 }
 
 }  // namespace
+
+boost::json::object CachedObject(ApiContext& ctx, const std::string& key,
+                                 const std::function<boost::json::object(Session&)>& fn) {
+  const std::uint64_t generation = ctx.generation.load(std::memory_order_relaxed);
+  if (auto hit = ctx.cache.Get(key, generation, kCacheAge)) return std::move(*hit);
+  boost::json::object value;
+  ctx.store.Read([&](Session& session) { value = fn(session); });
+  ctx.cache.Put(key, generation, value);
+  return value;
+}
 
 std::optional<boost::json::object> DiscoveryCache::Get(const std::string& key, std::uint64_t generation,
                                                        std::chrono::seconds max_age) {
@@ -263,7 +272,7 @@ Response FieldsOf(ApiContext& ctx, const Request& request) {
   if (!kind) {
     throw Error(Errc::kBadRequest, "unknown collection '" + name + "'", boost::json::object{{"parameter", "collection"}});
   }
-  return Cached(ctx, "fields:" + name, [&](Session& session) { return ComputeFields(session, *kind); });
+  return Cached(ctx, "fields:" + name, [&](Session& session) { return FieldCensus(session, *kind, 10); });
 }
 
 Response Stats(ApiContext& ctx, const Request&) {

@@ -71,6 +71,51 @@ boost::json::object QueryRequestSchema() {
             {"projection", any_object}}}};
 }
 
+boost::json::object CohortRequestSchema() {
+  boost::json::object filter{{"type", "object"}, {"additionalProperties", true},
+                             {"description", "a filter of the /query language on this level"}};
+  return {{"type", "object"},
+          {"additionalProperties", false},
+          {"properties",
+           {{"studies", filter},
+            {"series", filter},
+            {"instances", filter},
+            {"return", {{"type", "string"}, {"enum", boost::json::array{"studies", "series", "instances"}},
+                        {"default", "series"}}},
+            {"sort", {{"type", "object"}, {"additionalProperties", {{"type", "integer"}, {"enum", {1, -1}}}}}},
+            {"skip", {{"type", "integer"}, {"minimum", 0}}},
+            {"limit", {{"type", "integer"}, {"minimum", 0}, {"maximum", 1000}}},
+            {"projection", {{"type", "object"}, {"additionalProperties", true}}}}}};
+}
+
+boost::json::object CohortListSchema() {
+  boost::json::object list = ListSchema();
+  boost::json::object count{{"type", "integer"}};
+  list["properties"].as_object()["counts"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"patients", "studies", "series", "instances"}},
+      {"properties", {{"patients", count}, {"studies", count}, {"series", count}, {"instances", count}}}};
+  list["required"].as_array().push_back("counts");
+  return list;
+}
+
+boost::json::object NlTranslateSchemas(boost::json::object& schemas) {
+  schemas["NlRequest"] = {{"type", "object"},
+                          {"required", boost::json::array{"question"}},
+                          {"additionalProperties", false},
+                          {"properties", {{"question", {{"type", "string"}, {"maxLength", 1000}}}}}};
+  schemas["NlTranslation"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"endpoint", "request", "fields", "not_understood", "count"}},
+      {"properties",
+       {{"endpoint", {{"type", "string"}, {"enum", boost::json::array{"/query", "/cohort"}}}},
+        {"request", {{"type", "object"}, {"additionalProperties", true}}},
+        {"fields", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"not_understood", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"count", {{"type", "integer"}}}}}};
+  return schemas;
+}
+
 }  // namespace
 
 boost::json::object ModelSchemas() {
@@ -98,6 +143,9 @@ boost::json::object ModelSchemas() {
       {"additionalProperties", true}};
   schemas["List"] = ListSchema();
   schemas["QueryRequest"] = QueryRequestSchema();
+  schemas["CohortRequest"] = CohortRequestSchema();
+  schemas["CohortList"] = CohortListSchema();
+  NlTranslateSchemas(schemas);
   schemas["Health"] = {{"type", "object"},
                        {"properties",
                         {{"status", {{"type", "string"}, {"enum", {"ok", "unavailable"}}}},

@@ -82,6 +82,14 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
   routes.push_back({"POST", "/query", "query",
                     "Filter any collection with the MongoDB-style filter language; answers results and total", {},
                     false, "QueryRequest", "List", 200, "application/json", Bind(ctx, PostQuery)});
+  routes.push_back({"POST", "/cohort", "query",
+                    "Cross-level cohort: filters on studies, series and instances; the page of the returned level "
+                    "with its total and exact counts of patients, studies, series and instances",
+                    {}, false, "CohortRequest", "CohortList", 200, "application/json", Bind(ctx, PostCohort)});
+  routes.push_back({"POST", "/nl/translate", "query",
+                    "Translate a plain-language question (offline grammar) into the /query or /cohort body it means, "
+                    "with the fields it touched, the words not understood and the count it would answer",
+                    {}, false, "NlRequest", "NlTranslation", 200, "application/json", Bind(ctx, NlTranslate)});
   routes.push_back({"GET", "/fields", "discovery",
                     "Fields present in a collection: promoted and metadata.*, with counts, types and top values",
                     {{"collection", "string", "studies | series | instances | ... (default series)"}}, false, "",

@@ -1,9 +1,24 @@
 // The back-end-neutral parts of the store interfaces.
 #include "store/store.hpp"
 
+#include "common/error.hpp"
+
 #include <boost/json/string.hpp>
 
 namespace meta_db {
+
+void CheckCohortQuery(const CohortQuery& cohort) {
+  if (cohort.level != Kind::kStudies && cohort.level != Kind::kSeries && cohort.level != Kind::kInstances) {
+    throw Error(Errc::kBadRequest, "a cohort returns studies, series or instances", boost::json::object{{"field", "return"}});
+  }
+  if (cohort.ids && (cohort.ids->limit < 1 || cohort.ids->limit > kMaxCohortIdsPage)) {
+    throw Error(Errc::kBadRequest, "an ids page holds 1 to " + std::to_string(kMaxCohortIdsPage) + " ids",
+                boost::json::object{{"field", "limit"}});
+  }
+  if (cohort.page.skip < 0 || cohort.page.limit < 0) {
+    throw Error(Errc::kBadRequest, "skip and limit must be non-negative");
+  }
+}
 
 std::vector<Document> CatalogSession::GetByKeys(Kind kind, const std::vector<std::string>& values) {
   std::vector<Document> docs;

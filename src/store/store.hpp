@@ -79,6 +79,40 @@ struct StoreCounts {
   std::int64_t researchers = 0, collections = 0, studies = 0, series = 0, instances = 0, jobs = 0, errors = 0;
 };
 
+// A cross-level cohort (POST /cohort): conditions on studies, series and instances, one level returned.
+// A series matches when it matches `series`, its study matches `studies` and (when `instances` is set) one of its
+// instances matches `instances`; a study when it matches `studies` and has a matching series; the instances are
+// those of matching series that match `instances` (all of them without it); the patients the distinct patient_id
+// of matching studies. A null condition matches every document of its level.
+struct CohortIds {
+  std::optional<ObjectId> after;  // only ids greater than this one
+  std::int64_t limit = 1000;      // at most kMaxCohortIdsPage
+};
+inline constexpr std::int64_t kMaxCohortIdsPage = 10000;
+
+struct CohortQuery {
+  std::shared_ptr<const query::Filter> studies, series, instances;
+  Kind level = Kind::kSeries;  // kStudies, kSeries or kInstances: what `page` (or `ids`) lists
+  query::Query page;           // sort, skip, limit, projection, as_json_text of the returned level; filter/text unused
+  bool count = true;           // compute CohortResult::counts (the returned level's total is always exact)
+  // Ids-only mode, for exporters paging through a whole cohort: the returned level's ids in _id order; `page` is
+  // then not answered.
+  std::optional<CohortIds> ids;
+};
+
+struct CohortCounts {
+  std::int64_t patients = 0, studies = 0, series = 0, instances = 0;
+};
+
+struct CohortResult {
+  FindResult page;              // the page of the returned level and its total
+  std::vector<ObjectId> ids;    // ids-only mode
+  CohortCounts counts;          // when CohortQuery::count
+};
+
+// Throws Error(kBadRequest) for a level other than studies/series/instances or an ids page out of 1..10,000.
+void CheckCohortQuery(const CohortQuery& cohort);
+
 // The catalogue's documents.
 class CatalogSession {
  public:
@@ -91,6 +125,9 @@ class CatalogSession {
   // for a batch's lookups on a server back-end.
   virtual std::vector<Document> GetByKeys(Kind kind, const std::vector<std::string>& values);
   virtual FindResult Find(Kind kind, const query::Query& query) = 0;
+  // Errors: kBadRequest for a level other than studies/series/instances or an ids page above kMaxCohortIdsPage;
+  // kTimeout past the query budget.
+  virtual CohortResult FindCohort(const CohortQuery& cohort) = 0;
   // Children of a parent (series of a study, instances of a series) ordered by ChildOrderField, then insertion.
   virtual std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) = 0;
   virtual std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) = 0;

@@ -27,6 +27,7 @@ class MongoSession final : public Session {
   std::optional<Document> GetByKey(Kind kind, std::string_view value) override;
   std::vector<Document> GetByKeys(Kind kind, const std::vector<std::string>& values) override;
   FindResult Find(Kind kind, const query::Query& query) override;
+  CohortResult FindCohort(const CohortQuery& cohort) override;  // mongo_cohort.cpp
   std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) override;
   std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) override;
   std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;

@@ -147,7 +147,9 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
     a.value = "json_extract(" + base + ", " + a.path + ")";
   }
   Part leaf = LeafOn(f, a);
-  if (field != nullptr && leaf.exact) {
+  // A column without an index of its own (instance-level fields) is tested in place: a rowid set of it would scan
+  // the whole table, even where the statement reaches the rows through another index (series_id).
+  if (field != nullptr && field->indexed && leaf.exact) {
     if (auto clean = CleanColumnPredicate(f, a)) return ViaIndex({&f}, a, *clean, leaf);
   }
   // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
@@ -414,7 +416,7 @@ Part Compiler::TopAnd(const Filter& f) {
   std::vector<Part> parts;
   std::vector<std::pair<std::string, std::vector<const Filter*>>> groups;
   for (const Filter& c : f.children) {
-    if (IsPlainRange(c) && ColumnFor(kind_, c.path) != nullptr) {
+    if (IsPlainRange(c) && ColumnFor(kind_, c.path) != nullptr && ColumnFor(kind_, c.path)->indexed) {
       auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == c.path; });
       if (it == groups.end()) groups.push_back({c.path, {&c}});
       else it->second.push_back(&c);
@@ -514,12 +516,19 @@ std::optional<std::string> SqlJsonPath(const std::vector<std::string>& parts) {
   return path;
 }
 
-SqlWhere CompileWhere(Kind kind, const Filter* filter) {
+SqlWhere CompileWhere(Kind kind, const Filter* filter) { return CompileWhere(kind, filter, {}); }
+
+SqlWhere CompileWhere(Kind kind, const Filter* filter, std::vector<SqlValue> params) {
   SqlWhere where;
+  where.params = std::move(params);
   if (filter == nullptr) return where;
+  const std::size_t before = where.params.size();
   Compiler compiler(kind, where.params);
   Part p = compiler.Tree(*filter, "doc");
-  if (where.params.size() > kMaxSqlParams) return {"1", {}, false, "1", {}};
+  if (where.params.size() - before > kMaxSqlParams) {
+    where.params.resize(before);
+    return {"1", std::move(where.params), false, "1", {}};
+  }
   where.sql = std::move(p.sql);
   where.exact = p.exact;
   where.recheck = std::move(p.recheck);

@@ -39,6 +39,9 @@ inline constexpr std::size_t kMaxSqlParams = 30000;
 // Indexed paths (IndexedFields) use their generated columns; other paths json_extract/json_each with the
 // JSON path bound as a parameter.
 SqlWhere CompileWhere(Kind kind, const Filter* filter);
+// The same with its placeholders numbered after `params` (which the answer's params start with): for a statement
+// that combines the conditions of several collections.
+SqlWhere CompileWhere(Kind kind, const Filter* filter, std::vector<SqlValue> params);
 
 // The SQLite JSON path for dotted path components ('$."a"."b"'), or nullopt when SQLite's path syntax
 // cannot express them exactly (numeric components, which MongoDB resolves against arrays and objects

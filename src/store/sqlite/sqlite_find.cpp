@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "query/filter_tree.hpp"
 #include "store/sqlite/sql_compile.hpp"
+#include "store/sqlite/sqlite_find.hpp"
 #include "store/sqlite/sqlite_session.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -19,18 +20,6 @@ namespace {
 // In-memory sorts hold every candidate; beyond this the caller must narrow the filter or sort on an
 // indexed field (which SQL orders).
 constexpr std::size_t kMaxSortCandidates = 200000;
-
-// The session's budget applies to the whole Find; cleared on every exit path.
-class DeadlineGuard {
- public:
-  DeadlineGuard(Database& db, std::chrono::steady_clock::time_point deadline) : db_(db) { db_.SetDeadline(deadline); }
-  DeadlineGuard(const DeadlineGuard&) = delete;
-  DeadlineGuard& operator=(const DeadlineGuard&) = delete;
-  ~DeadlineGuard() { db_.SetDeadline(std::nullopt); }
-
- private:
-  Database& db_;
-};
 
 void DeleteRegex(void* p) { std::unique_ptr<query::Regex> owned(static_cast<query::Regex*>(p)); }
 
@@ -57,6 +46,8 @@ void RegexSqlFunction(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) 
     sqlite3_result_error(ctx, e.what(), -1);
   }
 }
+
+}  // namespace
 
 // Registers meta_db_regex on the connection once (re-registering would expire cached statements).
 void EnsureRegexFunction(sqlite3* db) {
@@ -86,6 +77,8 @@ void BindAll(Statement& st, const std::vector<SqlValue>& params) {
   }
 }
 
+namespace {
+
 struct Plan {
   std::string table;
   std::string where;  // full condition, placeholders into params
@@ -98,13 +91,13 @@ struct Plan {
 
 class Finder {
  public:
-  Finder(Database& db, std::chrono::milliseconds budget)
-      : db_(db), deadline_(std::chrono::steady_clock::now() + budget), guard_(db, deadline_) {}
+  Finder(Database& db, std::chrono::steady_clock::time_point deadline) : db_(db), deadline_(deadline), guard_(db, deadline_) {}
 
-  FindResult Run(Kind kind, const query::Query& q);
+  // `scope` (exact, placeholders from ?1) is AND-ed to the condition; q.filter and q.text must then be empty.
+  FindResult Run(Kind kind, const query::Query& q, const SqlScope* scope = nullptr);
 
  private:
-  Plan MakePlan(Kind kind, const query::Query& q);
+  Plan MakePlan(Kind kind, const query::Query& q, const SqlScope* scope);
   bool Exists(const std::string& sql, const std::vector<SqlValue>& params);
   FindResult Exact(const Plan& plan, const query::Query& q);
   FindResult FromIntersection(const Plan& plan, const query::Query& q);
@@ -125,10 +118,15 @@ class Finder {
   DeadlineGuard guard_;
 };
 
-Plan Finder::MakePlan(Kind kind, const query::Query& q) {
+Plan Finder::MakePlan(Kind kind, const query::Query& q, const SqlScope* scope) {
   Plan plan;
   plan.table = std::string(CollectionName(kind));
   SqlWhere where = CompileWhere(kind, q.filter.get());
+  if (scope != nullptr) {
+    if (q.filter || !q.text.empty()) throw Error(Errc::kInternal, "a scoped find takes no filter of its own");
+    where.sql = scope->sql;
+    where.params = scope->params;
+  }
   plan.params = std::move(where.params);
   plan.exact = where.exact;
   plan.recheck = "(" + where.recheck + ")";
@@ -340,9 +338,9 @@ FindResult Finder::SortedInMemory(const Plan& plan, const query::Query& q) {
   return result;
 }
 
-FindResult Finder::Run(Kind kind, const query::Query& q) {
+FindResult Finder::Run(Kind kind, const query::Query& q, const SqlScope* scope) {
   if (q.skip < 0 || q.limit < 0) throw Error(Errc::kBadRequest, "skip and limit must be non-negative");
-  const Plan plan = MakePlan(kind, q);
+  const Plan plan = MakePlan(kind, q, scope);
   FindResult result;
   if (plan.order && plan.exact) result = Exact(plan, q);
   else if (plan.order) result = Streamed(plan, q);
@@ -360,7 +358,12 @@ FindResult Finder::Run(Kind kind, const query::Query& q) {
 }  // namespace
 
 FindResult SqliteSession::Find(Kind kind, const query::Query& query) {
-  return Finder(db_, query_budget_).Run(kind, query);
+  return Finder(db_, std::chrono::steady_clock::now() + query_budget_).Run(kind, query);
+}
+
+FindResult FindScoped(Database& db, std::chrono::steady_clock::time_point deadline, Kind kind, const query::Query& q,
+                      const SqlScope& scope) {
+  return Finder(db, deadline).Run(kind, q, &scope);
 }
 
 }  // namespace meta_db::sqlite

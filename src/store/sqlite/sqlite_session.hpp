@@ -21,6 +21,7 @@ class SqliteSession final : public Session {
   std::optional<Document> Get(Kind kind, const ObjectId& id) override;
   std::optional<Document> GetByKey(Kind kind, std::string_view value) override;
   FindResult Find(Kind kind, const query::Query& query) override;  // sqlite_find.cpp
+  CohortResult FindCohort(const CohortQuery& cohort) override;    // sqlite_cohort.cpp
   std::vector<Document> Children(Kind child_kind, const ObjectId& parent_id) override;
   std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) override;
   std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;
