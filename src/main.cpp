@@ -4,6 +4,7 @@
 #include "common/json_io.hpp"
 #include "db_api/audit.hpp"
 #include "db_api/auth.hpp"
+#include "db_api/export.hpp"
 #include "db_api/server.hpp"
 #include "driver/check.hpp"
 #include "driver/extract_command.hpp"
@@ -180,6 +181,21 @@ int main(int argc, char** argv) {
   auto* stats_cmd = app.add_subcommand("stats", "Print document counts as JSON");
   stats_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
 
+  meta_db::db_api::ExportCommand export_options;
+  auto* export_cmd = app.add_subcommand("export", "Write a collection's or a query's rows as CSV, JSON lines or a TCIA "
+                                                  "manifest, optionally with an ML split (docs/exports.md)");
+  export_cmd->add_option("--db", db, kDbHelp)->capture_default_str();
+  export_cmd->add_option("--collection", export_options.collection, "Export this collection (by name)");
+  export_cmd->add_option("--query-file", export_options.query_file, "Export the matches of a /query body in this file");
+  export_cmd->add_option("--format", export_options.format, "csv (default) | jsonl | tcia");
+  export_cmd->add_option("--level", export_options.level, "studies | series (default) | instances");
+  export_cmd->add_option("--fields", export_options.fields, "Comma-separated dotted paths (default: ids, UIDs, path)");
+  export_cmd->add_option("--split", export_options.split, "ML split by patient, e.g. train:70,val:15,test:15");
+  export_cmd->add_option("--stratify", export_options.stratify, "Field to stratify the split by");
+  export_cmd->add_option("--seed", export_options.seed, "Split seed (default 0)");
+  export_cmd->add_option("--out", export_options.out, "Output file, or - for stdout")->capture_default_str();
+  export_cmd->add_flag("--quiet", quiet, "No summary line on stderr");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*synth_cmd) {
@@ -270,6 +286,14 @@ int main(int argc, char** argv) {
                                                               {"errors", summary.errors},
                                                               {"directory_digests", summary.directory_digests}})
                 << "\n";
+      return 0;
+    }
+    if (*export_cmd) {
+      meta_db::StoreOptions export_store = pass_options;
+      export_store.read_only = db.starts_with("sqlite:");
+      auto store = meta_db::OpenStore(db, export_store);
+      const std::int64_t rows = meta_db::db_api::RunExportCommand(*store, export_options);
+      if (!quiet && export_options.out != "-") std::cerr << rows << " rows written to " << export_options.out << "\n";
       return 0;
     }
     if (*stats_cmd) {

@@ -41,6 +41,8 @@ boost::json::value ErrorBody(const Error& error) {
   inner["details"] = error.details();
   boost::json::object outer;
   outer["error"] = std::move(inner);
+  // FastAPI's shape beside ours, so clients written for the earlier FastAPI app (which read `detail`) keep working.
+  outer["detail"] = error.what();
   return outer;
 }
 

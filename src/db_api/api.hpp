@@ -100,6 +100,15 @@ Response NlTranslate(ApiContext& ctx, const Request& request);
 CohortQuery ParseCohortRequest(const boost::json::object& body);
 boost::json::object CountsJson(const CohortCounts& counts);
 Response PostCohort(ApiContext& ctx, const Request& request);
+// The earlier FastAPI app's discovery answers (compat_fields.cpp).
+Response AvailableFields(ApiContext& ctx, const Request& request);
+Response AvailableMetadataFields(ApiContext& ctx, const Request& request);
+
+// Streamed exports (export_routes.cpp): the rows of a collection or of a /query body as CSV, JSON lines or a TCIA
+// manifest; the row source is pluggable (export.hpp) so other row sets (a cohort) export the same way.
+std::vector<ParamDoc> ExportParams(bool with_level);
+Response CollectionExport(ApiContext& ctx, const Request& request);
+Response QueryExport(ApiContext& ctx, const Request& request);
 
 // Access control (auth_routes.cpp): researchers' API tokens, the caller's identity, the audit log.
 Response CreateToken(ApiContext& ctx, const Request& request);

@@ -94,6 +94,29 @@ class Guard final : public RequestGuard {
     // The local user's own writes are recorded too: the log is the catalogue's history, not only a guard's.
     const std::string action = AuditAction(route, response);
     if (action.empty()) return;
+    if (response.stream) {
+      // A streamed export is recorded once its rows are counted, i.e. after its body went out.
+      response.stream = [this, inner = std::move(response.stream), request, route, action,
+                         status = response.status](BodySink& sink) {
+        Response done;
+        done.status = status;
+        std::int64_t rows = 0;
+        try {
+          rows = inner(sink);
+        } catch (const std::exception& ex) {
+          done.documents = 0;
+          AuditRecord record = RequestAudit(request, route, done, action);
+          record.detail = std::string("export failed: ") + ex.what();
+          store_.Write([&](Session& session) { session.AppendAudit(record); });
+          throw;
+        }
+        done.documents = rows;
+        const AuditRecord record = RequestAudit(request, route, done, action);
+        store_.Write([&](Session& session) { session.AppendAudit(record); });
+        return rows;
+      };
+      return;
+    }
     const AuditRecord record = RequestAudit(request, route, response, action);
     store_.Write([&](Session& session) { session.AppendAudit(record); });
   }

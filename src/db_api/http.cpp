@@ -33,6 +33,23 @@ Response JsonResponse(int status, const boost::json::value& value) {
 
 Response ErrorResponse(const Error& error) { return JsonResponse(HttpStatus(error.code()), ErrorBody(error)); }
 
+void AddInsertedId(Response& response) {
+  if ((response.status != 201 && response.status != 202) || response.content_type != "application/json" ||
+      response.stream) {
+    return;
+  }
+  boost::json::object body;
+  try {
+    body = ParseJsonObject(response.body);
+  } catch (const Error&) {
+    return;  // not a document: nothing to name
+  }
+  const auto* id = body.if_contains("_id");
+  if (id == nullptr || !id->is_string() || body.contains("inserted_id")) return;
+  body["inserted_id"] = *id;
+  response.body = ToJson(body);
+}
+
 void ApplySafeDefaults(Response& response) {
   // 'self' only: the dashboard and Swagger UI load scripts, styles and data from this server alone. Inline styles are
   // allowed (both set style attributes from script); inline scripts are not (Swagger's start-up is /docs/init.js).

@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,16 +49,35 @@ struct Request {
   const std::string& PathParam(const std::string& name) const { return path_params.at(name); }
 };
 
+// Where a streamed body goes (an export): the connection, or a file for `meta_db export`.
+// Write blocks while the receiver is behind (backpressure) and returns false once it is gone: stop producing then.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual bool Write(std::string_view bytes) = 0;
+};
+
+// Produces a streamed body through the sink and returns how many rows it wrote (for the audit log). It runs on a
+// worker thread after the header went out, so errors it throws can no longer change the status: the transport
+// ends the body unterminated (the client sees a truncated transfer, never a complete-looking one).
+using BodyProducer = std::function<std::int64_t(BodySink& sink)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, Cache-Control, ...)
   std::int64_t documents = -1;  // how many documents the request wrote or exported, for the audit log (-1: unknown)
+  // Set: the body is streamed with chunked transfer encoding (`body` is ignored). The request guard may wrap it
+  // (the audit record of an export is written once the row count is known).
+  BodyProducer stream;
 };
 
 Response JsonResponse(int status, const boost::json::value& value);
 Response ErrorResponse(const Error& error);
+// A create's answer (201, or 202 for a job queued) also carries {"inserted_id": <_id>}, as the earlier FastAPI app
+// answered; the router applies it to every create route (Route::creates), whatever handler made the answer.
+void AddInsertedId(Response& response);
 
 // The headers every answer carries (docs/security.md "Limits and safe defaults"): nosniff, no referrer, no framing,
 // a Content-Security-Policy the dashboard and /docs work under, and Cache-Control: no-store unless the response set

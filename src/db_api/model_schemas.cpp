@@ -39,6 +39,10 @@ boost::json::object KindSchema(Kind kind, bool for_create) {
     if (for_create && spec.required) required.emplace_back(spec.name);
     if (!for_create && (spec.required || spec.name == "_id")) required.emplace_back(spec.name);
   }
+  if (!for_create) {
+    properties["inserted_id"] = {{"type", "string"}, {"readOnly", true},
+                                 {"description", "in create answers only: the new _id (FastAPI clients read it)"}};
+  }
   boost::json::object out{{"type", "object"}, {"properties", std::move(properties)}};
   if (!required.empty()) out["required"] = std::move(required);
   out["additionalProperties"] = IsOpenSchema(kind);
@@ -197,6 +201,10 @@ boost::json::object ModelSchemas() {
         {"properties",
          {{"tag", {{"type", "string"}, {"example", "(0018,0050)"}}}, {"vr", str_schema}, {"name", str_schema}}}}}};
   schemas["OpenApi"] = {{"type", "object"}, {"additionalProperties", true}};
+  const boost::json::object string_list{{"type", "array"}, {"items", {{"type", "string"}}}};
+  schemas["AvailableFields"] = {{"type", "object"}, {"required", {"fields"}}, {"properties", {{"fields", string_list}}}};
+  schemas["AvailableMetadataFields"] = {
+      {"type", "object"}, {"required", {"metadata_fields"}}, {"properties", {{"metadata_fields", string_list}}}};
   const boost::json::object hex24{{"type", "string"}, {"pattern", "^[0-9a-f]{24}$"}};
   const boost::json::object token_properties{
       {"token_id", hex24},

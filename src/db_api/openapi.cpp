@@ -92,7 +92,14 @@ boost::json::object Operation(const Route& route, const OpenApiSecurity& securit
   if (!route.response_schema.empty()) {
     ok["content"] = JsonContent(Ref(route.response_schema));
   } else if (!route.success_content_type.empty() && route.success_content_type != "application/json") {
-    ok["content"] = boost::json::object{{route.success_content_type, boost::json::object{}}};
+    boost::json::object content;  // "a|b": the answer is one of several media types (exports)
+    std::string_view types = route.success_content_type;
+    while (!types.empty()) {
+      const auto bar = types.find('|');
+      content[types.substr(0, bar)] = boost::json::object{};
+      types = bar == std::string_view::npos ? std::string_view() : types.substr(bar + 1);
+    }
+    ok["content"] = std::move(content);
   }
   boost::json::object responses;
   responses[std::to_string(route.success_status)] = std::move(ok);
@@ -116,9 +123,10 @@ boost::json::object BuildOpenApi(const std::vector<Route>& routes, boost::json::
   }
   schemas["Error"] = boost::json::object{
       {"type", "object"},
-      {"required", boost::json::array{"error"}},
+      {"required", boost::json::array{"error", "detail"}},
       {"properties",
        boost::json::object{
+           {"detail", {{"type", "string"}, {"description", "the message again, as FastAPI clients read it"}}},
            {"error", boost::json::object{{"type", "object"},
                                          {"required", boost::json::array{"code", "message"}},
                                          {"properties", boost::json::object{

@@ -116,7 +116,9 @@ Response Router::Dispatch(Request& request,
     }
     if (matched != nullptr) {
       CheckRequest(*matched, request);
-      return matched->handler(request);
+      Response answer = matched->handler(request);
+      if (matched->creates) AddInsertedId(answer);
+      return answer;
     }
     if (!candidates.empty()) {
       std::string allow;

@@ -46,6 +46,7 @@ struct Route {
   Handler handler;
   Access access = Access::kRead;
   bool exports = false;  // answers an export (audited like a write)
+  bool creates = false;  // POST /<collection>: the answer also carries inserted_id (AddInsertedId)
 };
 
 // Admission and accounting around every request (auth.cpp): authentication, authorization, rate limit, CORS, audit.

@@ -90,6 +90,28 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
                     "Translate a plain-language question (offline grammar) into the /query or /cohort body it means, "
                     "with the fields it touched, the words not understood and the count it would answer",
                     {}, false, "NlRequest", "NlTranslation", 200, "application/json", Bind(ctx, NlTranslate)});
+  // Streamed bodies in one of three formats (the format parameter chooses which).
+  const std::string export_types = "text/csv|application/x-ndjson|text/plain";
+  routes.push_back({"GET", "/collections/{id}/export", "collections",
+                    "Export a collection's studies, series or instances (those tagged with it) as CSV, JSON lines or a "
+                    "TCIA manifest, streamed; optional ML split by patient",
+                    ExportParams(true), false, "", "", 200, export_types, Bind(ctx, CollectionExport)});
+  routes.push_back({"POST", "/query/export", "query",
+                    "Export every match of a /query body (its collection is the level; skip/limit/sort do not apply) "
+                    "as CSV, JSON lines or a TCIA manifest, streamed",
+                    ExportParams(false), false, "QueryRequest", "", 200, export_types, Bind(ctx, QueryExport)});
+  routes.push_back({"GET", "/available-fields", "discovery",
+                    "The schema fields of a level, as the earlier FastAPI app answered: {\"fields\": [...]}",
+                    {{"collection", "string", "studies | series | instances", true},
+                     {"collection_id", "string", "accepted for compatibility (ignored)"}},
+                    false, "", "AvailableFields", 200, "application/json", Bind(ctx, AvailableFields)});
+  routes.push_back({"GET", "/available-metadata-fields", "discovery",
+                    "The metadata keywords present at a level (optionally of one collection's documents): "
+                    "{\"metadata_fields\": [...]}",
+                    {{"collection", "string", "studies | series | instances", true},
+                     {"collection_id", "string", "only documents tagged with this collection (24-hex)"}},
+                    false, "", "AvailableMetadataFields", 200, "application/json",
+                    Bind(ctx, AvailableMetadataFields)});
   routes.push_back({"GET", "/fields", "discovery",
                     "Fields present in a collection: promoted and metadata.*, with counts, types and top values",
                     {{"collection", "string", "studies | series | instances | ... (default series)"}}, false, "",
@@ -125,8 +147,12 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
   routes.push_back({"GET", "/docs/{file}", "docs", "Swagger UI assets (swagger-ui-dist)", {}, false, "", "", 200,
                     "application/octet-stream", Bind(ctx, SwaggerAsset), Access::kPublic});
   // Exports (issue #11) are audited like writes, whichever route serves them.
+  // Creates answer inserted_id beside the document (the earlier FastAPI app's answer), whichever handler makes them.
   for (Route& route : routes) {
     if (route.pattern.ends_with("/export")) route.exports = true;
+    for (Kind kind : kAllKinds) {
+      if (route.method == "POST" && route.pattern == "/" + std::string(CollectionName(kind))) route.creates = true;
+    }
   }
   return routes;
 }

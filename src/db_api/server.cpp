@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <csignal>
 #include <cstdlib>
@@ -37,6 +38,7 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -223,37 +225,136 @@ db_api::Response Route(const Server& server, db_api::Request& request) {
   return server.router.Dispatch(request, [&](const db_api::Request& r) { return StaticFallback(server.ctx, r); });
 }
 
-// Runs the request on the worker pool and resumes the session on its own strand with the answer.
-net::awaitable<db_api::Response> RouteOnWorker(const Server& server, db_api::Request request) {
-  auto initiate = [&server](auto handler, db_api::Request request) {
+// A streamed body's chunks written straight to the socket from the worker that produces them: a write waits
+// (poll, bounded by `timeout`) while the client's TCP window is full, so memory stays at one buffer and a slow
+// reader slows the producer down; a client that went away (or stalls past the timeout) makes Write return false.
+class SocketSink : public db_api::BodySink {
+ public:
+  SocketSink(tcp::socket& socket, bool chunked, std::chrono::seconds timeout)
+      : socket_(socket), chunked_(chunked), timeout_(timeout) {}
+
+  bool Write(std::string_view bytes) override {
+    if (failed_ || bytes.empty()) return !failed_;
+    if (chunked_) {
+      char size[32];
+      const int n = std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+      if (!WriteAll({size, static_cast<std::size_t>(n)})) return false;
+    }
+    if (!WriteAll(bytes)) return false;
+    return !chunked_ || WriteAll("\r\n");
+  }
+  // The last chunk (RFC 9112 7.1): only after a complete body, so a failed export never looks complete.
+  bool Finish() { return !chunked_ || WriteAll("0\r\n\r\n"); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  bool WriteAll(std::string_view data) {
+    while (!data.empty() && !failed_) {
+      beast::error_code ec;
+      const std::size_t n = socket_.write_some(net::buffer(data.data(), data.size()), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) {
+        pollfd fd{socket_.native_handle(), POLLOUT, 0};
+        const int ready = ::poll(&fd, 1, static_cast<int>(timeout_.count() * 1000));
+        if (ready <= 0 || (fd.revents & (POLLERR | POLLHUP)) != 0) failed_ = true;
+        continue;
+      }
+      if (ec) {
+        failed_ = true;
+        break;
+      }
+      bytes_ += n;
+      data.remove_prefix(n);
+    }
+    return !failed_;
+  }
+
+  tcp::socket& socket_;
+  const bool chunked_;
+  const std::chrono::seconds timeout_;
+  bool failed_ = false;
+  std::size_t bytes_ = 0;
+};
+
+// What a request came to: an answer for the session to write, or a streamed body already written (by the worker).
+struct Routed {
+  db_api::Response response;
+  bool streamed = false;
+  bool clean = false;  // streamed to the end: the connection may be kept
+  std::size_t bytes = 0;
+};
+
+// Sends a streamed response on the worker thread: the header at once (the first byte as soon as the request is
+// validated), then the producer's chunks. The session coroutine is suspended meanwhile, so nothing else touches
+// the socket. HTTP/1.0 clients get the body unframed, ended by closing.
+void StreamOnWorker(const Server& server, tcp::socket& socket, Routed& routed, unsigned version, bool keep_alive) {
+  db_api::Response& response = routed.response;
+  db_api::ApplySafeDefaults(response);
+  http::response<http::empty_body> header{static_cast<http::status>(response.status), version};
+  header.set(http::field::server, "meta_db/" + std::string(db_api::kVersion));
+  if (!response.content_type.empty()) header.set(http::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) header.set(name, value);
+  const bool chunked = version >= 11;
+  header.keep_alive(keep_alive && chunked);
+  if (chunked) header.chunked(true);
+  http::response_serializer<http::empty_body> serializer{header};
+  beast::error_code ec;
+  http::write_header(socket, serializer, ec);
+  routed.streamed = true;
+  if (ec) return;
+  socket.non_blocking(true, ec);
+  SocketSink sink(socket, chunked, std::chrono::seconds(server.options.read_timeout_seconds));
+  bool produced = false;
+  try {
+    response.stream(sink);
+    produced = true;
+  } catch (const std::exception& ex) {
+    spdlog::error("streamed response ended by an error after {} bytes: {}", sink.bytes(), ex.what());
+  }
+  routed.clean = produced && sink.Finish() && chunked && keep_alive;
+  routed.bytes = sink.bytes();
+  socket.non_blocking(false, ec);
+}
+
+// Runs the request on the worker pool and resumes the session on its own strand with the answer (or, for a
+// streamed response, once the worker has sent it).
+net::awaitable<Routed> RouteOnWorker(const Server& server, db_api::Request request, tcp::socket& socket,
+                                     unsigned version, bool keep_alive) {
+  auto initiate = [&server, &socket, version, keep_alive](auto handler, db_api::Request request) {
     auto work = net::make_work_guard(net::get_associated_executor(handler));
-    net::post(server.workers.executor(), [&server, request = std::move(request), handler = std::move(handler),
-                                          work = std::move(work)]() mutable {
-      db_api::Response response = Route(server, request);
+    net::post(server.workers.executor(), [&server, &socket, version, keep_alive, request = std::move(request),
+                                          handler = std::move(handler), work = std::move(work)]() mutable {
+      Routed routed;
+      routed.response = Route(server, request);
+      if (routed.response.stream) StreamOnWorker(server, socket, routed, version, keep_alive);
       server.workers.Release();
       auto executor = work.get_executor();
-      net::post(executor, [handler = std::move(handler), response = std::move(response)]() mutable {
-        std::move(handler)(std::move(response));
+      net::post(executor, [handler = std::move(handler), routed = std::move(routed)]() mutable {
+        std::move(handler)(std::move(routed));
       });
       work.reset();
     });
   };
-  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(db_api::Response)>(
-      initiate, net::use_awaitable, std::move(request));
+  co_return co_await net::async_initiate<decltype(net::use_awaitable), void(Routed)>(initiate, net::use_awaitable,
+                                                                                     std::move(request));
 }
 
-net::awaitable<db_api::Response> Handle(const Server& server, http::request<http::string_body>& message,
-                                         const std::string& peer) {
+net::awaitable<Routed> Handle(const Server& server, http::request<http::string_body>& message,
+                              const std::string& peer, tcp::socket& socket, bool keep_alive) {
   db_api::Request request;
   try {
     request = ToRequest(message);
   } catch (const Error& error) {
-    co_return db_api::ErrorResponse(error);
+    co_return Routed{db_api::ErrorResponse(error)};
   }
   request.peer = peer;
-  if (!NeedsWorker(server, request)) co_return Route(server, request);
-  if (!server.workers.TryReserve()) co_return Busy("server busy: every worker is taken and the queue is full");
-  co_return co_await RouteOnWorker(server, std::move(request));
+  if (!NeedsWorker(server, request)) {
+    Routed routed{Route(server, request)};
+    // Streams come from store routes only; one here would be a route-table mistake, answered as one.
+    if (routed.response.stream) routed.response = db_api::ErrorResponse(Error(Errc::kInternal, "internal error"));
+    co_return routed;
+  }
+  if (!server.workers.TryReserve()) co_return Routed{Busy("server busy: every worker is taken and the queue is full")};
+  co_return co_await RouteOnWorker(server, std::move(request), socket, message.version(), keep_alive);
 }
 
 // A transport-level failure before a request could be routed (413, 431, 408, malformed HTTP): answer, then close.
@@ -388,9 +489,18 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
     if (ec) break;  // EOF, timeout (the stream is closed then) or cancel end the session quietly
     const auto start = std::chrono::steady_clock::now();
     auto& message = parser.get();
-    db_api::Response response = co_await Handle(server, message, peer);
+    const bool wanted_keep_alive = message.keep_alive() && !state->stop;
+    stream.expires_never();  // a streamed body is timed by its own writes (SocketSink), not by this read's timer
+    Routed routed = co_await Handle(server, message, peer, stream.socket(), wanted_keep_alive);
+    if (routed.streamed) {
+      state->busy = false;
+      LogAccess(server, message, routed.response.status, routed.bytes, start);
+      if (!routed.clean || state->stop) break;
+      continue;
+    }
+    db_api::Response response = std::move(routed.response);
     const int status = response.status;
-    const bool keep_alive = message.keep_alive() && !state->stop;
+    const bool keep_alive = wanted_keep_alive && !state->stop;
     auto reply = ToMessage(std::move(response), message.version(), keep_alive);
     const std::size_t bytes = reply.body().size();
     stream.expires_after(write_timeout);
@@ -411,8 +521,9 @@ template <typename Socket>
 void RefuseConnection(Socket& socket) {
   static constexpr std::string_view kAnswer =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-      "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 97\r\n\r\n"
-      "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many open connections, retry later\",\"details\":{}}}\n";
+      "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 147\r\n\r\n"
+      "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many open connections, retry later\",\"details\":{}},"
+      "\"detail\":\"too many open connections, retry later\"}\n";
   beast::error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(net::buffer(kAnswer.data(), kAnswer.size()), ec);

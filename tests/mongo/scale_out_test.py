@@ -412,6 +412,8 @@ def check_write_through_one_read_through_other(servers):
     researcher = {"researcher_id": f"r-scale-{os.getpid()}", "name": "Dr. Scale Out", "email": "scale@example.org"}
     status, created = a.json("POST", "/researchers", researcher)
     require(status == 201, f"POST /researchers on A -> {status} {created}")
+    # The create answer also names the new id as the FastAPI app did; the stored document does not carry it.
+    require(created.pop("inserted_id", None) == created["_id"], f"POST /researchers inserted_id: {created}")
     status, read = b.json("GET", f"/researchers/{created['_id']}")
     require(status == 200, f"GET /researchers/{created['_id']} on B -> {status} {read}")
     require(read == created, f"B reads {read}, A created {created}")
