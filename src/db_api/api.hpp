@@ -109,6 +109,7 @@ Response AvailableMetadataFields(ApiContext& ctx, const Request& request);
 std::vector<ParamDoc> ExportParams(bool with_level);
 Response CollectionExport(ApiContext& ctx, const Request& request);
 Response QueryExport(ApiContext& ctx, const Request& request);
+Response CohortExport(ApiContext& ctx, const Request& request);
 
 // Access control (auth_routes.cpp): researchers' API tokens, the caller's identity, the audit log.
 Response CreateToken(ApiContext& ctx, const Request& request);

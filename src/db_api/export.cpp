@@ -583,6 +583,33 @@ RowSource CollectionSource(Kind level, const ObjectId& collection) {
   };
 }
 
+RowSource CohortSource(CohortQuery cohort) {
+  cohort.count = false;
+  return [cohort = std::move(cohort)](Session& session, const std::optional<query::Projection>& projection,
+                                      const PageVisitor& visit) {
+    CohortQuery page_of_ids = cohort;
+    page_of_ids.ids = CohortIds{std::nullopt, kPage};
+    for (;;) {
+      const std::vector<ObjectId> ids = session.FindCohort(page_of_ids).ids;
+      if (ids.empty()) return;
+      boost::json::array list;
+      list.reserve(ids.size());
+      for (const ObjectId& id : ids) list.emplace_back(id.ToHex());
+      query::Query query;
+      query.filter = query::ParseFilter(boost::json::object{{"_id", boost::json::object{{"$in", std::move(list)}}}});
+      query.sort = {{"_id", 1}};
+      query.projection = projection;
+      if (query.projection && query.projection->include) query.projection->paths.push_back("_id");
+      query.count_total = false;
+      query.limit = kPage;
+      FindResult result = session.Find(cohort.level, query);
+      if (!result.results.empty() && !visit(result.results)) return;
+      if (static_cast<std::int64_t>(ids.size()) < kPage) return;
+      page_of_ids.ids->after = ids.back();
+    }
+  };
+}
+
 std::int64_t RunExport(Store& store, const ExportSpec& spec, const RowSource& source, BodySink& sink) {
   std::int64_t rows = 0;
   store.Read([&](Session& session) { rows = ExportRun(session, spec, source, sink).Run(); });

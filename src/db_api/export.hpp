@@ -63,6 +63,9 @@ using RowSource =
 RowSource FilterSource(Kind level, boost::json::value filter, std::string text = "");
 // A collection's rows: the studies / series tagged with it (collection_ids), or the instances of its series.
 RowSource CollectionSource(Kind level, const ObjectId& collection);
+// A cross-level cohort's rows of its returned level (POST /cohort/export): its ids paged in _id order by the store
+// (CohortQuery::ids), each page's documents read by id.
+RowSource CohortSource(CohortQuery cohort);
 
 // Writes the whole export through `sink` inside one store read; returns the rows written (a TCIA manifest:
 // the series listed). Stops early, without error, when the sink reports the receiver gone.

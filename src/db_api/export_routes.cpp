@@ -1,4 +1,4 @@
-// GET /collections/{id}/export and POST /query/export: validate, then answer with a streamed body (export.hpp).
+// GET /collections/{id}/export, POST /query/export and POST /cohort/export: validate, then answer with a streamed body (export.hpp).
 #include "db_api/api.hpp"
 #include "db_api/export.hpp"
 
@@ -85,6 +85,21 @@ Response QueryExport(ApiContext& ctx, const Request& request) {
     ctx.store.Read([&](Session& session) { session.Find(*kind, probe); });
   }
   return Streamed(ctx, spec, FilterSource(*kind, std::move(filter), parsed.text), "query");
+}
+
+Response CohortExport(ApiContext& ctx, const Request& request) {
+  CohortQuery cohort = ParseCohortRequest(BodyObject(request));  // the same validation as /cohort (400 naming it)
+  if (request.Param("level")) {
+    throw Error(Errc::kBadRequest, "a cohort export lists the level its body's 'return' names; 'level' does not apply",
+                boost::json::object{{"parameter", "level"}});
+  }
+  const ExportSpec spec = SpecOf(request, cohort.level);
+  // What could fail while streaming fails now, as a status: one id of the cohort (the query budget, a bad filter).
+  CohortQuery probe = cohort;
+  probe.count = false;
+  probe.ids = CohortIds{std::nullopt, 1};
+  ctx.store.Read([&](Session& session) { session.FindCohort(probe); });
+  return Streamed(ctx, spec, CohortSource(std::move(cohort)), "cohort");
 }
 
 }  // namespace meta_db::db_api

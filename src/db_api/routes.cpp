@@ -100,6 +100,10 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
                     "Export every match of a /query body (its collection is the level; skip/limit/sort do not apply) "
                     "as CSV, JSON lines or a TCIA manifest, streamed",
                     ExportParams(false), false, "QueryRequest", "", 200, export_types, Bind(ctx, QueryExport)});
+  routes.push_back({"POST", "/cohort/export", "query",
+                    "Export every member of a /cohort body's returned level (skip/limit/sort do not apply) as CSV, "
+                    "JSON lines or a TCIA manifest, streamed",
+                    ExportParams(false), false, "CohortRequest", "", 200, export_types, Bind(ctx, CohortExport)});
   routes.push_back({"GET", "/available-fields", "discovery",
                     "The schema fields of a level, as the earlier FastAPI app answered: {\"fields\": [...]}",
                     {{"collection", "string", "studies | series | instances", true},

@@ -148,8 +148,10 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
   }
   Part leaf = LeafOn(f, a);
   // A column without an index of its own (instance-level fields) is tested in place: a rowid set of it would scan
-  // the whole table, even where the statement reaches the rows through another index (series_id).
-  if (field != nullptr && field->indexed && leaf.exact) {
+  // the whole table, even where the statement reaches the rows through another index (series_id). So is `_id`: its
+  // unique index serves a range and the `_id` order together, where a rowid set of `_id > last` (a keyset page of an
+  // export) would list every later row for each page.
+  if (field != nullptr && field->indexed && field != &kIdColumn && leaf.exact) {
     if (auto clean = CleanColumnPredicate(f, a)) return ViaIndex({&f}, a, *clean, leaf);
   }
   // Promoted paths rely on the schema (their parents, e.g. `metadata`, are objects). Elsewhere a parent
