@@ -31,12 +31,13 @@ FROM debian:bookworm-slim AS runtime
 #   libmongoc-1.0-0 libbson-1.0-0   the MongoDB back-end, loaded by the MongoDB module (brings libsasl2-2, libssl3,
 #                       libsnappy1v5, libzstd1, libicu72, libmongocrypt0)
 #   ca-certificates     TLS to a MongoDB server (tls=true, mongodb+srv://)
+#   libxml2             LIDC reader XML (LidcReadMessage) parsing in ingest (docs/annotations.md)
 #   libsodium23         API token hashes (the server refuses to bind beyond loopback without META_DB_ADMIN_TOKEN)
 # No curl: the HEALTHCHECK below speaks HTTP with bash alone.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libdcmtk17 libboost-json1.81.0 libboost-container1.81.0 libmongoc-1.0-0 libbson-1.0-0 libsodium23 \
-      ca-certificates \
+      libxml2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 meta_db \
  && useradd --uid 10001 --gid meta_db --home-dir /data --no-create-home --shell /usr/sbin/nologin meta_db \

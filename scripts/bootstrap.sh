@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   libmongoc-dev libbson-dev
   libsodium-dev
+  libxml2-dev
   python3 python3-pydicom python3-pymongo python3-pymongo-ext python3-bson-ext python3-mockupdb
   curl wrk bc time
   clang python3-venv
@@ -48,6 +49,10 @@ if [[ ! $go_version =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 24)); then
     "found ${go_version:-no Go}${go_bin:+ at $go_bin}. Install Go >= 1.24 (e.g. /usr/local/go), or run the tests" \
     "against a MongoDB of your own (META_DB_TEST_MONGO_URI=mongodb://...) or without one (META_DB_TEST_NO_MONGO=1)." >&2
 fi
+# pylidc 0.2.3 (PyPI, pinned old NumPy/SQLAlchemy) for tests/annotations/pylidc_compare_test.py, cached the same way.
+pylidc_venv=$(dirname "$0")/../tests/annotations/pylidc_venv.sh
+if [[ -f $pylidc_venv ]]; then bash "$pylidc_venv" >/dev/null; fi  # absent in the image's build stage
+
 # schemathesis (PyPI, pinned) for tests/api/schemathesis_test.py, in a venv of its own over Debian's python3.
 st_version=4.32.5
 st_venv=${META_DB_ST_VENV:-$HOME/.cache/meta_db/schemathesis-$st_version}

@@ -208,6 +208,8 @@ int main(int argc, char** argv) {
       ingest.progress = !quiet;
       meta_db::StoreOptions store_options;
       store_options.bulk_load = true;
+      // A batch command, not a request: the annotation link pass's finds must not be cut at the API's 2 s budget.
+      store_options.query_budget_ms = 24 * 3600 * 1000;
       const auto summary = meta_db::driver::RunIngest([&] { return meta_db::OpenStore(db, store_options); }, ingest,
                                                       std::cerr);
       if (!quiet) meta_db::driver::PrintSummary(summary, std::cerr);

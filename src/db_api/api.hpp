@@ -72,6 +72,7 @@ Response GetDocumentByUid(ApiContext& ctx, Kind kind, const Request& request);
 Response PatchDocument(ApiContext& ctx, Kind kind, const Request& request);
 Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request);
 Response ListChildren(ApiContext& ctx, Kind child, const Request& request);
+Response SeriesAnnotations(ApiContext& ctx, const Request& request);  // annotations.cpp
 Response AppendCases(ApiContext& ctx, const Request& request);
 Response CollectionStudies(ApiContext& ctx, const Request& request);
 

@@ -92,9 +92,10 @@ boost::json::object FieldCensus(Session& session, Kind kind, std::size_t top_val
   std::map<std::string, FieldStats> fields;
   const std::int64_t sampled = Scan(session, kind, std::nullopt, kFieldsSample, [&](const Document& doc) {
     for (const auto& [key, value] : doc) {
-      if (key == "metadata" && value.is_object()) {
+      // metadata.* and the LIDC objects (series' annotations summary, annotations' ratings and reader) one level in.
+      if ((key == "metadata" || key == "annotations" || key == "ratings" || key == "reader") && value.is_object()) {
         for (const auto& [meta_key, meta_value] : value.as_object()) {
-          Observe(fields["metadata." + std::string(meta_key)], meta_value);
+          Observe(fields[std::string(key) + "." + std::string(meta_key)], meta_value);
         }
       }
       Observe(fields[std::string(key)], value);
@@ -174,7 +175,8 @@ boost::json::object ComputeStats(Session& session) {
   std::map<std::string, Histogram> dist;
   const query::Projection series_fields{
       true, {"modality", "num_instances", "metadata.Manufacturer", "metadata.ManufacturerModelName",
-             "metadata.BodyPartExamined", "metadata.ConvolutionKernel", "metadata.SliceThickness"}};
+             "metadata.BodyPartExamined", "metadata.ConvolutionKernel", "metadata.SliceThickness", "annotations"}};
+  std::int64_t annotated_series = 0, series_with_nodules = 0, nodules = 0;
   Scan(session, Kind::kSeries, series_fields, kNoLimit, [&](const Document& doc) {
     ++dist["modality"][Text(doc, "modality")];
     ++dist["manufacturer"][Text(doc, "metadata.Manufacturer")];
@@ -183,6 +185,25 @@ boost::json::object ComputeStats(Session& session) {
     ++dist["convolution_kernel"][Text(doc, "metadata.ConvolutionKernel")];
     ++dist["slice_thickness"][ThicknessBucket(doc)];
     ++dist["instances_per_series"][InstancesBucket(doc)];
+    // The LIDC annotation summary (docs/annotations.md): series without a known read are left out.
+    if (const auto* summary = doc.if_contains("annotations"); summary != nullptr && summary->is_object()) {
+      const auto& a = summary->as_object();
+      const auto number = [&](std::string_view key) -> std::int64_t {
+        const auto* v = a.if_contains(key);
+        return v != nullptr && v->is_number() ? v->to_number<std::int64_t>() : 0;
+      };
+      ++annotated_series;
+      nodules += number("nodules");
+      if (number("nodules") > 0) ++series_with_nodules;
+      const std::int64_t n = number("nodules");
+      ++dist["nodules_per_series"][n >= 5 ? std::string(">=5") : std::to_string(n)];
+      ++dist["readers_per_series"][std::to_string(number("readers"))];
+      if (a.contains("max_malignancy")) ++dist["max_malignancy"][std::to_string(number("max_malignancy"))];
+      if (const auto* d = a.if_contains("max_diameter_mm"); d != nullptr && d->is_number()) {
+        const double mm = d->to_number<double>();
+        ++dist["max_nodule_diameter_mm"][mm < 6 ? "3-6" : mm < 10 ? "6-10" : mm < 20 ? "10-20" : mm < 30 ? "20-30" : ">=30"];
+      }
+    }
   });
   Scan(session, Kind::kStudies, query::Projection{true, {"study_date"}}, kNoLimit, [&](const Document& doc) {
     const std::string date = Text(doc, "study_date");
@@ -201,7 +222,10 @@ boost::json::object ComputeStats(Session& session) {
             {"series", counts.series},
             {"instances", counts.instances},
             {"jobs", counts.jobs},
+            {"annotations", session.Count(Kind::kAnnotations)},
             {"errors", counts.errors}}},
+          {"annotations",
+           {{"annotated_series", annotated_series}, {"series_with_nodules", series_with_nodules}, {"nodules", nodules}}},
           {"distributions", std::move(distributions)}};
 }
 

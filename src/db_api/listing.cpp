@@ -54,6 +54,18 @@ constexpr ListParam kSeriesParams[] = {
     {"collection_id", P::kId, "collection_ids", "series whose collection_ids contain this id"},
     {"min_instances", P::kMin, "num_instances", "at least this many instances"},
     {"max_instances", P::kMax, "num_instances", "at most this many instances"},
+    {"min_nodules", P::kMin, "annotations.nodules", "at least this many physical nodules (LIDC reads)"},
+    {"min_max_diameter_mm", P::kMin, "annotations.max_diameter_mm", "its largest nodule at least this wide, mm"},
+    {"min_malignancy", P::kMin, "annotations.max_malignancy", "a reader rated a nodule's malignancy at least this"},
+    {"min_nodule_readers", P::kMin, "annotations.max_nodule_readers", "a nodule marked by at least this many readers"},
+};
+constexpr ListParam kAnnotationParams[] = {
+    {"series_id", P::kId, "series_id", "the annotated series"},
+    {"series_instance_uid", P::kText, "series_instance_uid", "exact"},
+    {"kind", P::kText, "kind", "nodule | small_nodule | non_nodule"},
+    {"min_diameter_mm", P::kMin, "diameter_mm", "at least this diameter, mm"},
+    {"min_malignancy", P::kMin, "ratings.malignancy", "malignancy rating at least this"},
+    {"min_nodule_readers", P::kMin, "nodule_readers", "its physical nodule marked by at least this many readers"},
 };
 constexpr ListParam kInstanceParams[] = {
     {"series_id", P::kId, "series_id", "parent series id"},
@@ -82,6 +94,7 @@ std::span<const ListParam> ParamTable(Kind kind) {
     case Kind::kResearchers: return kResearcherParams;
     case Kind::kCollections: return kCollectionParams;
     case Kind::kJobs: return kJobParams;
+    case Kind::kAnnotations: return kAnnotationParams;
   }
   return {};
 }

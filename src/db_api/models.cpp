@@ -81,6 +81,25 @@ constexpr std::array kJob{
     FieldSpec{"unmatched", T::kStringArray, false, true, "identifiers with no stored study"},
     kCreated, kUpdated};
 
+// Written by ingest from the LIDC XML reads (docs/annotations.md); open like the other ingest-owned collections.
+constexpr std::array kAnnotation{
+    kId,
+    FieldSpec{"series_id", T::kAny, false, false, "the series annotated (null while it is not in the catalogue)"},
+    FieldSpec{"study_id", T::kAny, false, false, "its study (null while unknown)"},
+    FieldSpec{"series_instance_uid", T::kString, true, false, "SeriesInstanceUid of the read"},
+    FieldSpec{"study_instance_uid", T::kString, false, false, "StudyInstanceUID of the read"},
+    FieldSpec{"source_path", T::kString, false, false, "the XML file it was read from"},
+    FieldSpec{"kind", T::kString, false, false, "nodule | small_nodule | non_nodule"},
+    FieldSpec{"nodule_id", T::kString, false, false, "the reader's noduleID / nonNoduleID"},
+    FieldSpec{"ratings", T::kObject, false, false, "the nine LIDC ratings (nodules only)"},
+    FieldSpec{"rois", T::kAny, false, false, "outlines per slice {sop_instance_uid, instance_id, z_position, "
+                                             "inclusion, points}"},
+    FieldSpec{"diameter_mm", T::kNumber, false, false, "largest in-slice chord (pylidc's diameter)"},
+    FieldSpec{"volume_mm3", T::kNumber, false, false, "shoelace areas times slice extents (pylidc's volume)"},
+    FieldSpec{"cluster", T::kInteger, false, false, "index of its physical nodule within the series"},
+    FieldSpec{"nodule_readers", T::kInteger, false, false, "annotations in its physical nodule"},
+    kCreated, kUpdated};
+
 [[noreturn]] void Fail(std::string_view field, const std::string& why) {
   throw Error(Errc::kUnprocessable, "field '" + std::string(field) + "' " + why,
               boost::json::object{{"field", field}});
@@ -187,12 +206,13 @@ std::span<const FieldSpec> Fields(Kind kind) {
     case Kind::kSeries: return kSeries;
     case Kind::kInstances: return kInstance;
     case Kind::kJobs: return kJob;
+    case Kind::kAnnotations: return kAnnotation;
   }
   return {};
 }
 
 bool IsOpenSchema(Kind kind) {
-  return kind == Kind::kStudies || kind == Kind::kSeries || kind == Kind::kInstances;
+  return kind == Kind::kStudies || kind == Kind::kSeries || kind == Kind::kInstances || kind == Kind::kAnnotations;
 }
 
 void ValidateCase(const boost::json::value& value, std::string_view field) {
@@ -293,6 +313,7 @@ std::string_view SchemaName(Kind kind) {
     case Kind::kSeries: return "Series";
     case Kind::kInstances: return "Instance";
     case Kind::kJobs: return "Job";
+    case Kind::kAnnotations: return "Annotation";
   }
   return "";
 }

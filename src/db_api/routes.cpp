@@ -72,6 +72,11 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
   routes.push_back({"GET", "/series/{id}/instances", "series", "Instances of a series (by instance_number)",
                     PagingParams(true), false, "", "List", 200, "application/json",
                     Bind(ctx, Kind::kInstances, ListChildren)});
+  routes.push_back({"GET", "/series/{id}/annotations", "annotations",
+                    "LIDC reader annotations of a series, with its physical nodules (clusters: readers, median "
+                    "ratings, median diameter)",
+                    ListParams(Kind::kAnnotations), false, "", "List", 200, "application/json",
+                    Bind(ctx, SeriesAnnotations)});
   for (Kind kind : {Kind::kStudies, Kind::kSeries, Kind::kInstances}) {
     const std::string tag(CollectionName(kind));
     routes.push_back({"GET", "/" + tag + "/uid/{uid}", tag, "Get one document of " + tag + " by its DICOM UID", {},

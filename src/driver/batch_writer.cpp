@@ -4,6 +4,7 @@
 #include "catalog/catalog.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "driver/annotation_link.hpp"
 
 #include <boost/json/array.hpp>
 
@@ -318,6 +319,7 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
     }
     series_seen_.insert(IdOf(doc));
     touched.series.insert(IdOf(doc));
+    annotation_series_.insert(uid);  // its slices may have changed: its marks' links and measures are checked
     ids.emplace(uid, IdOf(doc));
   }
   return ids;
@@ -354,6 +356,19 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     // run (and its directory's digest is never confirmed meanwhile).
     if (previous != nullptr && Provides(previous->status)) record.sop_instance_uid = old_sop;
     RegisterFailure(session, record, "unreadable", result.error, now);
+    return;
+  }
+  // An LIDC read (now or before; an unreadable file may have been one): its marks replaced by what it holds now.
+  const bool read_before = previous != nullptr && (previous->status == "annotations" || previous->status == "unreadable");
+  if (item.lidc || read_before) {
+    ReplaceFileAnnotations(session, item.entry.path, item.lidc.get(), read_before, annotation_series_);
+  }
+  if (item.lidc && result.outcome == FileOutcome::kNotDicom) {
+    if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
+    record.status = "annotations";
+    ++summary_.annotation_files;
+    session.ClearError(item.entry.path);
+    session.PutFileRecord(record);
     return;
   }
   if (result.outcome != FileOutcome::kDicom) {
@@ -450,6 +465,9 @@ void BatchWriter::DropInstance(Session& session, const std::string& path, const 
   ++summary_.instances.removed;
   touched.series.insert(series_id);
   touched.emptied_series.insert(series_id);
+  if (const auto* uid = instance->if_contains("series_instance_uid"); uid != nullptr && uid->is_string()) {
+    annotation_series_.insert(std::string(uid->as_string()));
+  }
 }
 
 // The instance ids of the series this run created, in the store's order, when no two share an instance_number.
@@ -594,6 +612,9 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
           auto instance = instances.extract(gone[i].sop_instance_uid);
           DropInstance(session, gone[i].path,
                        instance ? std::optional<json::object>(std::move(instance.mapped())) : std::nullopt, touched);
+        }
+        if (gone[i].status == "annotations") {
+          ReplaceFileAnnotations(session, gone[i].path, nullptr, true, annotation_series_);
         }
         session.RemoveFileRecord(gone[i].path);
         session.ClearError(gone[i].path);

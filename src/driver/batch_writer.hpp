@@ -39,6 +39,8 @@ class BatchWriter {
   std::vector<extractor::WalkEntry> OrphanedDuplicates();
   // Fills the study/series counts of the summary (each document counted once per run).
   void Finish();
+  // After Flush: the series UIDs whose LIDC annotations this run wrote or removed, or whose slices it changed.
+  const std::set<std::string>& AnnotationSeries() const { return annotation_series_; }
 
  private:
   struct Touched;
@@ -108,6 +110,7 @@ class BatchWriter {
   std::map<ObjectId, std::map<ObjectId, std::optional<std::int64_t>>> created_series_;
   // Studies this run created, with the summary fields of every series they hold: their series[] is computed here too.
   std::map<ObjectId, std::map<ObjectId, boost::json::object>> created_studies_;
+  std::set<std::string> annotation_series_;  // writer thread, read after Flush
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

@@ -5,6 +5,8 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/stable_hash.hpp"
+#include "annotations/lidc_read.hpp"
+#include "driver/annotation_link.hpp"
 #include "driver/batch_writer.hpp"
 #include "driver/directory_digests.hpp"
 #include "driver/progress.hpp"
@@ -20,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <unordered_set>
 
 namespace meta_db::driver {
@@ -219,6 +222,18 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   extractor::ScanOptions scan;
   scan.threads = options.threads;
   scan.needs_parse_ready = ready;
+  // LIDC reader XML is recognised by content among the non-DICOM files and parsed on the parser threads.
+  scan.prepare = [](extractor::ScanItem& item) {
+    if (item.result.outcome != extractor::FileOutcome::kNotDicom) return;
+    annotations::ReadOutcome read = annotations::ReadLidcFile(item.entry.path);
+    if (!read.is_lidc) return;
+    if (!read.error.empty()) {
+      item.result.outcome = extractor::FileOutcome::kError;
+      item.result.error = std::move(read.error);
+      return;
+    }
+    item.lidc = std::make_shared<const annotations::LidcRead>(std::move(*read.read));
+  };
   std::atomic<std::int64_t> unchanged{0};
   scan.unchanged_directory = [&](const extractor::DirectoryFiles& part) {
     if (part.files.empty()) return false;
@@ -313,12 +328,19 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   if (writer || !gone.empty()) {
     writer_ready().RemoveDisappeared(gone);
     for (extractor::WalkEntry& entry : writer->OrphanedDuplicates()) {
-      extractor::ScanItem item{.entry = std::move(entry), .result = {}, .text = {}};
+      extractor::ScanItem item{.entry = std::move(entry), .result = {}, .text = {}, .lidc = {}};
       item.result = provide_extractor().ExtractFile(item.entry.path);
       writer->Add(std::move(item), options.batch_files);
     }
     writer->Flush();
     writer->Finish();
+  }
+  {
+    // Marks linked to the series that exist now (this run's, or earlier runs' still waiting for theirs).
+    const AnnotationLinkSummary linked = LinkAnnotations(*store, writer ? writer->AnnotationSeries() : std::set<std::string>{});
+    summary.annotations_linked = linked.linked;
+    summary.annotations_unlinked = linked.unlinked;
+    summary.annotated_series = linked.series_refreshed;
   }
   RegisterUnseen(*store, root, stats.unseen, options);
   digests.Save(*store, judged);
@@ -359,6 +381,10 @@ std::string SummaryJson(const IngestSummary& summary) {
                    {"failures", std::move(failures)},
                    {"noted", summary.noted},
                    {"notes", std::move(notes)},
+                   {"annotations", json::object{{"files", summary.annotation_files},
+                                                {"linked", summary.annotations_linked},
+                                                {"unlinked", summary.annotations_unlinked},
+                                                {"series", summary.annotated_series}}},
                    {"warnings", json::array(summary.warnings.begin(), summary.warnings.end())},
                    {"seconds", summary.seconds},
                    {"files_per_second", summary.files_per_second}};
@@ -388,6 +414,11 @@ void PrintSummary(const IngestSummary& s, std::ostream& out) {
     if (s.unreadable_dirs + s.unseen_files > listed) {
       out << "  not seen: ... and " << s.unreadable_dirs + s.unseen_files - listed << " more (see the error register)\n";
     }
+  }
+  if (s.annotation_files + s.annotations_linked + s.annotations_unlinked > 0) {
+    out << "  annotations: " << s.annotation_files << " LIDC XML files read, " << s.annotations_linked
+        << " marks linked to their series, " << s.annotations_unlinked
+        << " kept without a series (not in the catalogue yet), " << s.annotated_series << " series summarised\n";
   }
   for (const std::string& warning : s.warnings) out << "  warning: " << warning << "\n";
   out << "  " << s.seconds << " s, " << static_cast<long long>(s.files_per_second) << " files/s\n";

@@ -56,6 +56,10 @@ struct IngestSummary {
   // instance carries the note in `read_notes`; the first few are listed here (path, note).
   std::int64_t noted = 0;
   std::vector<std::pair<std::string, std::string>> notes;
+  // LIDC reader XML (docs/annotations.md): files read this run, marks linked to a catalogued series and marks kept
+  // without one (their series is not in the catalogue yet), series whose annotation summary was recomputed.
+  std::int64_t annotation_files = 0;
+  std::int64_t annotations_linked = 0, annotations_unlinked = 0, annotated_series = 0;
   std::vector<std::string> warnings;  // problems that lost nothing (e.g. a background checkpoint that failed)
   double seconds = 0;
   double files_per_second = 0;

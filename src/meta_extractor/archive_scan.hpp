@@ -7,10 +7,15 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <memory>
 #include <string>
 
 #include "meta_extractor/archive_walk.hpp"
 #include "meta_extractor/header_reader.hpp"
+
+namespace meta_db::annotations {
+struct LidcRead;
+}
 
 namespace meta_db::extractor {
 
@@ -41,6 +46,8 @@ struct ScanItem {
   WalkEntry entry;
   ExtractResult result;
   std::string text;  // free for ScanOptions::prepare (e.g. the serialised JSON line); empty otherwise
+  // Set by ingest's prepare for a non-DICOM file that is an LIDC reader XML (docs/annotations.md).
+  std::shared_ptr<const annotations::LidcRead> lidc{};
 };
 
 struct ScanStats {

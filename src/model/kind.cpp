@@ -25,7 +25,7 @@ constexpr std::array<IndexedField, 7> kStudyFields{{
     {"metadata.PatientSex", C::kText},
     {"metadata.InstitutionName", C::kText},
 }};
-constexpr std::array<IndexedField, 14> kSeriesFields{{
+constexpr std::array<IndexedField, 18> kSeriesFields{{
     {"series_instance_uid", C::kText, true},
     {"study_id", C::kText},
     {"accession_number", C::kText},
@@ -40,6 +40,11 @@ constexpr std::array<IndexedField, 14> kSeriesFields{{
     {"metadata.ConvolutionKernel", C::kText},
     {"metadata.SliceThickness", C::kReal},
     {"metadata.SeriesDate", C::kText},
+    // The annotation summary (docs/annotations.md), behind GET /series?min_nodules=... and cohort filters.
+    {"annotations.nodules", C::kInteger},
+    {"annotations.max_diameter_mm", C::kReal},
+    {"annotations.max_malignancy", C::kInteger},
+    {"annotations.max_nodule_readers", C::kInteger},
 }};
 constexpr std::array<IndexedField, 5> kInstanceFields{{
     {"sop_instance_uid", C::kText, true},
@@ -53,6 +58,15 @@ constexpr std::array<IndexedField, 3> kJobFields{{
     {"collection_id", C::kText},
     {"status", C::kText},
 }};
+constexpr std::array<IndexedField, 7> kAnnotationFields{{
+    {"series_id", C::kText},
+    {"series_instance_uid", C::kText},
+    {"source_path", C::kText},
+    {"kind", C::kText},
+    {"ratings.malignancy", C::kInteger},
+    {"diameter_mm", C::kReal},
+    {"nodule_readers", C::kInteger},
+}};
 }  // namespace
 
 std::string_view CollectionName(Kind kind) {
@@ -63,6 +77,7 @@ std::string_view CollectionName(Kind kind) {
     case Kind::kSeries: return "series";
     case Kind::kInstances: return "instances";
     case Kind::kJobs: return "jobs";
+    case Kind::kAnnotations: return "annotations";
   }
   return "";
 }
@@ -82,6 +97,7 @@ std::span<const IndexedField> IndexedFields(Kind kind) {
     case Kind::kSeries: return kSeriesFields;
     case Kind::kInstances: return kInstanceFields;
     case Kind::kJobs: return kJobFields;
+    case Kind::kAnnotations: return kAnnotationFields;
   }
   return {};
 }

@@ -7,12 +7,13 @@
 
 namespace meta_db {
 
-enum class Kind { kResearchers, kCollections, kStudies, kSeries, kInstances, kJobs };
+// kAnnotations: the LIDC reader annotations (one document per reader's mark, docs/annotations.md).
+enum class Kind { kResearchers, kCollections, kStudies, kSeries, kInstances, kJobs, kAnnotations };
 
-inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kind::kStudies,
-                                     Kind::kSeries,      Kind::kInstances,   Kind::kJobs};
+inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kind::kStudies, Kind::kSeries,
+                                     Kind::kInstances,   Kind::kJobs,        Kind::kAnnotations};
 
-// "researchers", "collections", "studies", "series", "instances", "jobs".
+// "researchers", "collections", "studies", "series", "instances", "jobs", "annotations".
 std::string_view CollectionName(Kind kind);
 std::optional<Kind> ParseKind(std::string_view name);
 

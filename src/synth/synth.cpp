@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "synth/lidc_xml.hpp"
 
 namespace meta_db::synth {
 namespace {
@@ -84,6 +85,7 @@ struct SeriesPlan {
 struct Counts {
   int studies = 0, series = 0, instances = 0, xml = 0, zero = 0, garbage = 0, truncated = 0;
   int ct = 0, cr = 0, dx = 0;
+  LidcExpected lidc;
 };
 
 std::string Date(Rng& rng) {
@@ -300,23 +302,17 @@ std::string ReadBytes(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// An LIDC-style reader annotation (the real ones are LidcReadMessage XML); non-DICOM, must be skipped by content.
-std::string AnnotationXml(const SeriesPlan& plan) {
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-         "<LidcReadMessage uid=\"" +
-         plan.series_uid +
-         ".1\" xmlns=\"http://www.nih.gov\">\n"
-         "  <ResponseHeader>\n    <Version>1.8.1</Version>\n"
-         "    <StudyInstanceUID>" +
-         plan.study_uid +
-         "</StudyInstanceUID>\n"
-         "    <SeriesInstanceUid>" +
-         plan.series_uid +
-         "</SeriesInstanceUid>\n"
-         "    <TaskDescription>Second unblinded read</TaskDescription>\n  </ResponseHeader>\n"
-         "  <readingSession>\n    <annotationVersion>3.12</annotationVersion>\n"
-         "    <servicingRadiologistID>anon</servicingRadiologistID>\n  </readingSession>\n"
-         "</LidcReadMessage>\n";
+// The series' slices as the reader XML names them (the same UIDs and positions PutSlice writes).
+LidcSeries LidcSeriesOf(const SeriesPlan& plan, std::uint64_t seed) {
+  LidcSeries series{.study_uid = plan.study_uid, .series_uid = plan.series_uid, .slices = {},
+                    .pixel_spacing = plan.pixel_spacing};
+  for (int index = 1; index <= plan.images; ++index) {
+    series.slices.push_back(
+        {Uid(seed, 4, static_cast<std::uint64_t>(plan.patient) * 16 + static_cast<std::uint64_t>(plan.study_index),
+             static_cast<std::uint64_t>(index)),
+         std::stod(Fixed(plan.z0 - (index - 1) * plan.thickness))});
+  }
+  return series;
 }
 
 // The three kinds of broken file an archive scan must report without stopping (one of each per 10 patients).
@@ -371,8 +367,14 @@ void WriteSeries(const SeriesPlan& plan, const SynthOptions& options, const fs::
   if (plan.modality != "CT") return;
   char xml_name[16];
   std::snprintf(xml_name, sizeof xml_name, "%03d.xml", 60 + plan.patient % 940);
-  WriteBytes(dir / xml_name, AnnotationXml(plan));
+  const LidcSeries lidc = LidcSeriesOf(plan, options.seed);
+  WriteBytes(dir / xml_name, SynthLidcXml(lidc, options.seed, counts.lidc));
   ++counts.xml;
+  // A few reads cut short (not well-formed): registered as errors, never stopping the ingest.
+  if (plan.patient % 10 == 3) {
+    WriteBytes(dir / "999.xml", MalformedLidcXml(lidc, options.seed, counts.lidc));
+    ++counts.xml;
+  }
   if (plan.patient % 10 == 1) WriteBrokenFiles(file, plan, options.seed, dir, counts);
 }
 
@@ -385,7 +387,16 @@ json::object Manifest(const SynthOptions& options, const Counts& c) {
       {"instances", c.instances},
       {"dicom_files", c.instances},
       {"non_dicom_files", c.xml},
-      {"broken_files", json::object{{"zero_bytes", c.zero}, {"garbage", c.garbage}, {"truncated", c.truncated}}},
+      {"broken_files", json::object{{"zero_bytes", c.zero}, {"garbage", c.garbage}, {"truncated", c.truncated},
+                                    {"malformed_xml", c.lidc.malformed}}},
+      {"annotations", json::object{{"files", c.lidc.files},
+                                   {"malformed", c.lidc.malformed},
+                                   {"readers", c.lidc.sessions},
+                                   {"annotations", c.lidc.annotations},
+                                   {"nodules", c.lidc.nodules},
+                                   {"small_nodules", c.lidc.small_nodules},
+                                   {"non_nodules", c.lidc.non_nodules},
+                                   {"series_with_nodules", c.lidc.series_with_nodules}}},
       {"files_total", c.instances + c.xml + broken + 1},
       {"modalities", json::object{{"CT", c.ct}, {"CR", c.cr}, {"DX", c.dx}}},
       {"seed", options.seed},

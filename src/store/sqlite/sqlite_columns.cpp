@@ -8,7 +8,14 @@ namespace meta_db::sqlite {
 std::string ColumnName(std::string_view path) {
   if (path == "_id") return "id";
   constexpr std::string_view kMetadata = "metadata.";
-  if (!path.starts_with(kMetadata)) return std::string(path);
+  if (!path.starts_with(kMetadata)) {
+    // Nested promoted fields ("annotations.nodules", "ratings.malignancy"): a plain identifier.
+    std::string column(path);
+    for (char& c : column) {
+      if (c == '.') c = '_';
+    }
+    return column;
+  }
   // DICOM keywords are CamelCase: "m_" + snake_case keeps the names the schema has always had.
   std::string column = "m";
   for (char c : path.substr(kMetadata.size())) {

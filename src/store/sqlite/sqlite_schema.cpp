@@ -44,6 +44,29 @@ void AddTypeColumns(Database& db) {
   }
 }
 
+// v7: indexed fields added since a file was made (the series' annotation summary) become VIRTUAL columns of its
+// existing tables, as SQLite allows no other kind to be added; their indexes store the values anyway.
+void AddMissingColumns(Database& db) {
+  for (Kind kind : kAllKinds) {
+    const std::string table(CollectionName(kind));
+    auto table_exists = db.PrepareOnce("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '" + table + "'");
+    if (sqlite3_step(table_exists.get()) != SQLITE_ROW) continue;
+    const auto has_column = [&](const std::string& column) {
+      auto exists = db.PrepareOnce("SELECT 1 FROM pragma_table_xinfo('" + table + "') WHERE name = '" + column + "'");
+      return sqlite3_step(exists.get()) == SQLITE_ROW;
+    };
+    for (const IndexedField& field : IndexedFields(kind)) {
+      if (!has_column(ColumnName(field))) {
+        db.Exec("ALTER TABLE " + table + " ADD COLUMN " + ColumnName(field) +
+                " GENERATED ALWAYS AS (json_extract(doc, '$." + std::string(field.path) + "')) VIRTUAL");
+      }
+      if (!has_column(ColumnName(field) + "_t")) {
+        db.Exec("ALTER TABLE " + table + " ADD COLUMN " + TypeColumnDefinition(field, "VIRTUAL"));
+      }
+    }
+  }
+}
+
 std::string TableSql(Kind kind) {
   const std::string table(CollectionName(kind));
   std::string sql = "CREATE TABLE IF NOT EXISTS " + table +
@@ -152,6 +175,7 @@ void EnsureSchema(Database& db) {
           "INSERT OR IGNORE INTO ingest_dirs (path, digest, files) "
           "SELECT rtrim(path, replace(path, '/', '')), NULL, count(*) FROM ingest_files GROUP BY 1");
     }
+    if (version <= 6) AddMissingColumns(db);
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);

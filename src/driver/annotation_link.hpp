@@ -1,0 +1,31 @@
+// LIDC reads in the catalogue: a file's marks written as `annotations` documents (inside the ingest batch that
+// records the file), and the pass that links them to their series and instances, measures them (pylidc's diameter,
+// volume, clusters) and keeps the series' `annotations` summary. docs/annotations.md.
+// Crash safety: marks are written unlinked (series_id null) with their file record; the link pass is idempotent and
+// picks up every unlinked mark whose series exists, so a run killed before it is completed by the next one.
+#pragma once
+
+#include "annotations/lidc_read.hpp"
+#include "store/store.hpp"
+
+#include <set>
+#include <string>
+
+namespace meta_db::driver {
+
+// Replaces what the file at `path` contributed with the marks of `read` (nullptr: removes them all), adding the
+// series UIDs whose annotations changed to `changed_series`. `had_marks`: the file may have contributed before (a
+// new file needs no look-up).
+void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, const annotations::LidcRead* read,
+                            bool had_marks, std::set<std::string>& changed_series);
+
+struct AnnotationLinkSummary {
+  std::int64_t series_refreshed = 0;  // series whose annotations were linked/measured and summary recomputed
+  std::int64_t linked = 0;            // marks whose series is in the catalogue
+  std::int64_t unlinked = 0;          // marks kept without a series (it is not in the catalogue yet)
+};
+
+// Links, measures and summarises the annotations of `series_uids` and of every still unlinked mark.
+AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>& series_uids);
+
+}  // namespace meta_db::driver
