@@ -148,8 +148,13 @@ export function collectionSummary(id: string, signal?: AbortSignal): Promise<Col
   return api.get<CollectionSummary>(`/collections/${encodeURIComponent(id)}/summary`, signal);
 }
 
-export function seriesAnnotations(id: string, signal?: AbortSignal): Promise<SeriesAnnotations> {
-  return api.get<SeriesAnnotations>(`/series/${encodeURIComponent(id)}/annotations?limit=1000`, signal);
+export async function seriesAnnotations(id: string, signal?: AbortSignal): Promise<SeriesAnnotations> {
+  const answer = await api.get<SeriesAnnotations>(`/series/${encodeURIComponent(id)}/annotations?limit=1000`, signal);
+  // The store keeps outline points as {x, y} objects (no store may hold nested arrays); the drawing takes pairs.
+  for (const a of answer.results ?? []) {
+    for (const roi of a.rois ?? []) roi.points = (roi.points ?? []).map(toPair);
+  }
+  return answer;
 }
 
 export type ExportFormat = 'csv' | 'jsonl' | 'tcia';
@@ -210,6 +215,12 @@ export const isActive = (s: unknown) => s === 'queued' || s === 'running';
 export interface SliceRois {
   z: number;
   rois: { annotation: Annotation; roi: Roi }[];
+}
+
+function toPair(p: unknown): [number, number] {
+  if (Array.isArray(p)) return [Number(p[0]), Number(p[1])];
+  const o = (p ?? {}) as { x?: unknown; y?: unknown };
+  return [Number(o.x), Number(o.y)];
 }
 
 /** ROIs of all annotations grouped by slice position, ascending z. */
