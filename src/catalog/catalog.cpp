@@ -127,7 +127,8 @@ void ApplyDefaults(Kind kind, Document& doc) {
       doc["_search_text"] = SearchTextOf(doc);
       break;
     case Kind::kInstances:
-    case Kind::kJobs: break;
+    case Kind::kJobs:
+    case Kind::kJobRecords: break;
   }
 }
 

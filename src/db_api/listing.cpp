@@ -81,6 +81,7 @@ std::span<const ListParam> ParamTable(Kind kind) {
     case Kind::kResearchers: return kResearcherParams;
     case Kind::kCollections: return kCollectionParams;
     case Kind::kJobs: return kJobParams;
+    case Kind::kJobRecords: return {};
   }
   return {};
 }

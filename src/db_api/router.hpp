@@ -46,6 +46,7 @@ struct Route {
   Handler handler;
   Access access = Access::kRead;
   bool exports = false;  // answers an export (audited like a write)
+  bool csv_body = false;  // also accepts a text/csv body (the handler parses it)
 };
 
 // Admission and accounting around every request (auth.cpp): authentication, authorization, rate limit, CORS, audit.

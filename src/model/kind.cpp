@@ -53,6 +53,11 @@ constexpr std::array<IndexedField, 3> kJobFields{{
     {"collection_id", C::kText},
     {"status", C::kText},
 }};
+constexpr std::array<IndexedField, 3> kJobRecordFields{{
+    {"job_id", C::kText},
+    {"collection_id", C::kText},
+    {"part", C::kText},
+}};
 }  // namespace
 
 std::string_view CollectionName(Kind kind) {
@@ -63,6 +68,7 @@ std::string_view CollectionName(Kind kind) {
     case Kind::kSeries: return "series";
     case Kind::kInstances: return "instances";
     case Kind::kJobs: return "jobs";
+    case Kind::kJobRecords: return "job_records";
   }
   return "";
 }
@@ -82,6 +88,7 @@ std::span<const IndexedField> IndexedFields(Kind kind) {
     case Kind::kSeries: return kSeriesFields;
     case Kind::kInstances: return kInstanceFields;
     case Kind::kJobs: return kJobFields;
+    case Kind::kJobRecords: return kJobRecordFields;
   }
   return {};
 }
