@@ -1,5 +1,7 @@
 // meta_db: the one binary and composition root — parses the command line and wires modules and back-ends.
 #include "catalog/catalog.hpp"
+#include "catalog/collection_links.hpp"
+#include "catalog/job_resolution.hpp"
 #include "common/error.hpp"
 #include "common/json_io.hpp"
 #include "db_api/audit.hpp"
@@ -82,6 +84,20 @@ void RestoreResearcherJobs(meta_db::Store& store) {
     if (restored > 0) spdlog::warn("researchers.jobs[] restored from the jobs collection for {} researchers", restored);
   } catch (const Error& error) {
     spdlog::warn("researchers.jobs[] not verified at start: {}", error.what());
+  }
+}
+
+// Jobs and hand-made cohorts are re-evaluated by the ingest that changed the catalogue (docs/jobs.md): every job
+// done before it is resolved again (a new snapshot, its changes), and cases appended by hand link the data that
+// arrived. A failure here leaves the catalogue as ingested; the jobs keep their last resolution.
+void ReevaluateJobs(const std::string& db, bool quiet) {
+  try {
+    auto store = meta_db::OpenStore(db);
+    const std::int64_t jobs = meta_db::catalog::ReevaluateJobs(*store);
+    meta_db::catalog::RelinkCollections(*store);
+    if (!quiet && jobs > 0) std::cerr << "meta_db: " << jobs << " job(s) re-evaluated\n";
+  } catch (const std::exception& error) {
+    std::cerr << "meta_db: warning: jobs not re-evaluated after the ingest: " << error.what() << "\n";
   }
 }
 
@@ -220,6 +236,7 @@ int main(int argc, char** argv) {
       } catch (const std::exception& error) {
         std::cerr << "meta_db: warning: the run was not recorded in the audit log: " << error.what() << "\n";
       }
+      ReevaluateJobs(db, quiet);
       return 0;
     }
     if (*serve_cmd) {

@@ -129,6 +129,7 @@ void ApplyDefaults(Kind kind, Document& doc) {
     case Kind::kInstances:
     case Kind::kJobs:
     case Kind::kAnnotations: break;
+    case Kind::kJobRecords: break;
   }
 }
 

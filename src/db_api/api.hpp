@@ -21,6 +21,8 @@
 
 namespace meta_db::db_api {
 
+class JobRunner;  // job_runner.hpp
+
 inline constexpr std::string_view kVersion = "0.1.0";
 
 // Results of the expensive discovery scans (/fields, /stats), reused while the catalogue is unchanged.
@@ -57,6 +59,8 @@ struct ApiContext {
   std::function<std::string()> store_unreachable;
   // Unset (route-table tests, fuzzers): GET /dictionary knows no keyword and answers {}.
   DictionaryLookup dictionary;
+  // The server's background job runner; null (in-process route tests), jobs are resolved in the request.
+  JobRunner* jobs = nullptr;
 };
 
 // The one route table (routes.cpp).
@@ -75,11 +79,17 @@ Response ListChildren(ApiContext& ctx, Kind child, const Request& request);
 Response SeriesAnnotations(ApiContext& ctx, const Request& request);  // annotations.cpp
 Response AppendCases(ApiContext& ctx, const Request& request);
 Response CollectionStudies(ApiContext& ctx, const Request& request);
+Response CollectionSummary(ApiContext& ctx, const Request& request);
 
-// Jobs (jobs.cpp): creation resolves identifiers against stored studies.
+// Jobs (jobs.cpp): created queued and resolved in the background (job_runner.hpp); reports and snapshots.
 Response CreateJob(ApiContext& ctx, const Request& request);
+Response GetJob(ApiContext& ctx, const Request& request);
+Response RunJob(ApiContext& ctx, const Request& request);
 Response PatchJob(ApiContext& ctx, const Request& request);
 Response DeleteJob(ApiContext& ctx, const Request& request);
+Response ResearcherJobs(ApiContext& ctx, const Request& request);
+Response JobReport(ApiContext& ctx, const Request& request);
+Response JobSnapshots(ApiContext& ctx, const Request& request);
 
 // Queries and discovery (discovery.cpp).
 Response Health(ApiContext& ctx, const Request& request);

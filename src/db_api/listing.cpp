@@ -95,6 +95,7 @@ std::span<const ListParam> ParamTable(Kind kind) {
     case Kind::kCollections: return kCollectionParams;
     case Kind::kJobs: return kJobParams;
     case Kind::kAnnotations: return kAnnotationParams;
+    case Kind::kJobRecords: return {};
   }
   return {};
 }

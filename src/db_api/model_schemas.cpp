@@ -267,6 +267,60 @@ boost::json::object ModelSchemas() {
         {"total", {{"type", "integer"}}},
         {"limit", {{"type", "integer"}}},
         {"skip", {{"type", "integer"}}}}}};
+  const boost::json::object integer{{"type", "integer"}};
+  const boost::json::object breakdown{
+      {"type", "array"},
+      {"items", {{"type", "object"},
+                 {"properties", {{"value", string}, {"series", integer}, {"instances", integer}}}}}};
+  schemas["CollectionSummary"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"counts", "breakdowns"}},
+      {"properties",
+       {{"counts",
+         {{"type", "object"},
+          {"properties",
+           {{"cases", integer}, {"patients", integer}, {"studies", integer}, {"series", integer},
+            {"instances", integer}}}}},
+        {"breakdowns",
+         {{"type", "object"},
+          {"properties",
+           {{"modality", breakdown}, {"manufacturer", breakdown}, {"kernel", breakdown},
+            {"slice_thickness", breakdown}}}}}}}};
+  schemas["JobReport"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"results", "total", "totals"}},
+      {"properties",
+       {{"results",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"properties",
+             {{"identifier", string},
+              {"type", {{"type", "string"}, {"enum", {"accession_number", "patient_id", "study_instance_uid"}}}},
+              {"status", {{"type", "string"}, {"enum", {"matched", "missing", "ambiguous"}}}},
+              {"reason", string},
+              {"patient_id", string},
+              {"studies", integer},
+              {"series", integer},
+              {"instances", integer}}}}}}},
+        {"total", integer},
+        {"totals", {{"type", "object"}, {"nullable", true}, {"additionalProperties", true}}}}}};
+  schemas["JobSnapshots"] = {
+      {"type", "object"},
+      {"required", boost::json::array{"results", "total"}},
+      {"properties",
+       {{"results",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"properties",
+             {{"hash", string},
+              {"series", integer},
+              {"at", {{"type", "string"}, {"format", "date-time"}}},
+              {"ingest", {{"type", "string"}, {"nullable", true}}},
+              {"added", integer},
+              {"removed", integer}}}}}}},
+        {"total", integer}}}};
   return schemas;
 }
 

@@ -74,11 +74,24 @@ constexpr std::array kJob{
     FieldSpec{"name", T::kString, true, false, ""},
     FieldSpec{"accession_numbers", T::kStringArray, false, false, "accession numbers to find"},
     FieldSpec{"patient_ids", T::kStringArray, false, false, "patient ids to find"},
+    FieldSpec{"study_instance_uids", T::kStringArray, false, false, "StudyInstanceUIDs to find"},
     FieldSpec{"collection_id", T::kObjectId, false, false, "target collection (must exist)"},
     FieldSpec{"status", T::kString, false, false, "queued | running | done | failed (default queued)"},
     FieldSpec{"progress", T::kNumber, false, false, "0..100"},
     FieldSpec{"matched", T::kInteger, false, true, "number of stored studies matching the identifiers"},
     FieldSpec{"unmatched", T::kStringArray, false, true, "identifiers with no stored study"},
+    FieldSpec{"totals", T::kObject, false, true,
+              "identifiers, matched, missing, ambiguous, patients, studies, series, instances (last resolution)"},
+    FieldSpec{"snapshot", T::kObject, false, true, "last resolution's snapshot {hash, series, at, ingest}"},
+    FieldSpec{"changes", T::kObject, false, true,
+              "since the previous snapshot: {since, newly_matched[], series_added, series_removed}"},
+    FieldSpec{"error", T::kString, false, true, "why the last resolution failed (status failed)"},
+    kCreated, kUpdated};
+constexpr std::array kJobRecord{
+    kId,
+    FieldSpec{"job_id", T::kObjectId, false, true, "the job (absent on a collection's manual links)"},
+    FieldSpec{"collection_id", T::kObjectId, false, true, "the collection linked"},
+    FieldSpec{"part", T::kString, false, true, "report | snapshot | snapshot_uids | links | manual"},
     kCreated, kUpdated};
 
 // Written by ingest from the LIDC XML reads (docs/annotations.md); open like the other ingest-owned collections.
@@ -207,6 +220,7 @@ std::span<const FieldSpec> Fields(Kind kind) {
     case Kind::kInstances: return kInstance;
     case Kind::kJobs: return kJob;
     case Kind::kAnnotations: return kAnnotation;
+    case Kind::kJobRecords: return kJobRecord;
   }
   return {};
 }
@@ -314,6 +328,7 @@ std::string_view SchemaName(Kind kind) {
     case Kind::kInstances: return "Instance";
     case Kind::kJobs: return "Job";
     case Kind::kAnnotations: return "Annotation";
+    case Kind::kJobRecords: return "JobRecord";
   }
   return "";
 }

@@ -6,10 +6,14 @@
 #include "db_api/models.hpp"
 
 #include "catalog/catalog.hpp"
+#include "catalog/collection_links.hpp"
+#include "catalog/record_io.hpp"
 #include "common/error.hpp"
 #include "common/json_io.hpp"
 
 #include <boost/json/array.hpp>
+
+#include <set>
 
 namespace meta_db::db_api {
 
@@ -216,7 +220,10 @@ Response DeleteDocument(ApiContext& ctx, Kind kind, const Request& request) {
   ctx.store.Write([&](Session& session) {
     RequireOwner(request, kind, MustGet(session, kind, id));
     catalog::Remove(session, kind, id, cascade);
-    if (kind == Kind::kCollections) Untag(session, id);
+    if (kind == Kind::kCollections) {
+      Untag(session, id);
+      catalog::RemoveRecords(session, {{"collection_id", id.ToHex()}});  // its links by source
+    }
   });
   Touch(ctx);
   Response response;
@@ -259,17 +266,24 @@ Response AppendCases(ApiContext& ctx, const Request& request) {
     RequireOwner(request, Kind::kCollections, collection);
     boost::json::array cases;
     if (const auto* old = collection.if_contains("cases"); old != nullptr && old->is_array()) cases = old->as_array();
+    // A set, not a scan per case: a collection of 100,000 cases is appended to in chunks.
+    std::set<std::string> taken;
+    for (const auto& existing : cases) {
+      if (!existing.is_object()) continue;
+      if (const auto* c = existing.as_object().if_contains("case_id"); c != nullptr && c->is_string()) {
+        taken.emplace(c->as_string());
+      }
+    }
     for (const auto& item : incoming) {
       const auto& case_id = item.as_object().at("case_id");
-      for (const auto& existing : cases) {
-        if (existing.is_object() && existing.as_object().if_contains("case_id") &&
-            existing.as_object().at("case_id") == case_id) {
-          throw Error(Errc::kConflict, "case " + std::string(case_id.as_string()) + " already in the collection",
-                      boost::json::object{{"field", "case_id"}, {"value", case_id}});
-        }
+      if (!taken.emplace(case_id.as_string()).second) {
+        throw Error(Errc::kConflict, "case " + std::string(case_id.as_string()) + " already in the collection",
+                    boost::json::object{{"field", "case_id"}, {"value", case_id}});
       }
       cases.push_back(item);
     }
+    // Hand-made cohorts link like jobs do: the cases' studies and series carry the collection's id.
+    catalog::LinkCases(session, id, incoming);
     stored = catalog::Patch(session, Kind::kCollections, id, {{"cases", std::move(cases)}});
   });
   Touch(ctx);
@@ -280,22 +294,36 @@ Response CollectionStudies(ApiContext& ctx, const Request& request) {
   const ObjectId id = PathId(request);
   Document collection;
   ctx.store.Read([&](Session& session) { collection = MustGet(session, Kind::kCollections, id); });
-  // A study belongs to a collection when tagged with it, or when one of the collection's cases names its
-  // patient or its accession number (cases are how researchers declare cohorts before ingest tags them).
+  // A study belongs to a collection when tagged with it (jobs and appended cases tag what they link), or when one of
+  // the collection's cases names its patient or its accession number (cases written with the collection itself,
+  // before ingest tagged anything). The case-derived clauses are server-built: past kCaseValues values they are left
+  // out rather than grown into one $in a client could never send — such a collection's cases were linked (tagged)
+  // when appended, and at every ingest.
+  constexpr std::size_t kCaseValues = 1000;
+  constexpr std::size_t kCaseBytes = 32 * 1024;
   boost::json::array patients, accessions;
+  std::size_t bytes = 0;
   if (const auto* cases = collection.if_contains("cases"); cases != nullptr && cases->is_array()) {
     for (const auto& item : cases->as_array()) {
       if (!item.is_object()) continue;
       const auto& c = item.as_object();
-      if (const auto* p = c.if_contains("patient_id"); p != nullptr && p->is_string()) patients.push_back(*p);
+      if (const auto* p = c.if_contains("patient_id"); p != nullptr && p->is_string()) {
+        patients.push_back(*p);
+        bytes += p->as_string().size() + 4;
+      }
       if (const auto* a = c.if_contains("accession_numbers"); a != nullptr && a->is_array()) {
-        for (const auto& acc : a->as_array()) accessions.push_back(acc);
+        for (const auto& acc : a->as_array()) {
+          accessions.push_back(acc);
+          bytes += acc.is_string() ? acc.as_string().size() + 4 : 8;
+        }
       }
     }
   }
   boost::json::array any{boost::json::object{{"collection_ids", id.ToHex()}}};
-  if (!patients.empty()) any.push_back(boost::json::object{{"patient_id", {{"$in", patients}}}});
-  if (!accessions.empty()) any.push_back(boost::json::object{{"accession_number", {{"$in", accessions}}}});
+  if (patients.size() + accessions.size() <= kCaseValues && bytes <= kCaseBytes) {
+    if (!patients.empty()) any.push_back(boost::json::object{{"patient_id", {{"$in", patients}}}});
+    if (!accessions.empty()) any.push_back(boost::json::object{{"accession_number", {{"$in", accessions}}}});
+  }
   boost::json::object extra;
   if (any.size() == 1) {
     extra = any.front().as_object();
@@ -303,6 +331,16 @@ Response CollectionStudies(ApiContext& ctx, const Request& request) {
     extra["$or"] = std::move(any);
   }
   return FindResponse(ctx, Kind::kStudies, BuildListQuery(Kind::kStudies, request, extra));
+}
+
+Response CollectionSummary(ApiContext& ctx, const Request& request) {
+  const ObjectId id = PathId(request);
+  Document summary;
+  ctx.store.Read([&](Session& session) {
+    MustGet(session, Kind::kCollections, id);
+    summary = catalog::CollectionSummary(session, id);
+  });
+  return JsonResponse(200, summary);
 }
 
 }  // namespace meta_db::db_api

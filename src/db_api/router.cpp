@@ -49,7 +49,7 @@ void CheckRequest(const Route& route, const Request& request) {
     type = type.substr(0, type.find(';'));
     std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
     while (!type.empty() && type.back() == ' ') type.pop_back();
-    if (type != "application/json") {
+    if (type != "application/json" && !(route.csv_body && type == "text/csv")) {
       const std::string given = request.Header("content-type");  // echoed in JSON: only when UTF-8
       throw Error(Errc::kUnsupportedMediaType, "request body must be application/json",
                   boost::json::object{{"content_type", IsValidUtf8(given) ? given : "(not UTF-8)"}});

@@ -47,6 +47,7 @@ struct Route {
   Access access = Access::kRead;
   bool exports = false;  // answers an export (audited like a write)
   bool creates = false;  // POST /<collection>: the answer also carries inserted_id (AddInsertedId)
+  bool csv_body = false;  // also accepts a text/csv body (the handler parses it)
 };
 
 // Admission and accounting around every request (auth.cpp): authentication, authorization, rate limit, CORS, audit.

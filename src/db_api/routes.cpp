@@ -17,6 +17,12 @@ Handler Bind(ApiContext& ctx, Response (*fn)(ApiContext&, const Request&)) {
   return [&ctx, fn](const Request& request) { return fn(ctx, request); };
 }
 
+std::vector<ParamDoc> JobCsvParams() {
+  return {{"researcher_id", "string", "with a text/csv body: the researcher's business id"},
+          {"name", "string", "with a text/csv body: the job's name"},
+          {"collection_id", "string", "with a text/csv body: the collection to link (one is made when absent)"}};
+}
+
 std::vector<ParamDoc> Cascade() {
   return {{"cascade", "boolean", "also delete children (series, instances); without it a parent with children is "
                                  "a 409"}};
@@ -35,13 +41,22 @@ void AddCrud(std::vector<Route>& routes, ApiContext& ctx, Kind kind) {
   const std::string tag(CollectionName(kind));
   const bool jobs = kind == Kind::kJobs;
   const bool open = IsOpenSchema(kind);
-  routes.push_back({"POST", base, tag, "Create a document in " + tag, {}, false, schema + "Create", schema, 201,
-                    "application/json", jobs ? Bind(ctx, CreateJob) : Bind(ctx, kind, CreateDocument),
-                    WriteAccess(kind)});
+  if (jobs) {
+    routes.push_back({"POST", base, tag,
+                      "Create a job (JSON, or a text/csv body with columns accession_number, patient_id, "
+                      "study_instance_uid and researcher_id, name in the query string): 202, resolved in the "
+                      "background",
+                      JobCsvParams(), false, schema + "Create", schema, 202, "application/json", Bind(ctx, CreateJob),
+                      WriteAccess(kind)});
+    routes.back().csv_body = true;
+  } else {
+    routes.push_back({"POST", base, tag, "Create a document in " + tag, {}, false, schema + "Create", schema, 201,
+                      "application/json", Bind(ctx, kind, CreateDocument), WriteAccess(kind)});
+  }
   routes.push_back({"GET", base, tag, "List and filter " + tag, ListParams(kind), open, "", "List", 200,
                     "application/json", Bind(ctx, kind, ListDocuments)});
   routes.push_back({"GET", base + "/{id}", tag, "Get one document of " + tag + " by _id", {}, false, "", schema, 200,
-                    "application/json", Bind(ctx, kind, GetDocument)});
+                    "application/json", jobs ? Bind(ctx, GetJob) : Bind(ctx, kind, GetDocument)});
   routes.push_back({"PATCH", base + "/{id}", tag, "Change fields of a document (null removes a field)", {}, false,
                     schema + "Patch", schema, 200, "application/json",
                     jobs ? Bind(ctx, PatchJob) : Bind(ctx, kind, PatchDocument), WriteAccess(kind)});
@@ -56,7 +71,10 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
   std::vector<Route> routes;
   routes.push_back({"GET", "/health", "service", "Liveness and back-end", {}, false, "", "Health", 200,
                     "application/json", Bind(ctx, Health), Access::kPublic});
-  for (Kind kind : kAllKinds) AddCrud(routes, ctx, kind);
+  // Job records are the jobs' own bookkeeping, read through /jobs/{id}/report and /snapshots only.
+  for (Kind kind : kAllKinds) {
+    if (kind != Kind::kJobRecords) AddCrud(routes, ctx, kind);
+  }
 
   routes.push_back({"POST", "/collections/{id}/cases", "collections",
                     "Append cases {case_id, patient_id, accession_numbers[]} (409 on a duplicate case_id)", {}, false,
@@ -66,6 +84,26 @@ std::vector<Route> BuildRoutes(ApiContext& ctx) {
                     "cases names",
                     ListParams(Kind::kStudies), true, "", "List", 200, "application/json",
                     Bind(ctx, CollectionStudies)});
+  routes.push_back({"GET", "/collections/{id}/summary", "collections",
+                    "Counts per level (cases, patients, studies, series, instances) and breakdowns by modality, "
+                    "manufacturer, kernel and slice thickness of the collection's series",
+                    {}, false, "", "CollectionSummary", 200, "application/json", Bind(ctx, CollectionSummary)});
+  routes.push_back({"POST", "/jobs/{id}/run", "jobs", "Resolve the job again (202; in the background)", {}, false, "",
+                    "Job", 202, "application/json", Bind(ctx, RunJob), Access::kWrite});
+  routes.push_back({"GET", "/jobs/{id}/report", "jobs",
+                    "Per-identifier resolution report: matched (with counts), missing or ambiguous (with the reason)",
+                    {{"format", "string", "json (default) or csv"},
+                     {"status", "string", "matched | missing | ambiguous"},
+                     {"skip", "integer", "entries to skip"},
+                     {"limit", "integer", "page size (JSON: default 50, max 1000; CSV: all by default)"}},
+                    false, "", "JobReport", 200, "application/json", Bind(ctx, JobReport)});
+  routes.push_back({"GET", "/jobs/{id}/snapshots", "jobs",
+                    "The job's snapshots, oldest first: hash of the matched series UIDs, count, when, which ingest, "
+                    "series added/removed",
+                    {}, false, "", "JobSnapshots", 200, "application/json", Bind(ctx, JobSnapshots)});
+  routes.push_back({"GET", "/researchers/{id}/jobs", "researchers",
+                    "A researcher's jobs (by _id or researcher_id)", ListParams(Kind::kJobs), false, "", "List", 200,
+                    "application/json", Bind(ctx, ResearcherJobs)});
   routes.push_back({"GET", "/studies/{id}/series", "studies", "Series of a study (by series_number)",
                     PagingParams(true), false, "", "List", 200, "application/json",
                     Bind(ctx, Kind::kSeries, ListChildren)});

@@ -1,6 +1,7 @@
 // The Beast/Asio transport: accept loop and C++20-coroutine sessions (keep-alive, limits, timeouts, graceful
 // shutdown). The only file that includes Beast; everything it serves comes from the pure Router.
 #include "db_api/server.hpp"
+#include "db_api/job_runner.hpp"
 
 #include "common/json_io.hpp"
 #include "db_api/api.hpp"
@@ -375,6 +376,15 @@ net::awaitable<void> RejectAndClose(beast::tcp_stream& stream, beast::flat_buffe
   }
 }
 
+// A job names up to 100,000 identifiers (StudyInstanceUIDs of up to 64 characters): POST /jobs may send this much.
+constexpr std::size_t kJobBodyLimit = 16u << 20;
+
+std::size_t BodyLimit(const http::request_parser<http::string_body>::value_type& header, const ServeOptions& options) {
+  const std::string_view target = header.target();
+  const bool job = header.method() == http::verb::post && (target == "/jobs" || target.starts_with("/jobs?"));
+  return job ? std::max(options.body_limit, kJobBodyLimit) : options.body_limit;
+}
+
 // Why a request could not be read, when the answer is not simply to close.
 enum class ReadFailure { kNone, kTooSlow, kTooManyFields };
 
@@ -402,6 +412,10 @@ net::awaitable<std::tuple<beast::error_code, ReadFailure>> ReadRequest(
   if (static_cast<std::size_t>(std::distance(header.begin(), header.end())) > options.max_header_fields) {
     co_return std::make_tuple(beast::error_code{}, ReadFailure::kTooManyFields);
   }
+  const std::size_t body_limit = BodyLimit(header, options);
+  if (parser.content_length() && *parser.content_length() > body_limit) {
+    co_return std::make_tuple(beast::error_code(http::error::body_limit), ReadFailure::kNone);
+  }
   if (parser.is_done()) co_return std::make_tuple(ec, ReadFailure::kNone);
   if (beast::iequals(header[http::field::expect], "100-continue")) {
     http::response<http::empty_body> proceed{http::status::continue_, header.version()};
@@ -416,11 +430,15 @@ net::awaitable<std::tuple<beast::error_code, ReadFailure>> ReadRequest(
     auto [body_ec, body_n] = co_await http::async_read_some(stream, buffer, parser, kUseTuple);
     if (body_ec) co_return std::make_tuple(body_ec, ReadFailure::kNone);
     received += body_n;
+    if (received > body_limit) co_return std::make_tuple(beast::error_code(http::error::body_limit), ReadFailure::kNone);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - body_start).count();
     if (!parser.is_done() && seconds > options.header_timeout_seconds &&
         static_cast<double>(received) < seconds * static_cast<double>(options.min_body_rate)) {
       co_return std::make_tuple(beast::error_code{}, ReadFailure::kTooSlow);
     }
+  }
+  if (parser.get().body().size() > body_limit) {
+    co_return std::make_tuple(beast::error_code(http::error::body_limit), ReadFailure::kNone);
   }
   co_return std::make_tuple(beast::error_code{}, ReadFailure::kNone);
 }
@@ -461,7 +479,7 @@ net::awaitable<void> RunSession(tcp::socket socket, const Server& server) {
   const auto write_timeout = std::chrono::seconds(server.options.read_timeout_seconds);
   while (!state->stop) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(server.options.body_limit);
+    parser.body_limit(std::max(server.options.body_limit, kJobBodyLimit));
     parser.header_limit(static_cast<std::uint32_t>(server.options.header_limit));
     auto [ec, failure] = co_await ReadRequest(stream, buffer, parser, *state, server.options);
     std::optional<db_api::Response> rejection;
@@ -609,6 +627,9 @@ int RunServer(Store& store, const ServeOptions& options) {
   db_api::StoreHealth health(store, std::chrono::milliseconds(1000), std::chrono::milliseconds(5000),
                              std::chrono::milliseconds(10000));
   ctx.store_unreachable = [&health] { return health.Reason(); };
+  // Jobs resolve on their own thread, never on the I/O threads or for long on a request worker.
+  db_api::JobRunner job_runner(store);
+  ctx.jobs = &job_runner;
   SessionRegistry registry;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.threads > 0 ? options.threads : cores;

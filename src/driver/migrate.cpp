@@ -14,7 +14,7 @@ constexpr std::int64_t kPage = 1000;
 constexpr std::size_t kLedgerChunk = 5000;
 // Parents before children, so an interrupted copy never leaves a child without its parent.
 constexpr Kind kCopyOrder[] = {Kind::kCollections, Kind::kResearchers, Kind::kStudies,    Kind::kSeries,
-                               Kind::kInstances,   Kind::kJobs,        Kind::kAnnotations};
+                               Kind::kInstances,   Kind::kJobs,        Kind::kJobRecords, Kind::kAnnotations};
 static_assert(std::size(kCopyOrder) == std::size(kAllKinds));
 
 }  // namespace

@@ -67,6 +67,11 @@ constexpr std::array<IndexedField, 7> kAnnotationFields{{
     {"diameter_mm", C::kReal},
     {"nodule_readers", C::kInteger},
 }};
+constexpr std::array<IndexedField, 3> kJobRecordFields{{
+    {"job_id", C::kText},
+    {"collection_id", C::kText},
+    {"part", C::kText},
+}};
 }  // namespace
 
 std::string_view CollectionName(Kind kind) {
@@ -78,6 +83,7 @@ std::string_view CollectionName(Kind kind) {
     case Kind::kInstances: return "instances";
     case Kind::kJobs: return "jobs";
     case Kind::kAnnotations: return "annotations";
+    case Kind::kJobRecords: return "job_records";
   }
   return "";
 }
@@ -98,6 +104,7 @@ std::span<const IndexedField> IndexedFields(Kind kind) {
     case Kind::kInstances: return kInstanceFields;
     case Kind::kJobs: return kJobFields;
     case Kind::kAnnotations: return kAnnotationFields;
+    case Kind::kJobRecords: return kJobRecordFields;
   }
   return {};
 }

@@ -8,12 +8,16 @@
 namespace meta_db {
 
 // kAnnotations: the LIDC reader annotations (one document per reader's mark, docs/annotations.md).
-enum class Kind { kResearchers, kCollections, kStudies, kSeries, kInstances, kJobs, kAnnotations };
+// kJobRecords: what a job resolution keeps beside the job, in documents of bounded size (report chunks, snapshots,
+// the studies/series/patients each job linked into its collection): a 100,000-identifier report never sits in one
+// document (MongoDB's 16 MiB limit).
+enum class Kind { kResearchers, kCollections, kStudies, kSeries, kInstances, kJobs, kJobRecords, kAnnotations };
 
-inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kind::kStudies, Kind::kSeries,
-                                     Kind::kInstances,   Kind::kJobs,        Kind::kAnnotations};
+inline constexpr Kind kAllKinds[] = {Kind::kResearchers, Kind::kCollections, Kind::kStudies,
+                                     Kind::kSeries,      Kind::kInstances,   Kind::kJobs,
+                                     Kind::kJobRecords,  Kind::kAnnotations};
 
-// "researchers", "collections", "studies", "series", "instances", "jobs", "annotations".
+// "researchers", "collections", "studies", "series", "instances", "jobs", "job_records", "annotations".
 std::string_view CollectionName(Kind kind);
 std::optional<Kind> ParseKind(std::string_view name);
 

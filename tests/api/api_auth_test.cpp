@@ -235,9 +235,11 @@ TEST_F(AuthTest, ResearchersChangeOnlyTheirOwnDocuments) {
   EXPECT_EQ(admin.Patch("/collections/" + collection, json::object{{"description", "admin"}}).status, 200);
 
   // Jobs: filed under the caller's own business id only.
-  EXPECT_EQ(as_a.Post("/jobs", json::object{{"researcher_id", b.researcher_id}, {"name", "j"}}).status, 403);
-  auto job = as_a.Post("/jobs", json::object{{"researcher_id", a.researcher_id}, {"name", "j"}});
-  ASSERT_EQ(job.status, 201) << job.body;
+  EXPECT_EQ(as_a.Post("/jobs", json::object{{"researcher_id", b.researcher_id}, {"name", "j"},
+                                             {"accession_numbers", json::array{"A1"}}}).status, 403);
+  auto job = as_a.Post("/jobs", json::object{{"researcher_id", a.researcher_id}, {"name", "j"},
+                                             {"accession_numbers", json::array{"A1"}}});
+  ASSERT_EQ(job.status, 202) << job.body;
   const std::string job_id = Id(job);
   EXPECT_EQ(as_b.Patch("/jobs/" + job_id, json::object{{"name", "k"}}).status, 403);
   EXPECT_EQ(as_a.Patch("/jobs/" + job_id, json::object{{"researcher_id", b.researcher_id}}).status, 403);

@@ -84,9 +84,10 @@ TEST_F(ApiFindings, DeletingACollectionClearsTheCollectionIdOfItsJobs) {
   const Response collection = Call("POST", "/collections", R"({"name":"cohort"})");
   ASSERT_EQ(collection.status, 201) << collection.body;
   const std::string collection_id(ParseJson(collection.body).at("_id").as_string());
-  const Response job = Call("POST", "/jobs", R"({"researcher_id":"r1","name":"j","collection_id":")" +
-                                                 collection_id + R"("})");
-  ASSERT_EQ(job.status, 201) << job.body;
+  ASSERT_EQ(Call("POST", "/researchers", R"({"researcher_id":"r1","name":"R","email":"r@example.org"})").status, 201);
+  const Response job = Call("POST", "/jobs", R"({"researcher_id":"r1","name":"j","accession_numbers":["A1"],)"
+                                             R"("collection_id":")" + collection_id + R"("})");
+  ASSERT_EQ(job.status, 202) << job.body;
   const std::string job_id(ParseJson(job.body).at("_id").as_string());
   ASSERT_EQ(Call("DELETE", "/collections/" + collection_id).status, 204);
   const Response after = Call("GET", "/jobs/" + job_id);

@@ -74,7 +74,7 @@ class ApiFixture {
     request.headers["content-type"] = "application/json";
     request.body = body;
     const db_api::Response response = Dispatch(request);
-    if (response.status != 201) Broken("seeding " + path + " answered " + std::to_string(response.status) + ": " +
+    if (response.status != 201 && response.status != 202) Broken("seeding " + path + " answered " + std::to_string(response.status) + ": " +
                                        response.body);
     return std::string(ParseJson(response.body).at("_id").as_string());
   }

@@ -109,6 +109,16 @@ class Serve(ServeProcess):
             return error.code, error.read().decode(errors="replace")
 
 
+def job_done(serve, job_id):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{serve.port}/jobs/{job_id}", timeout=WAIT) as answer:
+            if json.loads(answer.read())["status"] == "done":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} not done after {WAIT}s")
+
+
 def with_database(uri, database):
     """The server URI with its path set to `database` (options and credentials kept)."""
     parts = urllib.parse.urlsplit(uri)
@@ -129,10 +139,12 @@ def api_calls(binary, uri, accession_numbers, patient_id):
         status, job = serve.post("/jobs", {"researcher_id": "r12345", "name": "nodule cohort",
                                            "accession_numbers": accession_numbers + ["ACC-NOT-THERE"],
                                            "collection_id": cohort["_id"]})
-        require(status == 201, f"POST /jobs -> {status} {job}")
+        require(status == 202, f"POST /jobs -> {status} {job}")
         status, job2 = serve.post("/jobs", {"researcher_id": "r12345", "name": "by patient",
-                                            "patient_ids": [patient_id]})
-        require(status == 201, f"POST /jobs -> {status} {job2}")
+                                            "patient_ids": [patient_id], "collection_id": cohort["_id"]})
+        require(status == 202, f"POST /jobs -> {status} {job2}")
+        for j in (job, job2):  # resolved in the background: both stores compared once done
+            job_done(serve, j["_id"])
         return {"cohort": cohort, "researcher": researcher, "jobs": [job, job2]}
     finally:
         serve.stop()

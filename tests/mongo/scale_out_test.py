@@ -424,7 +424,12 @@ def check_write_through_one_read_through_other(servers):
     require(status == 409, f"the same researcher_id posted to B -> {status} {conflict} (expected 409)")
     status, job = b.json("POST", "/jobs", {"researcher_id": researcher["researcher_id"], "name": "scale-out job",
                                            "patient_ids": ["LIDC-IDRI-0001"]})
-    require(status == 201, f"POST /jobs on B -> {status} {job}")
+    require(status == 202, f"POST /jobs on B -> {status} {job}")
+    for _ in range(600):  # resolved in the background by B's runner
+        status, job = b.json("GET", f"/jobs/{job['_id']}")
+        if job.get("status") == "done":
+            break
+        time.sleep(0.05)
     status, again = a.json("GET", f"/researchers/{created['_id']}")
     require(status == 200 and again.get("jobs") == [job["_id"]],
             f"A reads the researcher after B's job: {status} {again} (expected jobs [{job['_id']}])")

@@ -889,7 +889,7 @@ class WriteConcern(WireTest):
         self.assertEqual(status, 201, body)
         status, body = self.serve.request("POST", "/jobs", {"researcher_id": "r1", "name": "j1",
                                                             "accession_numbers": ["ACC1"]})
-        self.assertEqual(status, 201, body)
+        self.assertEqual(status, 202, body)
         for doc in self.fake.commands("insert", "update", "delete"):
             self.assertEqual(doc.get("writeConcern"), {"w": "majority"}, doc)
         self.assertTrue(self.fake.commands("insert", ns="jobs"), self.diagnose())

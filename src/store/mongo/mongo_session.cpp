@@ -464,8 +464,8 @@ void MongoSession::FlushCatalog() {
   }
   // Researchers last: their jobs[] names jobs, written before it (a crash between them leaves a job the list lacks,
   // which catalog::RestoreResearcherJobs adds back when a server starts).
-  constexpr Kind kWriteOrder[] = {Kind::kCollections, Kind::kStudies,     Kind::kSeries,     Kind::kInstances,
-                                  Kind::kAnnotations, Kind::kJobs,        Kind::kResearchers};
+  constexpr Kind kWriteOrder[] = {Kind::kCollections, Kind::kStudies, Kind::kSeries,     Kind::kInstances,
+                                  Kind::kAnnotations, Kind::kJobs,    Kind::kJobRecords, Kind::kResearchers};
   static_assert(std::size(kWriteOrder) == std::size(kAllKinds));
   for (Kind kind : kWriteOrder) {
     auto& pending = pending_[Slot(kind)];
