@@ -21,7 +21,8 @@ struct SynthOptions {
 // extension, and per started 10 patients one zero-byte, one garbage and one header-truncated `.dcm`), then
 // manifest.json at the root with the exact expected counts, which is also returned:
 // {"patients","studies","series","instances","dicom_files","non_dicom_files","broken_files":{"zero_bytes",
-//  "garbage","truncated"},"files_total","modalities":{"CT","CR","DX"} (series per modality),"seed","small"}.
+//  "garbage","truncated"},"files_total","modalities":{"CT","CR","DX"} (series per modality),"seed","small",
+//  "qc_flags":{"<SeriesInstanceUID>": [expected series qc.flags]}} (geometry defects: synth/geometry_defects.hpp).
 // "non_dicom_files" counts the .xml files, not manifest.json; "files_total" counts every file incl. the manifest.
 // The same options always produce byte-identical files.
 boost::json::object WriteSynthArchive(const SynthOptions& options);
