@@ -1,6 +1,8 @@
 // Hierarchy invariants over any Store session: summaries, instance lists, timestamps, references, cascades.
 #include "catalog/catalog.hpp"
 
+#include "catalog/series_qc.hpp"
+
 #include "common/clock.hpp"
 #include "common/error.hpp"
 
@@ -23,7 +25,7 @@ constexpr std::string_view kServerOwned[] = {"_id", "created_at", "updated_at"};
 
 // Fields the server derives from other documents; clients may not write them.
 bool IsDerived(Kind kind, std::string_view field) {
-  if (kind == Kind::kSeries) return field == "instances" || field == "num_instances";
+  if (kind == Kind::kSeries) return field == "instances" || field == "num_instances" || field == "qc";
   if (kind == Kind::kStudies) return field == "series";
   return false;
 }
@@ -125,6 +127,7 @@ void ApplyDefaults(Kind kind, Document& doc) {
       SetDefault(doc, "num_instances", 0);
       SetDefault(doc, "embeddings_id", nullptr);
       doc["_search_text"] = SearchTextOf(doc);
+      doc["qc"] = SeriesQc({}, doc);
       break;
     case Kind::kInstances:
     case Kind::kJobs:
@@ -186,10 +189,17 @@ std::optional<PutResult> PutIfStillStored(CatalogSession& session, Kind kind, Do
 }
 
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id) {
-  return RefreshSeries(session, series_id, session.ChildIds(Kind::kInstances, series_id));
+  std::vector<ObjectId> ids;
+  std::vector<SliceGeometry> slices;
+  for (const Document& instance : session.Children(Kind::kInstances, series_id)) {
+    ids.push_back(IdOf(instance));
+    slices.push_back(GeometryOf(instance));
+  }
+  return RefreshSeries(session, series_id, ids, slices);
 }
 
-bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids) {
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids,
+                   const std::vector<SliceGeometry>& slices) {
   auto series = session.Get(Kind::kSeries, series_id);
   if (!series) return false;
   json::array instances;
@@ -197,6 +207,7 @@ bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std
   Document updated = *series;
   updated["num_instances"] = static_cast<std::int64_t>(instances.size());
   updated["instances"] = std::move(instances);
+  updated["qc"] = SeriesQc(slices, updated);
   return PutIfChanged(session, Kind::kSeries, updated, series) != PutResult::kUnchanged;
 }
 
@@ -279,6 +290,7 @@ Document Patch(CatalogSession& session, Kind kind, const ObjectId& id, const Doc
   }
   PutIfChanged(session, kind, doc);
   if (kind == Kind::kSeries) {
+    RefreshSeries(session, id);  // qc.kernel_class follows the series' ConvolutionKernel
     RefreshStudy(session, *old_parent);
     if (*new_parent != *old_parent) RefreshStudy(session, *new_parent);
   } else if (kind == Kind::kInstances) {

@@ -2,12 +2,14 @@
 //  - studies.series[] is the shallow summary {series_id, series_instance_uid, series_number,
 //    series_description, modality} of the study's series, ordered by series_number;
 //  - series.instances[] lists the ids of its instances (ordered by instance_number) and num_instances = its size;
+//  - series.qc is SeriesQc of its instances' geometry (catalog/series_qc.hpp);
 //  - created_at is set once, updated_at only when the stored content really changes;
 //  - deleting a parent with children is a conflict unless cascading, which removes the whole subtree.
 // All functions run inside a Store::Write unit and use only the catalogue (never the ledger); each leaves a
 // state that RefreshSeries/RefreshStudy (and `meta_db check --repair`) can complete if the unit is cut short. Errors: Error(kNotFound/kConflict/kUnprocessable).
 #pragma once
 
+#include "catalog/series_qc.hpp"
 #include "store/store.hpp"
 
 #include <string_view>
@@ -42,11 +44,13 @@ PutResult PutIfChanged(CatalogSession& session, Kind kind, Document& doc, const 
 // (CatalogSession::ReplaceIfUnchanged); nullopt when another writer changed it meanwhile (re-read and merge again).
 std::optional<PutResult> PutIfStillStored(CatalogSession& session, Kind kind, Document& doc, const Document& stored);
 
-// Recomputes series.instances[] / num_instances (and the study's summary) from the stored children.
+// Recomputes series.instances[] / num_instances / qc from the stored children (one read of them).
 // Returns true if the series changed.
 bool RefreshSeries(CatalogSession& session, const ObjectId& series_id);
-// The same with the series' instance ids already read, in their order (CatalogSession::ChildIdsOf).
-bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids);
+// The same with the series' instance ids already read, in their order (CatalogSession::ChildIdsOf), and the
+// geometry of the same instances (any order).
+bool RefreshSeries(CatalogSession& session, const ObjectId& series_id, const std::vector<ObjectId>& instance_ids,
+                   const std::vector<SliceGeometry>& slices);
 // Recomputes studies.series[] from the stored series. Returns true if the study changed.
 bool RefreshStudy(CatalogSession& session, const ObjectId& study_id);
 // The same with the study's series already at hand, in their order (each needs _id and the summary's fields).

@@ -86,6 +86,30 @@ boost::json::array TopValues(const FieldStats& stats, std::size_t n) {
   return out;
 }
 
+// The fields of a derived object (series.qc, series.annotations) by dotted path, nested objects included; the
+// elements of its arrays of scalars are counted as values (qc.flags: how many series carry each flag).
+void ObserveNested(std::map<std::string, FieldStats>& fields, const std::string& prefix, const Document& object,
+                   int depth) {
+  for (const auto& [key, value] : object) {
+    const std::string path = prefix + "." + std::string(key);
+    FieldStats& stats = fields[path];
+    Observe(stats, value);
+    if (value.is_object() && depth < 3) ObserveNested(fields, path, value.as_object(), depth + 1);
+    if (value.is_array()) {
+      for (const auto& element : value.as_array()) {
+        if (element.is_array() || element.is_object()) continue;
+        const std::string text = boost::json::serialize(element);
+        auto it = stats.values.find(text);
+        if (it != stats.values.end()) {
+          ++it->second.second;
+        } else if (stats.values.size() < kDistinctTracked) {
+          stats.values.emplace(text, std::make_pair(element, 1));
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 boost::json::object FieldCensus(Session& session, Kind kind, std::size_t top_values) {
@@ -97,6 +121,8 @@ boost::json::object FieldCensus(Session& session, Kind kind, std::size_t top_val
         for (const auto& [meta_key, meta_value] : value.as_object()) {
           Observe(fields[std::string(key) + "." + std::string(meta_key)], meta_value);
         }
+      } else if (value.is_object()) {
+        ObserveNested(fields, std::string(key), value.as_object(), 1);
       }
       Observe(fields[std::string(key)], value);
     }
@@ -135,6 +161,10 @@ std::string Text(const Document& doc, std::string_view path) {
     if (const auto* meta = doc.if_contains("metadata"); meta != nullptr && meta->is_object()) {
       value = meta->as_object().if_contains(path.substr(9));
     }
+  } else if (const auto dot = path.find('.'); dot != std::string_view::npos) {  // one nested object: qc.kernel_class
+    if (const auto* parent = doc.if_contains(path.substr(0, dot)); parent != nullptr && parent->is_object()) {
+      value = parent->as_object().if_contains(path.substr(dot + 1));
+    }
   } else {
     value = doc.if_contains(path);
   }
@@ -144,6 +174,20 @@ std::string Text(const Document& doc, std::string_view path) {
     return std::string(value->as_array().front().as_string());  // multi-valued: the first value
   }
   return boost::json::serialize(*value);
+}
+
+// Series per QC flag ("(none)": a clean series; "(missing)": no qc yet, e.g. a catalogue older than it).
+void QcFlagsInto(Histogram& histogram, const Document& doc) {
+  const auto* qc = doc.if_contains("qc");
+  const auto* flags = qc != nullptr && qc->is_object() ? qc->as_object().if_contains("flags") : nullptr;
+  if (flags == nullptr || !flags->is_array()) {
+    ++histogram["(missing)"];
+    return;
+  }
+  if (flags->as_array().empty()) ++histogram["(none)"];
+  for (const auto& flag : flags->as_array()) {
+    if (flag.is_string()) ++histogram[std::string(flag.as_string())];
+  }
 }
 
 std::string ThicknessBucket(const Document& doc) {
@@ -175,7 +219,8 @@ boost::json::object ComputeStats(Session& session) {
   std::map<std::string, Histogram> dist;
   const query::Projection series_fields{
       true, {"modality", "num_instances", "metadata.Manufacturer", "metadata.ManufacturerModelName",
-             "metadata.BodyPartExamined", "metadata.ConvolutionKernel", "metadata.SliceThickness", "annotations"}};
+             "metadata.BodyPartExamined", "metadata.ConvolutionKernel", "metadata.SliceThickness", "annotations",
+             "qc.kernel_class", "qc.flags"}};
   std::int64_t annotated_series = 0, series_with_nodules = 0, nodules = 0;
   Scan(session, Kind::kSeries, series_fields, kNoLimit, [&](const Document& doc) {
     ++dist["modality"][Text(doc, "modality")];
@@ -204,6 +249,8 @@ boost::json::object ComputeStats(Session& session) {
         ++dist["max_nodule_diameter_mm"][mm < 6 ? "3-6" : mm < 10 ? "6-10" : mm < 20 ? "10-20" : mm < 30 ? "20-30" : ">=30"];
       }
     }
+    ++dist["qc_kernel_class"][Text(doc, "qc.kernel_class")];
+    QcFlagsInto(dist["qc_flags"], doc);
   });
   Scan(session, Kind::kStudies, query::Projection{true, {"study_date"}}, kNoLimit, [&](const Document& doc) {
     const std::string date = Text(doc, "study_date");

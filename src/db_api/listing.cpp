@@ -2,12 +2,14 @@
 // query module parses (so list filters and POST /query share one semantics).
 #include "db_api/listing.hpp"
 
+#include "catalog/series_qc.hpp"
 #include "common/error.hpp"
 #include "common/object_id.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -18,7 +20,7 @@ namespace meta_db::db_api {
 
 namespace {
 
-enum class P { kText, kSubstring, kId, kDateFrom, kDateTo, kMin, kMax, kStudyModality };
+enum class P { kText, kSubstring, kId, kDateFrom, kDateTo, kMin, kMax, kStudyModality, kQcFlag, kKernelClass };
 
 struct ListParam {
   std::string_view name;
@@ -66,6 +68,8 @@ constexpr ListParam kAnnotationParams[] = {
     {"min_diameter_mm", P::kMin, "diameter_mm", "at least this diameter, mm"},
     {"min_malignancy", P::kMin, "ratings.malignancy", "malignancy rating at least this"},
     {"min_nodule_readers", P::kMin, "nodule_readers", "its physical nodule marked by at least this many readers"},
+    {"qc_flag", P::kQcFlag, "qc.flags", "series whose qc.flags contain this flag (docs/qc.md)"},
+    {"kernel_class", P::kKernelClass, "qc.kernel_class", "soft | standard | sharp | unknown (docs/qc.md)"},
 };
 constexpr ListParam kInstanceParams[] = {
     {"series_id", P::kId, "series_id", "parent series id"},
@@ -160,6 +164,18 @@ boost::json::object Clause(const ListParam& param, const std::string& value) {
       auto number = AsNumber(value);
       if (!number) BadParam(param.name, "must be a number");
       return {{param.path, {{param.kind == P::kMin ? "$gte" : "$lte", NumberValue(*number)}}}};
+    }
+    case P::kQcFlag:
+    case P::kKernelClass: {
+      const std::span<const std::string_view> allowed =
+          param.kind == P::kQcFlag ? std::span<const std::string_view>(catalog::kQcFlags)
+                                   : std::span<const std::string_view>(catalog::kKernelClasses);
+      if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+        std::string names;
+        for (std::string_view name : allowed) names += (names.empty() ? "" : ", ") + std::string(name);
+        BadParam(param.name, "must be one of " + names);
+      }
+      return {{param.path, value}};  // on an array field: membership
     }
     case P::kStudyModality: {
       boost::json::array any{TextClause("series.modality", value, false),

@@ -58,6 +58,7 @@ constexpr std::array kSeries{
     FieldSpec{"embeddings_id", T::kAny, false, false, "reserved, null"},
     FieldSpec{"num_instances", T::kInteger, false, true, "size of instances[] (maintained)"},
     FieldSpec{"instances", T::kObjectIdArray, false, true, "instance ids ordered by instance_number (maintained)"},
+    FieldSpec{"qc", T::kAny, false, true, "geometry/QC facets of its instances (maintained; docs/qc.md)"},
     kCreated, kUpdated};
 constexpr std::array kInstance{
     kId,

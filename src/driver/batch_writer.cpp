@@ -308,7 +308,10 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
     if (collection_id_) AddUnique(doc, "collection_ids", collection_id_->ToHex());
     const auto result = catalog::PutIfChanged(session, Kind::kSeries, doc, upsert.stored);
     Tally(series_inserted_, series_updated_, IdOf(doc), result);
-    if (result == catalog::PutResult::kInserted) created_series_[IdOf(doc)];
+    if (result == catalog::PutResult::kInserted) {
+      created_series_[IdOf(doc)];
+      created_geometry_[IdOf(doc)];
+    }
     const ObjectId study_id = IdOf(study);
     if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
       json::object summary_fields{{"_id", doc.at("_id")}};
@@ -417,6 +420,9 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   doc["path"] = item.entry.path;
   written_sops_.insert(sop);
   const ObjectId series_id = *ObjectId::Parse(doc.at("series_id").as_string());
+  if (const auto created = created_geometry_.find(series_id); created != created_geometry_.end()) {
+    created->second[IdOf(doc)] = catalog::GeometryOf(doc);
+  }
   if (const auto created = created_series_.find(series_id); created != created_series_.end()) {
     const auto* number = doc.if_contains("instance_number");
     if (number == nullptr || number->is_null()) {
@@ -460,6 +466,9 @@ void BatchWriter::DropInstance(Session& session, const std::string& path, const 
   const ObjectId series_id = *ObjectId::Parse(instance->at("series_id").as_string());
   session.Remove(Kind::kInstances, IdOf(*instance));
   if (const auto created = created_series_.find(series_id); created != created_series_.end()) {
+    created->second.erase(IdOf(*instance));
+  }
+  if (const auto created = created_geometry_.find(series_id); created != created_geometry_.end()) {
     created->second.erase(IdOf(*instance));
   }
   ++summary_.instances.removed;
@@ -516,16 +525,28 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
   for (const ObjectId& series_id : touched.series) {
     if (auto known = KnownInstances(series_id)) {
       instances.emplace(series_id, std::move(*known));
-    } else {
+    } else if (created_geometry_.contains(series_id)) {
       unknown.push_back(series_id);
-    }
+    }  // else read below with the instances' documents
   }
   if (!unknown.empty()) instances.merge(session.ChildIdsOf(Kind::kInstances, unknown));
   for (const ObjectId& series_id : touched.series) {
     auto series = session.Get(Kind::kSeries, series_id);
     if (!series) continue;
     const ObjectId study_id = *ObjectId::Parse(series->at("study_id").as_string());
-    const std::vector<ObjectId>& instance_ids = instances.at(series_id);
+    std::vector<ObjectId>& instance_ids = instances[series_id];
+    // The geometry of every instance for series.qc: kept for the series this run created, read for the others.
+    std::vector<catalog::SliceGeometry> slices;
+    if (const auto known = created_geometry_.find(series_id); known != created_geometry_.end()) {
+      slices.reserve(known->second.size());
+      for (const auto& [id, geometry] : known->second) slices.push_back(geometry);
+    } else {
+      instance_ids.clear();  // read with the documents, in the same order
+      for (const json::object& instance : session.Children(Kind::kInstances, series_id)) {
+        instance_ids.push_back(IdOf(instance));
+        slices.push_back(catalog::GeometryOf(instance));
+      }
+    }
     if (touched.emptied_series.contains(series_id) && instance_ids.empty()) {
       session.Remove(Kind::kSeries, series_id);
       if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
@@ -533,7 +554,8 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
       }
       ++summary_.series.removed;
       touched.emptied_studies.insert(study_id);
-    } else if (catalog::RefreshSeries(session, series_id, instance_ids) && !series_inserted_.contains(series_id)) {
+    } else if (catalog::RefreshSeries(session, series_id, instance_ids, slices) &&
+               !series_inserted_.contains(series_id)) {
       series_updated_.insert(series_id);
     }
     touched.studies.insert(study_id);

@@ -2,6 +2,7 @@
 // transaction per batch together with the file records and error-register entries that produced them.
 #pragma once
 
+#include "catalog/series_qc.hpp"
 #include "driver/ingest.hpp"
 #include "driver/known_files.hpp"
 #include "meta_extractor/archive_scan.hpp"
@@ -108,6 +109,8 @@ class BatchWriter {
   // here rather than read back from the store on every batch (on a server back-end a scan of all instances).
   // A series with two instances of one number is read back instead (the store's tie order decides).
   std::map<ObjectId, std::map<ObjectId, std::optional<std::int64_t>>> created_series_;
+  // The same series' instances' geometry (series.qc), kept even when their order must be read back.
+  std::map<ObjectId, std::map<ObjectId, catalog::SliceGeometry>> created_geometry_;
   // Studies this run created, with the summary fields of every series they hold: their series[] is computed here too.
   std::map<ObjectId, std::map<ObjectId, boost::json::object>> created_studies_;
   std::set<std::string> annotation_series_;  // writer thread, read after Flush

@@ -41,8 +41,9 @@ json::array IdArray(const std::vector<ObjectId>& ids) {
 // What the pass keeps of each document: only what the invariants need.
 struct SeriesFacts {
   std::optional<ObjectId> study_id;
-  json::value instances, num_instances;
+  json::value instances, num_instances, qc;
   Document summary;
+  Document qc_inputs;  // the series fields SeriesQc reads besides its instances
 };
 
 class Checker {
@@ -114,6 +115,14 @@ class Checker {
       if (const auto* v = doc.if_contains("instances")) facts.instances = *v;
       if (const auto* v = doc.if_contains("num_instances")) facts.num_instances = *v;
       facts.summary = catalog::SeriesSummary(doc);
+      if (const auto* v = doc.if_contains("qc")) facts.qc = *v;
+      if (const auto* metadata = doc.if_contains("metadata"); metadata != nullptr && metadata->is_object()) {
+        Document inputs;
+        for (std::string_view key : {"ConvolutionKernel", "ImageOrientationPatient", "PixelSpacing"}) {
+          if (const auto* value = metadata->as_object().if_contains(key)) inputs[key] = *value;
+        }
+        facts.qc_inputs["metadata"] = std::move(inputs);
+      }
       if (!facts.study_id || !study_series_.contains(*facts.study_id)) {
         Note("dangling study_id", Kind::kSeries, id.ToHex(), "its study " + Str(doc, "study_id") + " does not exist");
         orphans_[Kind::kSeries].insert(id);
@@ -131,6 +140,8 @@ class Checker {
         Note("dangling series_id", Kind::kInstances, id.ToHex(),
              "its series " + Str(doc, "series_id") + " does not exist");
         orphans_[Kind::kInstances].insert(id);
+      } else {
+        geometry_[*series].push_back(catalog::GeometryOf(doc));
       }
       if (const std::string path = Str(doc, "path"); !path.empty()) provider_[Str(doc, "sop_instance_uid")] = path;
     });
@@ -192,6 +203,13 @@ class Checker {
       if (facts.instances != expected || !count_ok) {
         Note("series.instances", Kind::kSeries, series.ToHex(),
              "instances[]/num_instances disagree with its " + std::to_string(ids.size()) + " instances");
+        stale_series_.insert(series);
+      }
+      const auto geometry = geometry_.find(series);
+      const json::value qc = catalog::SeriesQc(
+          geometry != geometry_.end() ? geometry->second : std::vector<catalog::SliceGeometry>{}, facts.qc_inputs);
+      if (facts.qc != qc) {
+        Note("series.qc", Kind::kSeries, series.ToHex(), "qc disagrees with its instances' geometry");
         stale_series_.insert(series);
       }
     });
@@ -332,6 +350,7 @@ class Checker {
   std::set<ObjectId> collections_;
   std::map<ObjectId, json::value> study_series_;  // study -> its stored series[]
   std::map<ObjectId, SeriesFacts> series_;
+  std::map<ObjectId, std::vector<catalog::SliceGeometry>> geometry_;  // series -> its instances' geometry
   std::map<std::string, std::string> provider_;  // SOP Instance UID -> the file its instance names
   std::map<Kind, std::set<ObjectId>> orphans_, untag_;
   std::set<ObjectId> stale_series_, stale_studies_;

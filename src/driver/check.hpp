@@ -28,7 +28,8 @@ struct CheckReport {
 };
 
 // Verifies: studies.series[] equals the summaries of the study's series in order; series.instances[] and
-// num_instances equal its instances; series.study_id and instances.series_id point at existing parents;
+// num_instances equal its instances; series.qc equals the facets of its instances' geometry (catalog/series_qc.hpp);
+// series.study_id and instances.series_id point at existing parents;
 // collection_ids[] (studies, series) and jobs.collection_id at existing collections; researchers.jobs[] equals the
 // ids of the jobs naming the researcher; every "ok" file record's instance exists and names that file; every failed
 // file record has its error register entry; every directory digest is the digest of the records it covers (else

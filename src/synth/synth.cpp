@@ -16,6 +16,7 @@
 
 #include "common/error.hpp"
 #include "synth/lidc_xml.hpp"
+#include "synth/geometry_defects.hpp"
 
 namespace meta_db::synth {
 namespace {
@@ -70,6 +71,7 @@ const std::array<Vendor, 4> kVendors = {{
     {"Philips", "Brilliance 16P", {"B", "C", "D"}, "2.3.0", "HOST-PHILIPS"},
     {"TOSHIBA", "Aquilion", {"FC01", "FC10", "FC51"}, "V4.51ER004", "TSX101A"},
 }};
+constexpr const char* kAxialOrientation = "1.000000\\0.000000\\0.000000\\0.000000\\1.000000\\0.000000";
 constexpr std::array<double, 7> kThickness = {0.625, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0};
 
 // Everything that is fixed for one series.
@@ -86,6 +88,7 @@ struct Counts {
   int studies = 0, series = 0, instances = 0, xml = 0, zero = 0, garbage = 0, truncated = 0;
   int ct = 0, cr = 0, dx = 0;
   LidcExpected lidc;
+  json::object qc_flags;  // series UID -> expected qc.flags
 };
 
 std::string Date(Rng& rng) {
@@ -216,7 +219,7 @@ void PutSeries(DcmItem& ds, const SeriesPlan& plan) {
     Put(ds, DCM_ReconstructionDiameter, Fixed(plan.pixel_spacing * 512, 3));
     Put(ds, DCM_GantryDetectorTilt, "0.000000");
     Put(ds, DCM_ContrastBolusAgent, "");
-    Put(ds, DCM_ImageOrientationPatient, "1.000000\\0.000000\\0.000000\\0.000000\\1.000000\\0.000000");
+    Put(ds, DCM_ImageOrientationPatient, kAxialOrientation);
     Put(ds, DCM_XRayTubeCurrent, std::to_string(80 + plan.patient % 300));
     Put(ds, DCM_Exposure, std::to_string(5 + plan.patient % 40));
   }
@@ -268,11 +271,12 @@ void PutPixels(DcmItem& ds, const SeriesPlan& plan) {
   }
 }
 
-void PutSlice(DcmItem& ds, const SeriesPlan& plan, std::uint64_t seed, int index) {
+// `number` and `position`: the slice's InstanceNumber and the slice index its position is taken from (0: `index`).
+void PutSlice(DcmItem& ds, const SeriesPlan& plan, std::uint64_t seed, int index, int number = 0, int position = 0) {
   Put(ds, DCM_SOPInstanceUID,
       Uid(seed, 4, static_cast<std::uint64_t>(plan.patient) * 16 + static_cast<std::uint64_t>(plan.study_index),
           static_cast<std::uint64_t>(index)));
-  Put(ds, DCM_InstanceNumber, std::to_string(index));
+  Put(ds, DCM_InstanceNumber, std::to_string(number != 0 ? number : index));
   const int start = std::stoi(plan.study_time.substr(0, 2)) * 3600 + std::stoi(plan.study_time.substr(2, 2)) * 60;
   Put(ds, DCM_AcquisitionDate, plan.study_date);
   Put(ds, DCM_AcquisitionTime, Time(start + 60 + index / 2));
@@ -280,7 +284,7 @@ void PutSlice(DcmItem& ds, const SeriesPlan& plan, std::uint64_t seed, int index
   Put(ds, DCM_ContentTime, Time(start + 120 + index / 2));
   if (plan.modality != "CT") return;
   // Axial slices step along z by the slice thickness, feet-first (PS3.3 C.7.6.2.1.1).
-  const double z = plan.z0 - (index - 1) * plan.thickness;
+  const double z = plan.z0 - ((position != 0 ? position : index) - 1) * plan.thickness;
   const double origin = -plan.pixel_spacing * 256;
   Put(ds, DCM_ImagePositionPatient, Fixed(origin) + "\\" + Fixed(origin) + "\\" + Fixed(z));
   Put(ds, DCM_SliceLocation, Fixed(z));
@@ -356,11 +360,24 @@ void WriteSeries(const SeriesPlan& plan, const SynthOptions& options, const fs::
   PutSeries(ds, plan);
   PutPrivateBlocks(ds, plan);
   PutPixels(ds, plan);
+  const GeometryDefect defect = plan.modality == "CT" ? DefectOf(plan.patient) : GeometryDefect::kNone;
+  int written = 0;
   for (int index = 1; index <= plan.images; ++index) {
-    PutSlice(ds, plan, options.seed, index);
+    if (SkipsSlice(defect, plan.images, index)) continue;
+    PutSlice(ds, plan, options.seed, index, InstanceNumberOf(defect, plan.images, index));
+    const bool tilted = IsTilted(defect, plan.images, index);
+    if (tilted) Put(ds, DCM_ImageOrientationPatient, std::string(kTiltedOrientation));
     Save(file, dir / ImageName(index));
+    if (tilted) Put(ds, DCM_ImageOrientationPatient, kAxialOrientation);
+    ++written;
   }
-  counts.instances += plan.images;
+  if (HasDuplicateFile(defect)) {
+    PutSlice(ds, plan, options.seed, plan.images + 1, 0, DefectSlice(plan.images));
+    Save(file, dir / ImageName(plan.images + 1));
+    ++written;
+  }
+  counts.instances += written;
+  counts.qc_flags[plan.series_uid] = ExpectedQcFlags(plan.modality, defect);
   ++counts.studies;
   ++counts.series;
   (plan.modality == "CT" ? counts.ct : plan.modality == "CR" ? counts.cr : counts.dx) += 1;
@@ -401,6 +418,7 @@ json::object Manifest(const SynthOptions& options, const Counts& c) {
       {"modalities", json::object{{"CT", c.ct}, {"CR", c.cr}, {"DX", c.dx}}},
       {"seed", options.seed},
       {"small", options.small},
+      {"qc_flags", c.qc_flags},
   };
 }
 

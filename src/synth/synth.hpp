@@ -23,7 +23,9 @@ struct SynthOptions {
 // {"patients","studies","series","instances","dicom_files","non_dicom_files","broken_files":{"zero_bytes",
 //  "garbage","truncated","malformed_xml"},"annotations":{"files","malformed","readers","annotations","nodules",
 //  "small_nodules","non_nodules","series_with_nodules"},"files_total","modalities":{"CT","CR","DX"} (series per
-//  modality),"seed","small"}. The reader XML (synth/lidc_xml.hpp) marks nodules on the series' own slices; per
+//  modality),"seed","small",
+//  "qc_flags":{"<SeriesInstanceUID>": [expected series qc.flags]}} (geometry defects: synth/geometry_defects.hpp).
+// The reader XML (synth/lidc_xml.hpp) marks nodules on the series' own slices; per
 // started 10 patients one more read is cut short (malformed_xml, also counted in non_dicom_files).
 // "non_dicom_files" counts the .xml files, not manifest.json; "files_total" counts every file incl. the manifest.
 // The same options always produce byte-identical files.
