@@ -60,6 +60,8 @@ constexpr ListParam kSeriesParams[] = {
     {"min_max_diameter_mm", P::kMin, "annotations.max_diameter_mm", "its largest nodule at least this wide, mm"},
     {"min_malignancy", P::kMin, "annotations.max_malignancy", "a reader rated a nodule's malignancy at least this"},
     {"min_nodule_readers", P::kMin, "annotations.max_nodule_readers", "a nodule marked by at least this many readers"},
+    {"qc_flag", P::kQcFlag, "qc.flags", "series whose qc.flags contain this flag (docs/qc.md)"},
+    {"kernel_class", P::kKernelClass, "qc.kernel_class", "soft | standard | sharp | unknown (docs/qc.md)"},
 };
 constexpr ListParam kAnnotationParams[] = {
     {"series_id", P::kId, "series_id", "the annotated series"},
@@ -68,8 +70,6 @@ constexpr ListParam kAnnotationParams[] = {
     {"min_diameter_mm", P::kMin, "diameter_mm", "at least this diameter, mm"},
     {"min_malignancy", P::kMin, "ratings.malignancy", "malignancy rating at least this"},
     {"min_nodule_readers", P::kMin, "nodule_readers", "its physical nodule marked by at least this many readers"},
-    {"qc_flag", P::kQcFlag, "qc.flags", "series whose qc.flags contain this flag (docs/qc.md)"},
-    {"kernel_class", P::kKernelClass, "qc.kernel_class", "soft | standard | sharp | unknown (docs/qc.md)"},
 };
 constexpr ListParam kInstanceParams[] = {
     {"series_id", P::kId, "series_id", "parent series id"},

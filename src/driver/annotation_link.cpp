@@ -166,16 +166,20 @@ std::vector<an::Outline> LinkRois(json::object& doc, const Slices& slices) {
   return outlines;
 }
 
-void RefreshSeriesAnnotations(Session& session, const std::string& uid, AnnotationLinkSummary& summary) {
-  std::vector<Document> marks = FindAll(session, {{"series_instance_uid", uid}});
-  std::optional<Document> series = session.GetByKey(Kind::kSeries, uid);
+// `marks`: the series' stored marks; `series`: its stored document, if it is in the catalogue.
+void RefreshSeriesAnnotations(Session& session, std::vector<Document> marks, const std::optional<Document>& series,
+                              AnnotationLinkSummary& summary) {
+  // Their stored versions, so that writing back an unchanged mark needs no second look-up.
+  const std::vector<Document> stored_marks = marks;
   if (marks.empty() && (!series || !series->contains("annotations"))) return;  // nothing read of it, nothing to undo
   if (!series) {
-    for (Document& mark : marks) {
+    for (std::size_t i = 0; i < marks.size(); ++i) {
+      Document& mark = marks[i];
+      const Document& mark_stored = stored_marks[i];
       if (mark.at("series_id").is_null()) continue;
       mark["series_id"] = nullptr;  // its series left the catalogue: unlinked again, found when it comes back
       mark["study_id"] = nullptr;
-      catalog::PutIfChanged(session, Kind::kAnnotations, mark);
+      catalog::PutIfChanged(session, Kind::kAnnotations, mark, std::optional<Document>(mark_stored));
     }
     summary.unlinked += static_cast<std::int64_t>(marks.size());
     return;
@@ -244,7 +248,9 @@ void RefreshSeriesAnnotations(Session& session, const std::string& uid, Annotati
     mark["nodule_readers"] = readers;
     max_readers = std::max(max_readers, readers);
   }
-  for (Document& mark : marks) catalog::PutIfChanged(session, Kind::kAnnotations, mark);
+  for (std::size_t i = 0; i < marks.size(); ++i) {
+    catalog::PutIfChanged(session, Kind::kAnnotations, marks[i], std::optional<Document>(stored_marks[i]));
+  }
   std::int64_t readers = 0;
   for (const auto& [file, sessions] : sessions_of_file) readers += sessions;
   out["readers"] = readers;
@@ -268,6 +274,15 @@ void RefreshSeriesAnnotations(Session& session, const std::string& uid, Annotati
 void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, const annotations::LidcRead* read,
                             bool had_marks, std::set<std::string>& changed_series) {
   std::set<ObjectId> written;
+  // One look-up for all the file's stored marks (their ids derive from the path, so every stored version of a mark
+  // written below is among them) rather than one per mark.
+  std::map<std::string, Document, std::less<>> stored_of;
+  if (had_marks || read != nullptr) {
+    for (Document& old : FindAll(session, {{"source_path", path}})) {
+      std::string id = Str(old, "_id");
+      stored_of.emplace(std::move(id), std::move(old));
+    }
+  }
   if (read != nullptr) {
     for (std::size_t i = 0; i < read->marks.size(); ++i) {
       json::object doc = MarkDocument(path, *read, read->marks[i]);
@@ -275,7 +290,8 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
       const ObjectId id = ObjectId::FromKey("annotations", path + "\n" + std::to_string(i), read->series_instance_uid);
       doc["_id"] = id.ToHex();
       written.insert(id);
-      std::optional<Document> stored = session.Get(Kind::kAnnotations, id);
+      std::optional<Document> stored;
+      if (auto found = stored_of.find(id.ToHex()); found != stored_of.end()) stored = found->second;
       // A mark that did not change keeps its link and measures (the link pass refreshes them anyway).
       if (stored) {
         for (std::string_view key : {"series_id", "study_id", "diameter_mm", "volume_mm3", "cluster", "nodule_readers"}) {
@@ -296,8 +312,8 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
     changed_series.insert(read->series_instance_uid);
   }
   if (!had_marks) return;
-  for (const Document& old : FindAll(session, {{"source_path", path}})) {
-    const ObjectId id = *ObjectId::Parse(Str(old, "_id"));
+  for (const auto& [hex, old] : stored_of) {
+    const ObjectId id = *ObjectId::Parse(hex);
     if (written.contains(id)) continue;
     session.Remove(Kind::kAnnotations, id);
     changed_series.insert(Str(old, "series_instance_uid"));
@@ -316,8 +332,31 @@ AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>&
   auto next = uids.begin();
   while (next != uids.end()) {
     store.Write([&](Session& session) {
+      // The unit's marks and series in two look-ups rather than two per series.
       auto it = next;
-      for (std::size_t n = 0; n < kSeriesPerUnit && it != uids.end(); ++n, ++it) RefreshSeriesAnnotations(session, *it, summary);
+      json::array unit_uids;
+      std::vector<std::string> keys;
+      for (std::size_t n = 0; n < kSeriesPerUnit && it != uids.end(); ++n, ++it) {
+        unit_uids.emplace_back(*it);
+        keys.push_back(*it);
+      }
+      std::map<std::string, std::vector<Document>, std::less<>> marks_of;
+      for (Document& mark : FindAll(session, {{"series_instance_uid", json::object{{"$in", std::move(unit_uids)}}}})) {
+        std::string uid = Str(mark, "series_instance_uid");
+        marks_of[std::move(uid)].push_back(std::move(mark));
+      }
+      std::map<std::string, Document, std::less<>> series_of;
+      for (Document& series : session.GetByKeys(Kind::kSeries, keys)) {
+        std::string uid = Str(series, "series_instance_uid");
+        series_of.emplace(std::move(uid), std::move(series));
+      }
+      for (const std::string& uid : keys) {
+        std::optional<Document> series;
+        if (auto found = series_of.find(uid); found != series_of.end()) series = std::move(found->second);
+        std::vector<Document> marks;
+        if (auto found = marks_of.find(uid); found != marks_of.end()) marks = std::move(found->second);
+        RefreshSeriesAnnotations(session, std::move(marks), series, summary);
+      }
       next = it;
     });
   }

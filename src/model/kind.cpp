@@ -25,7 +25,7 @@ constexpr std::array<IndexedField, 7> kStudyFields{{
     {"metadata.PatientSex", C::kText},
     {"metadata.InstitutionName", C::kText},
 }};
-constexpr std::array<IndexedField, 18> kSeriesFields{{
+constexpr std::array<IndexedField, 19> kSeriesFields{{
     {"series_instance_uid", C::kText, true},
     {"study_id", C::kText},
     {"accession_number", C::kText},
@@ -45,6 +45,9 @@ constexpr std::array<IndexedField, 18> kSeriesFields{{
     {"annotations.max_diameter_mm", C::kReal},
     {"annotations.max_malignancy", C::kInteger},
     {"annotations.max_nodule_readers", C::kInteger},
+    // The QC kernel class (docs/qc.md), behind GET /series?kernel_class=... (qc.flags, an array, is not: SQLite's
+    // generated columns hold an array as one JSON text, which an index on element membership cannot use).
+    {"qc.kernel_class", C::kText},
 }};
 constexpr std::array<IndexedField, 5> kInstanceFields{{
     {"sop_instance_uid", C::kText, true},

@@ -182,7 +182,7 @@ TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
     ASSERT_TRUE(s.GetFileRecord("/a/1.dcm").has_value());
     EXPECT_EQ(s.GetFileRecord("/a/1.dcm")->sop_instance_uid, "1");
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "7");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ingest_files_sop'"), "0");
 }
 
@@ -209,7 +209,7 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
   using Row = std::pair<std::string, std::optional<std::int64_t>>;
   EXPECT_EQ(rows, (std::vector<Row>{{"/", std::nullopt}, {"/a/", std::nullopt}, {"/a/b/", std::nullopt}}));
   EXPECT_EQ(files, 4) << "each row counts its directory's records";
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "7");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
 }
 
 TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
@@ -415,7 +415,7 @@ TEST(StoreUpgrade, Version5FileGetsTheAccessTables) {
   OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
     s.AppendAudit(Audit("2026-01-01T00:00:00.000Z", "admin", "write", 201, "/x"));
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "7");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM audit_log"), "1");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM ingest_files"), "1");
 }
