@@ -330,7 +330,7 @@ class FakeMongo:
         """The marker an earlier ingest leaves in meta_db_info: `serve` and `stats` refuse a database without one."""
         with self.lock:
             self.data.setdefault(f"{database}.meta_db_info", []).append(
-                {"_id": "indexes", "version": 1, "text_index": True})
+                {"_id": "indexes", "version": 3, "text_index": True})
 
     def sequence(self):
         """The command sequence, one line per request, for diagnostics and the report."""
@@ -775,7 +775,7 @@ class IndexCommands(WireTest):
             names = [s["name"] for s in list_]
             self.assertEqual(len(names), len(set(names)), f"{collection}: {names}")
         marker = self.fake.docs("meta_db_info")
-        self.assertEqual(marker, [{"_id": "indexes", "version": 1, "text_index": True}])
+        self.assertEqual(marker, [{"_id": "indexes", "version": 3, "text_index": True}])
         # The marker comes after the last createIndexes: a crash in between only repeats them.
         order = [name for (_, _, name, doc) in self.fake.log if name == "createIndexes" or
                  (name == "update" and doc.get("update") == "meta_db_info")]
@@ -802,7 +802,7 @@ class IndexCommands(WireTest):
             self.assertIs(final.get("unique"), True)
             self.assertIs(final.get("sparse"), True, final)
             self.assertNotIn("partialFilterExpression", final)
-        self.assertEqual(self.fake.docs("meta_db_info"), [{"_id": "indexes", "version": 1, "text_index": False}])
+        self.assertEqual(self.fake.docs("meta_db_info"), [{"_id": "indexes", "version": 3, "text_index": False}])
 
 
     def test_uid_lookups_can_use_the_unique_indexes(self):
