@@ -101,6 +101,7 @@ void JobRunner::Run(std::stop_token stop) {
 
 void JobRunner::Resolve(const ObjectId& job, std::stop_token stop) {
   try {
+    const auto started = std::chrono::steady_clock::now();
     SetStatus(store_, job, {{"status", "running"}, {"progress", 0}});
     auto persisted = std::chrono::steady_clock::now();
     const auto result = catalog::ResolveJob(store_, job, [&](int percent) {
@@ -116,6 +117,10 @@ void JobRunner::Resolve(const ObjectId& job, std::stop_token stop) {
       return true;
     });
     if (!result && !stop.stop_requested()) spdlog::debug("job {} was deleted while it ran", job.ToHex());
+    if (result) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      spdlog::info("job {} resolved in {:.2f} s", job.ToHex(), took.count());
+    }
   } catch (const std::exception& error) {
     spdlog::warn("job {} failed: {}", job.ToHex(), error.what());
     try {
