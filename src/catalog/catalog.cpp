@@ -141,11 +141,30 @@ void RemoveSubtree(CatalogSession& session, Kind kind, const ObjectId& id) {
     for (const ObjectId& series : session.ChildIds(Kind::kSeries, id)) RemoveSubtree(session, Kind::kSeries, series);
   } else if (kind == Kind::kSeries) {
     for (const ObjectId& instance : session.ChildIds(Kind::kInstances, id)) session.Remove(Kind::kInstances, instance);
+    UnlinkAnnotations(session, id);
   }
   session.Remove(kind, id);
 }
 
 }  // namespace
+
+void UnlinkAnnotations(CatalogSession& session, const ObjectId& series_id) {
+  query::Query query;
+  query.filter = query::ParseFilter(json::object{{"series_id", series_id.ToHex()}});
+  query.sort = {{"_id", 1}};
+  query.count_total = false;
+  query.limit = query::kMaxLimit;
+  for (;;) {
+    FindResult page = session.Find(Kind::kAnnotations, query);
+    for (Document& mark : page.results) {
+      mark["series_id"] = nullptr;
+      mark["study_id"] = nullptr;
+      PutIfChanged(session, Kind::kAnnotations, std::move(mark));
+    }
+    // Each page's marks no longer match: the next find starts again from the first that still does.
+    if (static_cast<std::int64_t>(page.results.size()) < query.limit) break;
+  }
+}
 
 Document SeriesSummary(const Document& series) {
   Document summary;

@@ -61,6 +61,10 @@ bool RefreshStudy(CatalogSession& session, const ObjectId& study_id, const std::
 // start). Returns how many researchers changed.
 std::int64_t RestoreResearcherJobs(CatalogSession& session);
 
+// The LIDC marks of a series that is going away keep their UIDs but no longer name it (series_id, study_id null):
+// kept and reported like reads whose series is not in the catalogue yet, linked again by the ingest that brings it.
+void UnlinkAnnotations(CatalogSession& session, const ObjectId& series_id);
+
 // The shallow summary entry of a series as stored in studies.series[].
 Document SeriesSummary(const Document& series);
 

@@ -548,6 +548,7 @@ void BatchWriter::FinishTouched(Session& session, Touched& touched) {
       }
     }
     if (touched.emptied_series.contains(series_id) && instance_ids.empty()) {
+      catalog::UnlinkAnnotations(session, series_id);
       session.Remove(Kind::kSeries, series_id);
       if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
         created->second.erase(series_id);
