@@ -40,6 +40,11 @@ Error ErrorFrom(const bson_error_t& error, std::string_view what) {
   if (IsTransient(error)) return Error(Errc::kUnavailable, message);
   if (error.code == kDuplicateKey) return Error(Errc::kConflict, message);
   if (error.code == kMaxTimeExpired) return Error(Errc::kTimeout, "query exceeded its time budget (" + message + ")");
+  // BadValue on a write: the server cannot keep a value of the document (FerretDB: arrays inside arrays) — the
+  // client's document, not a fault of ours.
+  if (error.code == kBadValue && what.starts_with("write")) {
+    return Error(Errc::kUnprocessable, "the MongoDB server cannot store this document (" + message + ")");
+  }
   return Error(Errc::kInternal, message);
 }
 

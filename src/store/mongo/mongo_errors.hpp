@@ -13,6 +13,7 @@ namespace meta_db::mongo {
 
 inline constexpr int kDuplicateKey = 11000;
 inline constexpr int kMaxTimeExpired = 50;
+inline constexpr int kBadValue = 2;
 
 // `what` says what was being done ("find in series").
 Error ErrorFrom(const bson_error_t& error, std::string_view what);
