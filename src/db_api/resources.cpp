@@ -130,6 +130,18 @@ void CheckReferences(Session& session, Kind kind, const boost::json::object& doc
       Unprocessable("owner_id", "references unknown researcher " + std::string(id->as_string()));
     }
   }
+  // A LIDC mark names its series and study, or null while they are not in the catalogue (never one that is not).
+  if (kind == Kind::kAnnotations) {
+    for (const auto& [field, parent] : {std::pair{"series_id", Kind::kSeries}, std::pair{"study_id", Kind::kStudies}}) {
+      const auto* id = doc.if_contains(field);
+      if (id == nullptr || id->is_null()) continue;
+      const auto parsed = id->is_string() ? ObjectId::Parse(id->as_string()) : std::nullopt;
+      if (!parsed || !session.Get(parent, *parsed)) {
+        Unprocessable(field, std::string("must be null or the _id of a stored ") +
+                                 (parent == Kind::kSeries ? "series" : "study"));
+      }
+    }
+  }
 }
 
 // A researcher's new collection is its own; it cannot create one for somebody else.
