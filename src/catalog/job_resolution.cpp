@@ -290,7 +290,8 @@ void WriteChunks(CatalogSession& session, const ObjectId& job, std::string_view 
 
 }  // namespace
 
-std::optional<Document> ResolveJob(Store& store, const ObjectId& id, const JobProgress& progress) {
+std::optional<Document> ResolveJob(Store& store, const ObjectId& id, const JobProgress& progress,
+                                   bool only_when_changed) {
   Document job;
   bool exists = false;
   store.Read([&](Session& session) {
@@ -329,6 +330,23 @@ std::optional<Document> ResolveJob(Store& store, const ObjectId& id, const JobPr
     auto current = session.Get(Kind::kJobs, id);
     if (!current) return;
     Document updated = std::move(*current);
+    // Re-evaluation after an ingest that changed nothing of this cohort writes nothing: re-ingesting the same
+    // archive changes no document.
+    if (only_when_changed && Text(updated, "status") == "done") {
+      const auto* old = updated.if_contains("snapshot");
+      const auto* totals = updated.if_contains("totals");
+      const auto same = [&](std::string_view key, std::int64_t value) {
+        const auto* v = totals->as_object().if_contains(key);
+        return v != nullptr && v->is_number() && v->to_number<std::int64_t>() == value;
+      };
+      if (old != nullptr && old->is_object() && totals != nullptr && totals->is_object() &&
+          old->as_object().if_contains("hash") != nullptr && old->as_object().at("hash") == json::value(HashOf(uids)) &&
+          same("matched", outcome.matched) && same("missing", outcome.missing) &&
+          same("ambiguous", outcome.ambiguous) && same("instances", instances)) {
+        result = std::move(updated);
+        return;
+      }
+    }
     const Previous previous = ReadPrevious(session, id);
     const ObjectId collection = EnsureCollection(session, updated);
     for (const std::string& other : LinkedCollections(session, id)) {
@@ -409,7 +427,7 @@ std::int64_t ReevaluateJobs(Store& store) {
     });
   });
   std::int64_t resolved = 0;
-  for (const ObjectId& id : ids) resolved += ResolveJob(store, id).has_value();
+  for (const ObjectId& id : ids) resolved += ResolveJob(store, id, {}, true).has_value();
   return resolved;
 }
 

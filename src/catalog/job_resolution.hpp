@@ -23,7 +23,10 @@ using JobProgress = std::function<bool(int percent)>;
 
 // Resolves job `id` and writes its report, snapshot, links and the job itself (status done). Returns the stored
 // job, or nullopt when it was deleted meanwhile or the progress callback abandoned the run.
-std::optional<Document> ResolveJob(Store& store, const ObjectId& id, const JobProgress& progress = {});
+// only_when_changed (re-evaluation after an ingest): a done job whose series and totals are what its snapshot says is
+// left untouched (no snapshot, no write).
+std::optional<Document> ResolveJob(Store& store, const ObjectId& id, const JobProgress& progress = {},
+                                   bool only_when_changed = false);
 
 // Re-resolves every job whose status is done (after an ingest). Returns how many were resolved.
 std::int64_t ReevaluateJobs(Store& store);
