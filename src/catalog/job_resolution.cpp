@@ -248,7 +248,14 @@ ObjectId EnsureCollection(Session& session, Document& job) {
     }
   }
   const std::string job_id = Text(job, "_id");
-  Document collection{{"name", Text(job, "name") + " (job " + job_id + ")"},
+  const std::string name = Text(job, "name") + " (job " + job_id + ")";
+  // A resolution cut short after creating the collection (no multi-document transaction ties it to the job's
+  // collection_id) finds it again by its name, which names the job.
+  if (auto earlier = session.GetByKey(Kind::kCollections, name)) {
+    job["collection_id"] = earlier->at("_id");
+    return *ObjectId::Parse(earlier->at("_id").as_string());
+  }
+  Document collection{{"name", name},
                       {"description", "cases linked by job " + job_id},
                       {"cases", json::array{}}};
   if (auto researcher = session.GetByKey(Kind::kResearchers, Text(job, "researcher_id"))) {
