@@ -1673,8 +1673,6 @@ export interface operations {
     getAnnotations: {
         parameters: {
             query?: {
-                /** @description soft | standard | sharp | unknown (docs/qc.md) */
-                kernel_class?: string;
                 /** @description nodule | small_nodule | non_nodule */
                 kind?: string;
                 /** @description page size, default 50, max 1000 */
@@ -1689,8 +1687,6 @@ export interface operations {
                 min_malignancy?: number;
                 /** @description its physical nodule marked by at least this many readers */
                 min_nodule_readers?: number;
-                /** @description series whose qc.flags contain this flag (docs/qc.md) */
-                qc_flag?: string;
                 /** @description the annotated series */
                 series_id?: string;
                 /** @description exact */
@@ -3565,6 +3561,8 @@ export interface operations {
                 collection_id?: string;
                 /** @description exact; wildcards */
                 convolution_kernel?: string;
+                /** @description soft | standard | sharp | unknown (docs/qc.md) */
+                kernel_class?: string;
                 /** @description page size, default 50, max 1000 */
                 limit?: number;
                 /** @description exact; wildcards */
@@ -3593,6 +3591,8 @@ export interface operations {
                 patient_id?: string;
                 /** @description free text over _search_text */
                 q?: string;
+                /** @description series whose qc.flags contain this flag (docs/qc.md) */
+                qc_flag?: string;
                 /** @description case-insensitive substring */
                 series_description?: string;
                 /** @description exact */
@@ -3768,8 +3768,6 @@ export interface operations {
     getSeriesIdAnnotations: {
         parameters: {
             query?: {
-                /** @description soft | standard | sharp | unknown (docs/qc.md) */
-                kernel_class?: string;
                 /** @description nodule | small_nodule | non_nodule */
                 kind?: string;
                 /** @description page size, default 50, max 1000 */
@@ -3780,8 +3778,6 @@ export interface operations {
                 min_malignancy?: number;
                 /** @description its physical nodule marked by at least this many readers */
                 min_nodule_readers?: number;
-                /** @description series whose qc.flags contain this flag (docs/qc.md) */
-                qc_flag?: string;
                 /** @description the annotated series */
                 series_id?: string;
                 /** @description exact */
