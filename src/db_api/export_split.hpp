@@ -4,24 +4,15 @@
 
 #include "db_api/export.hpp"
 
+#include "common/split_mix.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
 
 namespace meta_db::db_api {
 
-// SplitMix64 (Steele, Lea, Flood 2014): a fixed, fully specified generator, so a seed gives the same split on every
-// machine and library version (std:: distributions are implementation-defined).
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next();
-  // Uniform in [0, bound) by rejection (no modulo bias); bound > 0.
-  std::uint64_t Below(std::uint64_t bound);
-
- private:
-  std::uint64_t state_;
-};
+using meta_db::SplitMix64;
 
 // Counts the values one patient's rows had for the stratify field; its stratum is the most common one (ties: the
 // smallest value), "" when no row had one.

@@ -2,6 +2,8 @@
 // outline, far enough apart that pylidc's clustering groups exactly one physical nodule's marks (docs/annotations.md).
 #include "synth/lidc_xml.hpp"
 
+#include "common/split_mix.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,21 +13,7 @@ namespace meta_db::synth {
 
 namespace {
 
-// SplitMix64 (as synth.cpp): identical output on every platform.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % static_cast<std::uint64_t>(hi - lo + 1)); }
-
- private:
-  std::uint64_t state_;
-};
+using Random = SplitMix64;  // common/split_mix.hpp: identical output on every platform
 
 std::uint64_t SeedOf(std::uint64_t seed, const std::string& uid) {
   std::uint64_t h = seed ^ 0xA5A5A5A5ULL;

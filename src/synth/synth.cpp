@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/split_mix.hpp"
 #include "synth/lidc_xml.hpp"
 #include "synth/geometry_defects.hpp"
 
@@ -24,26 +25,14 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-// SplitMix64: tiny and well mixed, and unlike std:: distributions its output is identical on every platform,
-// which is what makes archives byte-for-byte reproducible.
-class Rng {
+// The archive's draws (common/split_mix.hpp), plus picking from a table.
+class Rng : public SplitMix64 {
  public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % static_cast<std::uint64_t>(hi - lo + 1)); }
-  double Real(double lo, double hi) { return lo + (hi - lo) * static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+  using SplitMix64::SplitMix64;
   template <typename T, std::size_t N>
   const T& Pick(const std::array<T, N>& items) {
     return items[Next() % N];
   }
-
- private:
-  std::uint64_t state_;
 };
 
 std::uint64_t Mix(std::uint64_t a, std::uint64_t b) { return Rng(a * 0x9E3779B97F4A7C15ULL ^ b).Next(); }
