@@ -184,13 +184,14 @@ export function parseSplit(text: string): [string, number][] | null {
 
 /** GET /collections/{id}/export?format=…&level=…&split=…&stratify=…&seed=… */
 export function exportUrl(collectionId: string, o: ExportOptions): string {
-  const split = o.split && o.split.length ? o.split.map(([n, p]) => `${n}:${p}`).join(',') : undefined;
+  // A TCIA manifest lists series UIDs only: no level and no split (nor its stratify/seed).
+  const split = o.format !== 'tcia' && o.split && o.split.length ? o.split.map(([n, p]) => `${n}:${p}`).join(',') : undefined;
   return (
     `/collections/${encodeURIComponent(collectionId)}/export` +
     queryString({
       format: o.format,
       level: o.format === 'tcia' ? undefined : o.level,
-      split: o.format === 'tcia' ? undefined : split,
+      split,
       stratify: split ? o.stratify?.trim() || undefined : undefined,
       seed: split ? o.seed?.trim() || undefined : undefined,
     })

@@ -428,7 +428,8 @@ try {
     await page.goto(base + '/ui/');
     await page.locator('[data-testid="count-studies"]').waitFor();
     const n = await page.locator('figure.chart').count();
-    assert(n >= keys.size - 2 && n <= keys.size, `${n} chart panels for ${keys.size} distributions (${[...keys]})`);
+    // Plus the brushable slice-thickness histogram and study-date timeline (two more figures).
+    assert(n >= keys.size - 2 && n <= keys.size + 2, `${n} chart panels for ${keys.size} distributions (${[...keys]})`);
     const facetKeys = [...keys].filter((k) => /nodule|malignan|diameter|reader|qc|flag|kernel_class|spacing/.test(k));
     log(`annotation/QC distributions in /stats: ${facetKeys.join(', ') || 'none'}`);
   });

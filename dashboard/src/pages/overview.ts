@@ -4,7 +4,7 @@ import { api, type Bucket } from '../api';
 import { h, clear, fmtNum, spinner } from '../dom';
 import { errorBox, pageHeader, navigate } from '../ui';
 import { barChart } from '../charts';
-import { facetCharts } from '../series_facets';
+import { facetCharts } from '../series_facet_charts';
 import { brushHistogram } from '../histogram';
 import { THICKNESS_BUCKETS } from '../breakdowns';
 import { queryHref } from '../querystate';

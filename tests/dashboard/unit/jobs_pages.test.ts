@@ -14,7 +14,8 @@ import {
   roisBySlice,
   type Annotation,
 } from '../../../dashboard/src/api_jobs';
-import { facetCharts, SERIES_FACET_FILTERS } from '../../../dashboard/src/series_facets';
+import { SERIES_FACET_FILTERS } from '../../../dashboard/src/series_facets';
+import { facetCharts } from '../../../dashboard/src/series_facet_charts';
 import { SERIES_FILTERS } from '../../../dashboard/src/urlstate';
 
 describe('job creation', () => {
@@ -104,12 +105,16 @@ describe('annotation and QC facets', () => {
   });
   it('offers a panel only for distributions /stats has, linking bars to the series filters', () => {
     expect(facetCharts(['modality', 'manufacturer'])).toEqual([]);
-    const charts = facetCharts(['modality', 'annotations_nodules', 'qc_flags', 'kernel_class', 'annotations_max_malignancy']);
-    expect(charts.map((c) => c.key)).toEqual(['annotations_nodules', 'annotations_max_malignancy', 'qc_flags', 'kernel_class']);
+    const charts = facetCharts(['modality', 'nodules_per_series', 'qc_flags', 'kernel_class', 'max_malignancy', 'max_nodule_diameter_mm']);
+    expect(charts.map((c) => c.key)).toEqual(['nodules_per_series', 'max_nodule_diameter_mm', 'max_malignancy', 'qc_flags', 'kernel_class']);
     const href = (key: string, value: string) => charts.find((c) => c.key === key)!.href!({ value, count: 1, raw: value });
-    expect(href('annotations_nodules', '2')).toBe('/ui/series?min_nodules=2');
-    expect(href('annotations_nodules', '3–5')).toBe('/ui/series?min_nodules=3');
-    expect(href('annotations_max_malignancy', '4')).toBe('/ui/series?min_malignancy=4');
+    // A bar opens exactly the series it counts (/stats buckets: "N", ">=N", half-open "A-B", the first open below).
+    const filter = (url: string | null) => JSON.parse(new URLSearchParams(url!.split('?')[1]).get('filter')!);
+    expect(filter(href('nodules_per_series', '2'))).toEqual({ 'annotations.nodules': 2 });
+    expect(filter(href('nodules_per_series', '>=5'))).toEqual({ 'annotations.nodules': { $gte: 5 } });
+    expect(filter(href('max_nodule_diameter_mm', '3-6'))).toEqual({ 'annotations.max_diameter_mm': { $lt: 6 } });
+    expect(filter(href('max_nodule_diameter_mm', '10-20'))).toEqual({ 'annotations.max_diameter_mm': { $gte: 10, $lt: 20 } });
+    expect(filter(href('max_malignancy', '4'))).toEqual({ 'annotations.max_malignancy': 4 });
     expect(href('qc_flags', 'missing_slices')).toBe('/ui/series?qc_flag=missing_slices');
     expect(href('qc_flags', '(none)')).toBeNull();
     expect(href('kernel_class', 'sharp')).toBe('/ui/series?kernel_class=sharp');
