@@ -478,12 +478,20 @@ ReportPage JobReport(CatalogSession& session, const ObjectId& job, std::string_v
 
 std::vector<Document> JobSnapshots(CatalogSession& session, const ObjectId& job) {
   std::vector<Document> snapshots;
-  VisitFound(session, Kind::kJobRecords, JobFilter(job, "snapshot"), {"hash", "series", "at", "ingest", "added", "removed"},
-             [&](const Document& record) {
+  VisitFound(session, Kind::kJobRecords, JobFilter(job, "snapshot"),
+             {"seq", "hash", "series", "at", "ingest", "added", "removed"}, [&](const Document& record) {
                Document out = record;
                out.erase("_id");
                snapshots.push_back(std::move(out));
              });
+  // Ids order records of one process only: the server and an ingest run record snapshots within the same second.
+  const auto seq_of = [](const Document& d) {
+    const json::value* seq = d.if_contains("seq");
+    return seq != nullptr && seq->is_int64() ? seq->as_int64() : std::int64_t{0};
+  };
+  std::stable_sort(snapshots.begin(), snapshots.end(),
+                   [&](const Document& a, const Document& b) { return seq_of(a) < seq_of(b); });
+  for (Document& s : snapshots) s.erase("seq");
   return snapshots;
 }
 
