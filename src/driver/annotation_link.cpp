@@ -271,18 +271,27 @@ void RefreshSeriesAnnotations(Session& session, std::vector<Document> marks, con
 
 }  // namespace
 
-void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, const annotations::LidcRead* read,
-                            bool had_marks, std::set<std::string>& changed_series) {
-  std::set<ObjectId> written;
-  // One look-up for all the file's stored marks (their ids derive from the path, so every stored version of a mark
-  // written below is among them) rather than one per mark.
-  std::map<std::string, Document, std::less<>> stored_of;
-  if (had_marks || read != nullptr) {
-    for (Document& old : FindAll(session, {{"source_path", path}})) {
-      std::string id = Str(old, "_id");
-      stored_of.emplace(std::move(id), std::move(old));
+std::map<std::string, std::vector<Document>> StoredMarksOf(CatalogSession& session, const std::vector<std::string>& paths) {
+  // Chunks well inside the filter limits meant for clients: this filter is the server's own.
+  constexpr std::size_t kPathsPerLookup = 500;
+  std::map<std::string, std::vector<Document>> by_path;
+  for (std::size_t begin = 0; begin < paths.size(); begin += kPathsPerLookup) {
+    json::array chunk;
+    for (std::size_t i = begin; i < std::min(paths.size(), begin + kPathsPerLookup); ++i) chunk.emplace_back(paths[i]);
+    for (Document& mark : FindAll(session, {{"source_path", json::object{{"$in", std::move(chunk)}}}})) {
+      std::string path = Str(mark, "source_path");
+      by_path[std::move(path)].push_back(std::move(mark));
     }
   }
+  return by_path;
+}
+
+void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, const annotations::LidcRead* read,
+                            const std::vector<Document>& stored, std::set<std::string>& changed_series) {
+  std::set<ObjectId> written;
+  // Every stored version of a mark written below is among them: their ids derive from the path.
+  std::map<std::string, Document, std::less<>> stored_of;
+  for (const Document& old : stored) stored_of.emplace(Str(old, "_id"), old);
   if (read != nullptr) {
     for (std::size_t i = 0; i < read->marks.size(); ++i) {
       json::object doc = MarkDocument(path, *read, read->marks[i]);
@@ -311,7 +320,6 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
     }
     changed_series.insert(read->series_instance_uid);
   }
-  if (!had_marks) return;
   for (const auto& [hex, old] : stored_of) {
     const ObjectId id = *ObjectId::Parse(hex);
     if (written.contains(id)) continue;

@@ -8,16 +8,21 @@
 #include "annotations/lidc_read.hpp"
 #include "store/store.hpp"
 
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace meta_db::driver {
 
-// Replaces what the file at `path` contributed with the marks of `read` (nullptr: removes them all), adding the
-// series UIDs whose annotations changed to `changed_series`. `had_marks`: the file may have contributed before (a
-// new file needs no look-up).
+// The stored marks of the files at `paths`, by path (files without marks are left out). A batch looks them up
+// at once before it writes: on a server back-end a look-up between writes sends the writes made so far first.
+std::map<std::string, std::vector<Document>> StoredMarksOf(CatalogSession& session, const std::vector<std::string>& paths);
+
+// Replaces what the file at `path` contributed — its `stored` marks (StoredMarksOf) — with the marks of `read`
+// (nullptr: removes them all), adding the series UIDs whose annotations changed to `changed_series`.
 void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, const annotations::LidcRead* read,
-                            bool had_marks, std::set<std::string>& changed_series);
+                            const std::vector<Document>& stored, std::set<std::string>& changed_series);
 
 struct AnnotationLinkSummary {
   std::int64_t series_refreshed = 0;  // series whose annotations were linked/measured and summary recomputed

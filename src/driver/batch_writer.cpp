@@ -37,6 +37,11 @@ bool IsReadFailure(const std::string& error) {
 // when the file provided it before it became unreadable (the instance is kept: unknown, not gone).
 bool Provides(std::string_view status) { return status == "ok" || status == "unreadable"; }
 
+// The file was an LIDC read at the last ingest (an unreadable file may have been one).
+bool WasRead(const KnownFiles::File* previous) {
+  return previous != nullptr && (previous->status == "annotations" || previous->status == "unreadable");
+}
+
 std::string StringField(const json::object& doc, std::string_view key) {
   const auto* value = doc.if_contains(key);
   return value && value->is_string() ? std::string(value->as_string()) : std::string();
@@ -232,6 +237,12 @@ void BatchWriter::PrefetchInstances(Session& session, Batch& batch) {
 
 void BatchWriter::WriteBatch(Session& session, Batch& batch, Touched& touched) {
   const std::string now = NowIsoUtc();
+  // The stored marks of the batch's LIDC reads (now or before) first, in one look-up before any write.
+  std::vector<std::string> read_paths;
+  for (const ScanItem& item : batch.items) {
+    if (item.lidc || WasRead(previous_.Find(item.entry.path))) read_paths.push_back(item.entry.path);
+  }
+  if (!read_paths.empty()) batch.stored_marks = StoredMarksOf(session, read_paths);
   // Studies and series first, once per batch each (a batch holds hundreds of slices of few series).
   const auto studies = UpsertStudies(session, batch, touched);
   const auto series_ids = UpsertSeries(session, batch, studies, touched);
@@ -362,9 +373,11 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     return;
   }
   // An LIDC read (now or before; an unreadable file may have been one): its marks replaced by what it holds now.
-  const bool read_before = previous != nullptr && (previous->status == "annotations" || previous->status == "unreadable");
-  if (item.lidc || read_before) {
-    ReplaceFileAnnotations(session, item.entry.path, item.lidc.get(), read_before, annotation_series_);
+  if (item.lidc || WasRead(previous)) {
+    const auto stored = batch.stored_marks.find(item.entry.path);
+    ReplaceFileAnnotations(session, item.entry.path, item.lidc.get(),
+                           stored == batch.stored_marks.end() ? std::vector<Document>{} : stored->second,
+                           annotation_series_);
   }
   if (item.lidc && result.outcome == FileOutcome::kNotDicom) {
     if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
@@ -630,6 +643,11 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
         std::string sop = StringField(doc, "sop_instance_uid");
         instances.emplace(std::move(sop), std::move(doc));
       }
+      std::vector<std::string> read_paths;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (gone[i].status == "annotations") read_paths.push_back(gone[i].path);
+      }
+      const auto stored_marks = StoredMarksOf(session, read_paths);
       for (std::size_t i = begin; i < end; ++i) {
         if (Provides(gone[i].status) && !gone[i].sop_instance_uid.empty()) {
           auto instance = instances.extract(gone[i].sop_instance_uid);
@@ -637,7 +655,8 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
                        instance ? std::optional<json::object>(std::move(instance.mapped())) : std::nullopt, touched);
         }
         if (gone[i].status == "annotations") {
-          ReplaceFileAnnotations(session, gone[i].path, nullptr, true, annotation_series_);
+          const auto stored = stored_marks.find(gone[i].path);
+          if (stored != stored_marks.end()) ReplaceFileAnnotations(session, gone[i].path, nullptr, stored->second, annotation_series_);
         }
         session.RemoveFileRecord(gone[i].path);
         session.ClearError(gone[i].path);

@@ -54,6 +54,7 @@ class BatchWriter {
     // The stored instances of the batch's SOP Instance UIDs, fetched in one request (absent: none stored); each
     // is taken out by the first file that uses it, so a second file with that UID reads the store again.
     std::map<std::string, std::optional<boost::json::object>> stored_instances;
+    std::map<std::string, std::vector<Document>> stored_marks;  // of the batch's LIDC reads, by path
   };
   bool WriterBusy();
   void Submit();
