@@ -148,6 +148,8 @@ await runBrowserTest('builder_e2e', { patients: 5 }, async ({ page, base, api, c
   await check('a cross-level cohort link shows one group per level, each with its level selector', async () => {
     const cohort = { studies: { study_date: { $gte: '19000101' } }, series: { $or: [{ modality: 'CT' }, { num_instances: { $gte: 2 } }] } };
     await page.goto(base + '/ui/query?mode=cohort&return=series&cohort=' + encodeURIComponent(JSON.stringify(cohort)));
+    // The page renders the groups after its first fetches: wait for them before reading them.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="qb-level"]').length === 2);
     const levels = await page.locator('[data-testid="qb-level"]').evaluateAll((els) => els.map((e) => e.value));
     assert(JSON.stringify(levels) === JSON.stringify(['studies', 'series']), `level selectors: ${levels}`);
     assert((await page.locator('[data-testid="qb-row"]').count()) === 3, 'rows of the cohort');
@@ -161,6 +163,8 @@ await runBrowserTest('builder_e2e', { patients: 5 }, async ({ page, base, api, c
     const cohort = { studies: { study_date: { $gte: '19000101' } }, series: { modality: 'CT' } };
     const want = await api('POST', '/cohort', { ...cohort, return: 'series', limit: 1 });
     await page.goto(base + '/ui/query?mode=cohort&return=series&run=1&cohort=' + encodeURIComponent(JSON.stringify(cohort)));
+    // The page renders the groups after its first fetches: wait for them before reading them.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="qb-level"]').length === 2);
     const levels = await page.locator('[data-testid="qb-level"]').evaluateAll((els) => els.map((e) => e.value));
     assert(JSON.stringify(levels) === JSON.stringify(['studies', 'series']), `level selectors: ${levels}`);
     assert((await liveTotal()) === want.total, `live count ≠ /cohort total ${want.total}`);

@@ -4,159 +4,23 @@
 //   META_DB_BIN=build/meta_db node tests/dashboard/e2e.mjs
 //
 // Builds a tiny synthetic archive (synth --small --patients 3), ingests it into a fresh SQLite file,
-// serves it with --web-root dashboard/dist, and drives the UI with playwright-core.
+// serves it with --web-root dashboard/dist, and drives the UI with playwright-core (tests/dashboard/harness.mjs).
 // Prints "N passed, N failed"; exits 0 only when nothing failed, 77 (ctest SKIP) when chromium is absent.
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runBrowserTest, assert, nf } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const dashboard = path.join(repo, 'dashboard');
-const webRoot = path.join(dashboard, 'dist');
-const bin = path.resolve(process.env.META_DB_BIN || path.join(repo, 'build', 'meta_db'));
-const chromiumPath = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
-const SKIP = 77;
-const deadline = Date.now() + Number(process.env.E2E_TIMEOUT_MS || 240_000);
+const options = {
+  patients: 3,
+  timeoutMs: Number(process.env.E2E_TIMEOUT_MS || 240_000),
+  viewport: { width: 1360, height: 900 },
+  acceptDownloads: true,
+  pageTimeoutMs: 15_000,
+  screenshots: true,
+};
 
-function log(...a) {
-  console.log('[e2e]', ...a);
-}
-
-if (!chromiumPath) {
-  console.log('[e2e] SKIP: chromium not found (apt-get install -y chromium)');
-  process.exit(SKIP);
-}
-if (!fs.existsSync(bin)) {
-  console.error(`[e2e] meta_db binary not found at ${bin} (set META_DB_BIN)`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-const require = createRequire(path.join(dashboard, 'package.json'));
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  console.error('[e2e] playwright-core is not installed: run `npm ci` in dashboard/ first', e.message);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
-}
-if (!fs.existsSync(path.join(webRoot, 'index.html'))) {
-  log('dashboard/dist missing: running npm run build');
-  const r = spawnSync('npm', ['run', 'build'], { cwd: dashboard, stdio: 'inherit' });
-  if (r.status !== 0) {
-    console.log('0 passed, 1 failed');
-    process.exit(1);
-  }
-}
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meta_db_e2e-'));
-const shots = path.join(tmp, 'screenshots');
-fs.mkdirSync(shots);
-const archive = path.join(tmp, 'archive');
-const dbUri = `sqlite:${path.join(tmp, 'catalog.sqlite')}`;
-
-function run(args, what) {
-  log(`$ ${path.basename(bin)} ${args.join(' ')}`);
-  const r = spawnSync(bin, args, { cwd: repo, encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) {
-    throw new Error(`${what} failed (exit ${r.status}${r.signal ? ', ' + r.signal : ''}):\n${(r.stderr || '').slice(-2000)}\n${(r.stdout || '').slice(-1000)}`);
-  }
-  return r.stdout;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const nf = new Intl.NumberFormat('en-US');
-
-let server;
-let serverLog = '';
-let browserCtx;
-let userDataDir;
-const results = [];
-
-async function check(name, fn) {
-  if (Date.now() > deadline) {
-    results.push({ name, ok: false, err: 'global timeout' });
-    log(`FAIL ${name}: global timeout`);
-    return;
-  }
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    log(`ok   ${name}`);
-  } catch (e) {
-    results.push({ name, ok: false, err: e });
-    log(`FAIL ${name}: ${e?.stack || e}`);
-  }
-}
-
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function cleanup() {
-  try {
-    await browserCtx?.close();
-  } catch {}
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    for (let i = 0; i < 50 && server.exitCode === null; i++) await sleep(100);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  try {
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-    fs.rmSync(archive, { recursive: true, force: true });
-    for (const f of fs.readdirSync(tmp)) if (f.startsWith('catalog.sqlite')) fs.rmSync(path.join(tmp, f), { force: true });
-  } catch {}
-}
-
-let exitCode = 1;
-try {
-  // 1. data: a tiny synthetic LIDC-like archive, ingested into a fresh SQLite catalogue.
-  run(['synth', '--small', '--patients', '3', '--out', archive], 'synth');
-  run(['ingest', archive, '--db', dbUri], 'ingest');
-
-  // 2. the real server, serving the built dashboard.
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve', '--db', dbUri, '--host', '127.0.0.1', '--port', String(port), '--web-root', webRoot], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => (serverLog = (serverLog + d).slice(-20000)));
-  server.stderr.on('data', (d) => (serverLog = (serverLog + d).slice(-20000)));
-  let up = false;
-  for (let i = 0; i < 150 && server.exitCode === null; i++) {
-    try {
-      const r = await fetch(`${base}/health`);
-      if (r.ok) {
-        up = true;
-        break;
-      }
-    } catch {}
-    await sleep(100);
-  }
-  if (!up) throw new Error(`server did not come up on ${base}:\n${serverLog.slice(-3000)}`);
-  log(`server up at ${base}`);
-
-  const apiGet = async (p) => {
-    const r = await fetch(base + p);
-    if (!r.ok) throw new Error(`GET ${p} → ${r.status} ${await r.text()}`);
-    return r.json();
-  };
+await runBrowserTest('e2e', options, async ({ page, base, api, check, log, tmp, shots }) => {
+  const apiGet = (p) => api('GET', p);
   const stats = await apiGet('/stats');
   const counts = stats.counts ?? stats;
   const studiesTotal = (await apiGet('/studies?limit=1')).total;
@@ -165,26 +29,6 @@ try {
   log(`stats counts ${JSON.stringify(counts)}; /studies total ${studiesTotal}; /series total ${seriesTotal}; CT series ${ctTotal}`);
   assert(studiesTotal > 0 && seriesTotal > 0, 'the ingested catalogue is empty');
 
-  // 3. the browser.
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meta_db_e2e_chromium-'));
-  browserCtx = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1360, height: 900 },
-    acceptDownloads: true,
-  });
-  const page = browserCtx.pages()[0] ?? (await browserCtx.newPage());
-  page.setDefaultTimeout(15_000);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push('console: ' + m.text());
-  });
-  const externalRequests = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) externalRequests.push(r.url());
-  });
   const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 
   await check('overview shows the real counts from /stats', async () => {
@@ -414,22 +258,4 @@ try {
     assert(lines.length === ctTotal + 1, `CSV has ${lines.length - 1} data rows, expected ${ctTotal}`);
     assert(lines[0].startsWith('_id,'), `CSV header: ${lines[0].slice(0, 80)}`);
   });
-
-  await check('no JavaScript errors and no requests leave the origin', async () => {
-    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
-    assert(externalRequests.length === 0, `external requests: ${externalRequests.join(', ')}`);
-  });
-  exitCode = results.every((r) => r.ok) ? 0 : 1;
-} catch (e) {
-  results.push({ name: 'setup', ok: false, err: e });
-  log(`FAIL setup: ${e?.stack || e}`);
-  if (serverLog) log('server log tail:\n' + serverLog.slice(-3000));
-  exitCode = 1;
-} finally {
-  await cleanup();
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : exitCode);
+});

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const dashboard = path.join(repo, 'dashboard');
-const webRoot = path.join(dashboard, 'dist');
+export const webRoot = path.join(dashboard, 'dist');
 const SKIP = 77;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const nf = new Intl.NumberFormat('en-US');
@@ -20,7 +20,12 @@ export function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-function freePort() {
+/** An error for something the server does not offer yet: its check fails with this message alone, no stack. */
+export function missingError(msg) {
+  return Object.assign(new Error(msg), { missing: true });
+}
+
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
@@ -31,11 +36,34 @@ function freePort() {
   });
 }
 
-/** Runs `body(env)` with a served catalogue and a browser page; exits the process with the verdict. */
-export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 } = {}, body) {
+/** Debian's chromium (or CHROMIUM_BIN), or undefined when there is none. */
+export function findChromium() {
+  return [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
+}
+
+/** Headless chromium in the fresh profile `userDataDir`; `options` go to playwright (viewport, acceptDownloads). */
+export function launchBrowser(chromium, executablePath, userDataDir, options = {}) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    ...options,
+  });
+}
+
+/**
+ * Runs `body(env)` with a served catalogue and a browser page; exits the process with the verdict.
+ * `timeoutMs` bounds the checks; `screenshots` true gives the body a `shots` folder in the run's temporary folder
+ * (kept after the run, everything else there is removed), a path gives that folder.
+ */
+export async function runBrowserTest(
+  name,
+  { patients = 4, timeoutMs = 110_000, viewport = { width: 1280, height: 800 }, acceptDownloads = false, pageTimeoutMs = 10_000, screenshots = false } = {},
+  body,
+) {
   const log = (...a) => console.log(`[${name}]`, ...a);
   const bin = path.resolve(process.env.META_DB_BIN || path.join(repo, 'build', 'meta_db'));
-  const chromiumPath = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
+  const chromiumPath = findChromium();
   if (!chromiumPath) {
     log('SKIP: chromium not found (apt-get install -y chromium)');
     process.exit(SKIP);
@@ -60,6 +88,12 @@ export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `meta_db_${name}-`));
   const archive = path.join(tmp, 'archive');
   const dbUri = `sqlite:${path.join(tmp, 'catalog.sqlite')}`;
+  const shots = screenshots ? path.resolve(typeof screenshots === 'string' ? screenshots : path.join(tmp, 'screenshots')) : undefined;
+  if (shots) fs.mkdirSync(shots, { recursive: true });
+  const verdict = (passed, failed, note = '') => {
+    if (shots) log(`screenshots in ${shots}`);
+    console.log(`${passed} passed, ${failed} failed${note}`);
+  };
   const run = (args) => {
     const r = spawnSync(bin, args, { cwd: repo, encoding: 'utf8', timeout: 120_000 });
     if (r.status !== 0) throw new Error(`meta_db ${args[0]} failed (${r.status}): ${(r.stderr || '').slice(-2000)}`);
@@ -87,14 +121,9 @@ export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 }
     log(`server up at ${base}`);
 
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), `meta_db_${name}_chromium-`));
-    ctx = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1280, height: 800 },
-    });
+    ctx = await launchBrowser(chromium, chromiumPath, userDataDir, { viewport, acceptDownloads });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(pageTimeoutMs);
     const consoleErrors = [];
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
     // A 4xx the test provokes on purpose is logged by chromium as a failed resource load; nothing else may be.
@@ -129,10 +158,10 @@ export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 }
         log(`ok   ${checkName}`);
       } catch (e) {
         results.push({ name: checkName, ok: false });
-        log(`FAIL ${checkName}: ${e?.stack || e}`);
+        log(`FAIL ${checkName}: ${e?.missing ? e.message : e?.stack || e}`);
       }
     };
-    await body({ page, base, api, check, log, consoleErrors, offOrigin });
+    await body({ page, base, api, check, log, consoleErrors, offOrigin, openapi, tmp, shots });
     await check('no console errors and no off-origin requests', async () => {
       assert(consoleErrors.length === 0, `console errors:\n${consoleErrors.join('\n')}`);
       assert(offOrigin.length === 0, `off-origin requests: ${offOrigin.join(', ')}`);
@@ -140,11 +169,11 @@ export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 }
     const failed = results.filter((r) => r.ok === false).length;
     const passed = results.filter((r) => r.ok).length;
     const skipped = results.filter((r) => r.skipped).length;
-    console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped (need a route not yet merged)` : ''}`);
+    verdict(passed, failed, skipped ? `, ${skipped} skipped (need a route not yet merged)` : '');
     exitCode = failed ? 1 : 0;
   } catch (e) {
     console.error(`[${name}] ${e?.stack || e}\n${serverLog.slice(-2000)}`);
-    console.log(`${results.filter((r) => r.ok).length} passed, ${results.filter((r) => r.ok === false).length + 1} failed`);
+    verdict(results.filter((r) => r.ok).length, results.filter((r) => r.ok === false).length + 1);
   } finally {
     await ctx?.close().catch(() => undefined);
     if (server && server.exitCode === null) {
@@ -153,7 +182,11 @@ export async function runBrowserTest(name, { patients = 4, timeoutMs = 110_000 }
       if (server.exitCode === null) server.kill('SIGKILL');
     }
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-    fs.rmSync(tmp, { recursive: true, force: true });
+    if (shots?.startsWith(tmp + path.sep)) {
+      for (const f of fs.readdirSync(tmp)) if (path.join(tmp, f) !== shots) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+    } else {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
   process.exit(exitCode);
 }

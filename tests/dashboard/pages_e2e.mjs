@@ -6,157 +6,33 @@
 //
 // Each check first asks /openapi.json for the endpoints and parameters it needs; one the server does not declare
 // fails that check with "missing endpoint …" (and nothing else). Prints "N passed, N failed"; exits 0 only when
-// nothing failed, 77 (ctest SKIP) when chromium is absent.
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+// nothing failed, 77 (ctest SKIP) when chromium is absent (tests/dashboard/harness.mjs).
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runBrowserTest, assert, missingError, nf } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const dashboard = path.join(repo, 'dashboard');
-const webRoot = path.join(dashboard, 'dist');
-const bin = path.resolve(process.env.META_DB_BIN || path.join(repo, 'build', 'meta_db'));
-const chromiumPath = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
-const deadline = Date.now() + Number(process.env.E2E_TIMEOUT_MS || 300_000);
-const log = (...a) => console.log('[pages-e2e]', ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const nf = new Intl.NumberFormat('en-US');
-
-if (!chromiumPath) {
-  log('SKIP: chromium not found (apt-get install -y chromium)');
-  process.exit(77);
-}
-const fail0 = (msg) => {
-  console.error('[pages-e2e]', msg);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+const options = {
+  timeoutMs: Number(process.env.E2E_TIMEOUT_MS || 300_000),
+  viewport: { width: 1360, height: 900 },
+  acceptDownloads: true,
+  pageTimeoutMs: 20_000,
+  screenshots: process.env.SCREENSHOT_DIR || true,
 };
-if (!fs.existsSync(bin)) fail0(`meta_db binary not found at ${bin} (set META_DB_BIN)`);
-const require = createRequire(path.join(dashboard, 'package.json'));
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  fail0(`playwright-core is not installed: run \`npm ci\` in dashboard/ first (${e.message})`);
-}
-if (!fs.existsSync(path.join(webRoot, 'index.html'))) {
-  log('dashboard/dist missing: running npm run build');
-  if (spawnSync('npm', ['run', 'build'], { cwd: dashboard, stdio: 'inherit' }).status !== 0) fail0('npm run build failed');
-}
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meta_db_pages_e2e-'));
-const shots = path.resolve(process.env.SCREENSHOT_DIR || path.join(tmp, 'screenshots'));
-fs.mkdirSync(shots, { recursive: true });
-const archive = path.join(tmp, 'archive');
-const dbUri = `sqlite:${path.join(tmp, 'catalog.sqlite')}`;
-
-function run(args, what) {
-  log(`$ ${path.basename(bin)} ${args.join(' ')}`);
-  const r = spawnSync(bin, args, { cwd: repo, encoding: 'utf8', timeout: 180_000 });
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}${r.signal ? ', ' + r.signal : ''}):\n${(r.stderr || '').slice(-2000)}`);
-  return r.stdout;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const results = [];
-async function check(name, fn) {
-  if (Date.now() > deadline) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: global timeout`);
-    return;
-  }
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    log(`ok   ${name}`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: ${e?.missing ? e.message : e?.stack || e}`);
-  }
-}
-function assert(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-let server;
-let serverLog = '';
-let browserCtx;
-let userDataDir;
-async function cleanup() {
-  try {
-    await browserCtx?.close();
-  } catch {}
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    for (let i = 0; i < 50 && server.exitCode === null; i++) await sleep(100);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
-  try {
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-    fs.rmSync(archive, { recursive: true, force: true });
-    for (const f of fs.readdirSync(tmp)) if (f.startsWith('catalog.sqlite')) fs.rmSync(path.join(tmp, f), { force: true });
-  } catch {}
-}
-
-try {
-  run(['synth', '--small', '--patients', '4', '--out', archive], 'synth');
-  run(['ingest', archive, '--db', dbUri], 'ingest');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve', '--db', dbUri, '--host', '127.0.0.1', '--port', String(port), '--web-root', webRoot], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => (serverLog = (serverLog + d).slice(-20000)));
-  server.stderr.on('data', (d) => (serverLog = (serverLog + d).slice(-20000)));
-  let up = false;
-  for (let i = 0; i < 150 && server.exitCode === null && !up; i++) {
-    try {
-      up = (await fetch(`${base}/health`)).ok;
-    } catch {}
-    if (!up) await sleep(100);
-  }
-  if (!up) throw new Error(`server did not come up on ${base}:\n${serverLog.slice(-3000)}`);
-  log(`server up at ${base}`);
-
-  const apiGet = async (p) => {
-    const r = await fetch(base + p);
-    if (!r.ok) throw new Error(`GET ${p} → ${r.status} ${await r.text()}`);
-    return r.json();
-  };
-  const apiPost = async (p, body) => {
-    const r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-    if (!r.ok) throw new Error(`POST ${p} → ${r.status} ${await r.text()}`);
-    return r.json();
-  };
-  const openapi = await apiGet('/openapi.json');
+await runBrowserTest('pages-e2e', options, async ({ page, base, api, check, log, openapi, tmp, shots }) => {
+  const apiGet = (p) => api('GET', p);
+  const apiPost = (p, body) => api('POST', p, body);
   const paths = openapi.paths ?? {};
   const seriesParams = new Set((paths['/series']?.get?.parameters ?? []).map((p) => p.name));
   // A check needing what another part of the merge adds fails with this, and only for that reason.
   const need = (method, route, owner) => {
     if (!paths[route]?.[method.toLowerCase()]) {
-      const e = new Error(`missing endpoint ${method} ${route} (${owner}); this check passes once that part is merged`);
-      e.missing = true;
-      throw e;
+      throw missingError(`missing endpoint ${method} ${route} (${owner}); this check passes once that part is merged`);
     }
   };
   const needParam = (name, owner) => {
     if (!seriesParams.has(name)) {
-      const e = new Error(`missing parameter GET /series?${name} (${owner}); this check passes once that part is merged`);
-      e.missing = true;
-      throw e;
+      throw missingError(`missing parameter GET /series?${name} (${owner}); this check passes once that part is merged`);
     }
   };
   const needJobs = () => {
@@ -169,21 +45,6 @@ try {
   const researcherId = `e2e-r-${Date.now()}`;
   await apiPost('/researchers', { researcher_id: researcherId, name: 'Pages E2E', email: 'pages-e2e@example.org' });
 
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meta_db_pages_e2e_chromium-'));
-  browserCtx = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1360, height: 900 },
-    acceptDownloads: true,
-  });
-  const page = browserCtx.pages()[0] ?? (await browserCtx.newPage());
-  page.setDefaultTimeout(20_000);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) pageErrors.push('console: ' + m.text());
-  });
   const text = async (sel) => (await page.locator(sel).first().textContent()).trim();
   const waitText = (sel, expected) =>
     page.waitForFunction(([s, t]) => document.querySelector(s)?.textContent?.trim() === t, [sel, expected]).catch(async () => {
@@ -477,19 +338,4 @@ try {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(shots, 'nodules.png'), fullPage: true });
   });
-
-  await check('no JavaScript errors', async () => {
-    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
-  });
-} catch (e) {
-  results.push({ name: 'setup', ok: false });
-  log(`FAIL setup: ${e?.stack || e}`);
-  if (serverLog) log('server log tail:\n' + serverLog.slice(-3000));
-} finally {
-  await cleanup();
-}
-const passed = results.filter((r) => r.ok).length;
-const failed = results.length - passed;
-log(`screenshots in ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed || passed === 0 ? 1 : 0);
+});

@@ -8,27 +8,20 @@
 //   META_DB_BIN=build/meta_db node tests/dashboard/signin_e2e.mjs
 //
 // Prints "N passed, N failed"; exits 0 only when nothing failed, 77 (ctest SKIP) when chromium is absent.
+// Its server runs with a token and a CORS origin and its page visits other origins, so it drives the browser
+// itself, with the harness's helpers.
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assert, dashboard, findChromium, freePort, launchBrowser, repo, sleep, webRoot } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const dashboard = path.join(repo, 'dashboard');
-const webRoot = path.join(dashboard, 'dist');
 const bin = path.resolve(process.env.META_DB_BIN || path.join(repo, 'build', 'meta_db'));
-const chromiumPath = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean).find((p) => fs.existsSync(p));
+const chromiumPath = findChromium();
 const adminToken = 'signin-e2e-admin-token-' + process.pid + '-0123456789';
 const log = (...a) => console.log('[signin]', ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const assert = (cond, msg) => {
-  if (!cond) throw new Error(msg);
-};
 
 if (!chromiumPath) {
   log('SKIP: chromium not found (apt-get install -y chromium)');
@@ -63,17 +56,6 @@ async function check(name, fn) {
     results.push(false);
     log(`FAIL ${name}: ${e?.stack || e}`);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 try {
@@ -124,11 +106,7 @@ try {
   assert(studiesTotal > 0, 'empty catalogue');
 
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meta_db_signin_chromium-'));
-  browserCtx = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browserCtx = await launchBrowser(chromium, chromiumPath, userDataDir);
   const page = browserCtx.pages()[0] ?? (await browserCtx.newPage());
   page.setDefaultTimeout(15_000);
   const requests = [];
