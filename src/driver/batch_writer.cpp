@@ -339,13 +339,18 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
   return ids;
 }
 
+void BatchWriter::PutRecord(Session& session, const FileRecord& record) {
+  session.PutFileRecord(record);
+  written_.Put(record);
+}
+
 // Records a file that is not indexed, with its reason in the error register.
 void BatchWriter::RegisterFailure(Session& session, FileRecord& record, std::string status,
                                   const std::string& reason, const std::string& now) {
   record.status = std::move(status);
   session.PutError(record.path, reason, now);
   if (summary_.failures.size() < kMaxListedFailures) summary_.failures.emplace_back(record.path, reason);
-  session.PutFileRecord(record);
+  PutRecord(session, record);
 }
 
 // One file of the batch: its instance upserted (or its failure registered) and its file record written.
@@ -384,7 +389,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     record.status = "annotations";
     ++summary_.annotation_files;
     session.ClearError(item.entry.path);
-    session.PutFileRecord(record);
+    PutRecord(session, record);
     return;
   }
   if (result.outcome != FileOutcome::kDicom) {
@@ -392,7 +397,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
     if (result.outcome == FileOutcome::kNotDicom) {
       record.status = "skipped";
       session.ClearError(item.entry.path);
-      session.PutFileRecord(record);
+      PutRecord(session, record);
     } else {
       RegisterFailure(session, record, "error", result.error, now);
     }
@@ -457,7 +462,7 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   if (upsert.stored) retired.push_back(std::move(*upsert.stored));
   record.status = "ok";
   record.sop_instance_uid = sop;
-  session.PutFileRecord(record);
+  PutRecord(session, record);
   // Only a known file that failed before, or one registered as a duplicate earlier in this run, can have a
   // register entry (entries come and go with file records); skipping the delete keeps the hot path short.
   if (readded || (previous != nullptr && previous->status != "ok")) session.ClearError(item.entry.path);
@@ -659,6 +664,7 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
           if (stored != stored_marks.end()) ReplaceFileAnnotations(session, gone[i].path, nullptr, stored->second, annotation_series_);
         }
         session.RemoveFileRecord(gone[i].path);
+        written_.Remove(gone[i].path);
         session.ClearError(gone[i].path);
       }
       FinishTouched(session, touched);

@@ -5,6 +5,7 @@
 #include "catalog/series_qc.hpp"
 #include "driver/ingest.hpp"
 #include "driver/known_files.hpp"
+#include "driver/written_records.hpp"
 #include "meta_extractor/archive_scan.hpp"
 
 #include <condition_variable>
@@ -42,6 +43,8 @@ class BatchWriter {
   void Finish();
   // After Flush: the series UIDs whose LIDC annotations this run wrote or removed, or whose slices it changed.
   const std::set<std::string>& AnnotationSeries() const { return annotation_series_; }
+  // After Flush: the file records this run wrote and removed.
+  const WrittenRecords& Written() const { return written_; }
 
  private:
   struct Touched;
@@ -67,6 +70,7 @@ class BatchWriter {
                                                Touched& touched);
   void WriteFile(Session& session, extractor::ScanItem& item, const std::map<std::string, ObjectId>& series_ids,
                  const std::string& now, Touched& touched, Batch& batch);
+  void PutRecord(Session& session, const FileRecord& record);  // the file record, also noted in written_
   void RegisterFailure(Session& session, FileRecord& record, std::string status, const std::string& reason,
                        const std::string& now);
   void DropInstanceOf(Session& session, const std::string& path, const std::string& sop, Touched& touched);
@@ -85,6 +89,7 @@ class BatchWriter {
   std::optional<ObjectId> collection_id_;
   const KnownFiles& previous_;
   IngestSummary& summary_;
+  WrittenRecords written_;  // by the writer thread; read after Flush
   Batch pending_;  // filled by the ingest thread
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -92,19 +93,26 @@ bool DirectoryDigests::MissedStored(const std::function<bool(std::string_view di
   });
 }
 
-void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_view directory)>& judged) const {
+void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_view directory)>& judged,
+                            const std::function<std::optional<RecordDigest>(std::string_view directory)>& known) const {
   std::vector<std::pair<std::string, std::int64_t>> to_verify;
   std::vector<std::string> missed;
+  std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> confirmed;  // directory, digest, files
   {
     std::lock_guard lock(mutex_);
     for (const auto& [directory, walked] : walked_) {
-      if (walked.complete && !walked.unchanged) to_verify.emplace_back(directory, walked.digest);
+      if (!walked.complete || walked.unchanged) continue;
+      if (const std::optional<RecordDigest> own = known(directory)) {
+        if (own->settled() && own->digest() == walked.digest) confirmed.emplace_back(directory, walked.digest, own->files());
+      } else {
+        to_verify.emplace_back(directory, walked.digest);
+      }
     }
     for (const auto& [directory, digest] : stored_) {
       if (judged(directory) && !walked_.contains(directory)) missed.push_back(directory);
     }
   }
-  if (to_verify.empty() && missed.empty()) return;
+  if (to_verify.empty() && missed.empty() && confirmed.empty()) return;
   std::sort(to_verify.begin(), to_verify.end());
   std::sort(missed.begin(), missed.end());
   // Calls `visit` with the records directly in `directory` (its range also holds its subdirectories' records).
@@ -114,6 +122,8 @@ void DirectoryDigests::Save(Store& store, const std::function<bool(std::string_v
     });
   };
   store.Write([&](Session& session) {
+    for (const auto& [directory, digest, files] : confirmed) session.PutDirectoryDigest(directory, digest, files);
+    if (to_verify.empty() && missed.empty()) return;
     // Many directories: one pass over the records under their common prefix (one request on a server back-end,
     // which may have to scan for each range) instead of a range per directory.
     std::map<std::string, RecordDigest, std::less<>> tallies;

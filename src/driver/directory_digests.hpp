@@ -58,8 +58,10 @@ class DirectoryDigests {
 
   // After every write of the run has committed: stores the digest of each directory judged file by file whose
   // records now match the walk, and drops the rows of judged directories that no longer hold records. Opens no
-  // transaction when there is nothing to do (an unchanged archive).
-  void Save(Store& store, const std::function<bool(std::string_view directory)>& judged) const;
+  // transaction when there is nothing to do (an unchanged archive). `known`: the digest of a directory's records
+  // when the run knows them all without reading them back (nullopt: they are read back).
+  void Save(Store& store, const std::function<bool(std::string_view directory)>& judged,
+            const std::function<std::optional<RecordDigest>(std::string_view directory)>& known) const;
 
  private:
   struct Walked {

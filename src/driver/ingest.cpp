@@ -343,7 +343,12 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
     summary.annotated_series = linked.series_refreshed;
   }
   RegisterUnseen(*store, root, stats.unseen, options);
-  digests.Save(*store, judged);
+  // The records of directories this run recorded first are known without reading them back.
+  const KnownFiles* loaded = previous_in ? &previous : nullptr;
+  digests.Save(*store, judged, [&](std::string_view directory) -> std::optional<RecordDigest> {
+    if (!writer) return std::nullopt;
+    return writer->Written().DigestOf(directory, loaded);
+  });
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.files_per_second = summary.seconds > 0 ? static_cast<double>(summary.files_seen) / summary.seconds : 0;
   progress.Done(summary);
