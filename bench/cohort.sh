@@ -50,25 +50,27 @@ cat >"$OUT/bodies.json" <<'JSON'
 ]
 JSON
 
-serve() {  # uri -> port (server in background)
+# Starts a server in the background (this shell, so its pid is kept for cleanup) and sets PORT and SERVER.
+serve() {
   local log="$OUT/serve.log"
   "$BIN" serve --db "$1" --port 0 --threads 2 >"$log" 2>&1 &
-  PIDS+=($!)
+  SERVER=$!
+  PIDS+=("$SERVER")
   for _ in $(seq 1 300); do
-    port=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | sed 's/.*://') && [ -n "$port" ] && { echo "$port"; return; }
+    PORT=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log" | head -1 | sed 's/.*://') && [ -n "$PORT" ] && return
     sleep 0.1
   done
   echo "serve did not start: $(cat "$log")" >&2; exit 1
 }
 
-echo "== SQLite ($PATIENTS patients, N=$N; name p50_ms p99_ms)"
-port=$(serve "sqlite:$DB")
-python3 bench/cohort_latency.py "$port" "$N" "$OUT/bodies.json"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+echo "== SQLite ($PATIENTS patients, N=$N; name p50_ms p99_ms server_cpu_ms_per_request)"
+serve "sqlite:$DB"
+python3 bench/cohort_latency.py "$PORT" "$N" "$OUT/bodies.json" "$SERVER"
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
 if [ -n "${MONGO_URI:-}" ]; then
   "$BIN" migrate --from "sqlite:$DB" --to "$MONGO_URI" >/dev/null
   echo "== MongoDB at $MONGO_URI (N=$((N / 10)))"
-  port=$(serve "$MONGO_URI")
-  python3 bench/cohort_latency.py "$port" "$((N / 10))" "$OUT/bodies.json"
+  serve "$MONGO_URI"
+  python3 bench/cohort_latency.py "$PORT" "$((N / 10))" "$OUT/bodies.json" "$SERVER"
 fi

@@ -8,28 +8,39 @@
 
 #include <boost/json/array.hpp>
 
+#include <algorithm>
+
 namespace meta_db::db_api {
 
 namespace {
 
 constexpr std::size_t kVocabularyValues = 500;  // distinct values per field offered to the grammar
 
-// The catalogue's values of the grammar's fields, from the /fields census of series (cached like /fields).
+// The catalogue's values of the grammar's fields, from the /fields census of series, cached like /fields (until the
+// next write through the API, at most 30 s): only the grammar's fields are kept, so a question copies a few
+// hundred strings out of the cache instead of the whole census.
 nl::Vocabulary VocabularyOf(ApiContext& ctx) {
-  const boost::json::object census = CachedObject(ctx, "nl-vocabulary", [](Session& session) {
-    return FieldCensus(session, Kind::kSeries, kVocabularyValues);
+  const boost::json::object cached = CachedObject(ctx, "nl-vocabulary", [](Session& session) {
+    const boost::json::object census = FieldCensus(session, Kind::kSeries, kVocabularyValues);
+    const auto& wanted = nl::ValueFields();
+    boost::json::object values;
+    for (const auto& field : census.at("fields").as_array()) {
+      const auto& f = field.as_object();
+      const std::string_view path = f.at("path").as_string();
+      if (std::find(wanted.begin(), wanted.end(), path) == wanted.end()) continue;
+      boost::json::array strings;
+      for (const auto& entry : f.at("values").as_array()) {
+        const auto& value = entry.as_object().at("value");
+        if (value.is_string() && !value.as_string().empty()) strings.push_back(value);
+      }
+      values[path] = std::move(strings);
+    }
+    return values;
   });
   nl::Vocabulary vocabulary;
-  const auto& wanted = nl::ValueFields();
-  for (const auto& field : census.at("fields").as_array()) {
-    const auto& f = field.as_object();
-    const std::string path(f.at("path").as_string());
-    if (std::find(wanted.begin(), wanted.end(), path) == wanted.end()) continue;
-    auto& values = vocabulary.values[path];
-    for (const auto& entry : f.at("values").as_array()) {
-      const auto& value = entry.as_object().at("value");
-      if (value.is_string() && !value.as_string().empty()) values.emplace_back(value.as_string());
-    }
+  for (const auto& [path, strings] : cached) {
+    auto& values = vocabulary.values[std::string(path)];
+    for (const auto& value : strings.as_array()) values.emplace_back(value.as_string());
   }
   return vocabulary;
 }
@@ -45,6 +56,7 @@ std::int64_t CountOf(ApiContext& ctx, const nl::Translation& translation) {
   if (translation.endpoint == "/cohort") {
     CohortQuery cohort = ParseCohortRequest(translation.request);
     cohort.page.limit = 0;
+    cohort.count = false;  // the returned level's total is all the answer shows
     CohortResult result;
     ctx.store.Read([&](Session& session) { result = session.FindCohort(cohort); });
     return result.page.total;

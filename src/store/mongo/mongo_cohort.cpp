@@ -131,20 +131,27 @@ CohortResult MongoSession::FindCohort(const CohortQuery& cohort) {
                });
   }
   std::map<ObjectId, std::int64_t> instances_of;  // series -> instances matching the instances filter
-  const bool need_instances = cohort.instances || cohort.count || cohort.level == Kind::kInstances;
-  if (need_instances) {
+  // Without an instance filter a series' instances are its num_instances, which the catalogue maintains with them
+  // (docs/mongodb.md): read with the series instead of grouping every instance on the server.
+  if (cohort.instances) {
     instances_of = InstancesPerSeries(Collection(Kind::kInstances),
                                       EncodeFilter(cohort.instances.get(), "", text_index), budget);
   }
   std::vector<ObjectId> series;  // matching, in _id order
   std::set<ObjectId> study_ids;
-  ScanFields(Collection(Kind::kSeries), EncodeFilter(cohort.series.get(), "", text_index), {"study_id"}, budget,
-             "cohort series", [&](const bson_t* doc) {
+  ScanFields(Collection(Kind::kSeries), EncodeFilter(cohort.series.get(), "", text_index), {"study_id", "num_instances"},
+             budget, "cohort series", [&](const bson_t* doc) {
                const auto id = OidField(doc, "_id");
                if (!id) return;
                const auto study = OidField(doc, "study_id");
                if (cohort.studies && (!study || !studies.contains(*study))) return;
                if (cohort.instances && !instances_of.contains(*id)) return;
+               if (!cohort.instances) {
+                 bson_iter_t n;
+                 if (bson_iter_init_find(&n, doc, "num_instances") && BSON_ITER_HOLDS_NUMBER(&n)) {
+                   instances_of[*id] = bson_iter_as_int64(&n);
+                 }
+               }
                series.push_back(*id);
                if (study && studies.contains(*study)) study_ids.insert(*study);
              });
