@@ -1376,6 +1376,11 @@ export interface components {
         };
         NlTranslation: {
             count: number;
+            /**
+             * @description what count counts: patients when the question asks for patients, else what the request returns
+             * @enum {string}
+             */
+            count_of: "patients" | "studies" | "series" | "instances" | "annotations";
             /** @enum {string} */
             endpoint: "/query" | "/cohort";
             fields: string[];

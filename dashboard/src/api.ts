@@ -74,6 +74,7 @@ export interface TranslateResult {
   fields: string[];
   not_understood: string[];
   count: number;
+  count_of: 'patients' | 'studies' | 'series' | 'instances' | 'annotations';
 }
 
 export class ApiError extends Error {

@@ -110,13 +110,17 @@ boost::json::object NlTranslateSchemas(boost::json::object& schemas) {
                           {"properties", {{"question", {{"type", "string"}, {"maxLength", 1000}}}}}};
   schemas["NlTranslation"] = {
       {"type", "object"},
-      {"required", boost::json::array{"endpoint", "request", "fields", "not_understood", "count"}},
+      {"required", boost::json::array{"endpoint", "request", "fields", "not_understood", "count", "count_of"}},
       {"properties",
        {{"endpoint", {{"type", "string"}, {"enum", boost::json::array{"/query", "/cohort"}}}},
         {"request", {{"type", "object"}, {"additionalProperties", true}}},
         {"fields", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"not_understood", {{"type", "array"}, {"items", {{"type", "string"}}}}},
-        {"count", {{"type", "integer"}}}}}};
+        {"count", {{"type", "integer"}}},
+        {"count_of",
+         {{"type", "string"},
+          {"description", "what count counts: patients when the question asks for patients, else what the request returns"},
+          {"enum", boost::json::array{"patients", "studies", "series", "instances", "annotations"}}}}}}};
   return schemas;
 }
 

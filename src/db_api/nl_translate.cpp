@@ -51,15 +51,21 @@ std::size_t CodePoints(std::string_view text) {
   return n;
 }
 
-// Runs the translated request the way its endpoint would (same validation) and answers its total.
-std::int64_t CountOf(ApiContext& ctx, const nl::Translation& translation) {
+struct Count {
+  std::int64_t value = 0;
+  std::string of;  // what is counted: patients, or the collection / level the request returns
+};
+
+// Runs the translated request the way its endpoint would (same validation) and counts what the question asks for.
+Count CountOf(ApiContext& ctx, const nl::Translation& translation) {
   if (translation.endpoint == "/cohort") {
     CohortQuery cohort = ParseCohortRequest(translation.request);
     cohort.page.limit = 0;
-    cohort.count = false;  // the returned level's total is all the answer shows
+    cohort.count = translation.patients;  // else the returned level's total is all the answer shows
     CohortResult result;
     ctx.store.Read([&](Session& session) { result = session.FindCohort(cohort); });
-    return result.page.total;
+    if (translation.patients) return {result.counts.patients, "patients"};
+    return {result.page.total, std::string(translation.request.at("return").as_string())};
   }
   const auto& collection = translation.request.at("collection").as_string();
   const auto kind = ParseKind(collection);
@@ -72,7 +78,7 @@ std::int64_t CountOf(ApiContext& ctx, const nl::Translation& translation) {
   query.limit = 0;
   FindResult result;
   ctx.store.Read([&](Session& session) { result = session.Find(*kind, query); });
-  return result.total;
+  return {result.total, std::string(collection)};
 }
 
 boost::json::array Strings(const std::vector<std::string>& values) {
@@ -104,12 +110,13 @@ Response NlTranslate(ApiContext& ctx, const Request& request) {
     throw Error(Errc::kBadRequest, "the question names no level, field or value of the catalogue",
                 boost::json::object{{"field", "question"}, {"not_understood", Strings(translation.not_understood)}});
   }
-  const std::int64_t count = CountOf(ctx, translation);
+  const Count count = CountOf(ctx, translation);
   return JsonResponse(200, boost::json::object{{"endpoint", translation.endpoint},
                                                {"request", translation.request},
                                                {"fields", Strings(translation.fields)},
                                                {"not_understood", Strings(translation.not_understood)},
-                                               {"count", count}});
+                                               {"count", count.value},
+                                               {"count_of", count.of}});
 }
 
 }  // namespace meta_db::db_api

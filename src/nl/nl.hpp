@@ -28,6 +28,7 @@ struct Translation {
   std::vector<std::string> fields;          // document paths the request filters on, in order of first use
   std::vector<std::string> not_understood;  // words of the question the grammar did not use
   bool understood = false;                  // any condition or level word recognised
+  bool patients = false;                    // patients are asked for: a /cohort returning studies, counted by patient
 };
 
 Translation Translate(std::string_view question, const Vocabulary& vocabulary);

@@ -621,6 +621,7 @@ Translation Grammar::Build() {
   out.understood = !conditions_.empty() || level_.has_value();
   const Level level = level_.value_or(Level::kSeries);
   const Level returned = level == Level::kPatients ? Level::kStudies : level;
+  out.patients = level == Level::kPatients;
   auto name = [](Level l) {
     return l == Level::kStudies ? "studies" : l == Level::kSeries ? "series" : "instances";
   };
@@ -661,6 +662,7 @@ Translation Grammar::Run() {
                      {"filter", {{"kind", "nodule"}, {"ratings.spiculation", {{"$gte", 4}}}}}};
       out.fields = {"kind", "ratings.spiculation"};
       out.understood = true;
+      out.patients = false;
     } else {
       out.not_understood.push_back("spiculated (only alone: a rating of annotations, not a series field)");
     }

@@ -62,7 +62,7 @@ def run(port, endpoint, request):
     body["projection"] = {"_id": 1}
     status, answer = post(port, endpoint, body)
     assert status == 200, (endpoint, request, answer)
-    return sorted(d["_id"] for d in answer["results"]), answer["total"]
+    return sorted(d["_id"] for d in answer["results"]), answer["total"], answer.get("counts", {}).get("patients")
 
 
 def main():
@@ -73,7 +73,7 @@ def main():
                        stdout=subprocess.DEVNULL)
         subprocess.run([BIN, "ingest", archive, "--db", db, "--quiet"], check=True, stdout=subprocess.DEVNULL)
         server = ServeProcess(BIN, db)
-        failures, non_empty = [], 0
+        failures, non_empty, patient_questions = [], 0, 0
         try:
             port = server.port
             for case in cases["cases"]:
@@ -91,13 +91,20 @@ def main():
                     if answer["request"] != case["request"]:
                         problems.append(f"request {answer['request']} != {case['request']}")
                 elif not problems:
-                    got, got_total = run(port, answer["endpoint"], answer["request"])
-                    want, want_total = run(port, case["endpoint"], case["request"])
+                    got, _, _ = run(port, answer["endpoint"], answer["request"])
+                    want, want_total, want_patients = run(port, case["endpoint"], case["request"])
                     non_empty += 1 if want else 0
                     if got != want:
                         problems.append(f"{len(got)} results != expected {len(want)}; request {answer['request']}")
-                    if answer["count"] != want_total:
-                        problems.append(f"count {answer['count']} != expected total {want_total}")
+                    # A question asking for patients is counted by patient; any other by what its request returns.
+                    returned = answer["request"].get("return", answer["request"].get("collection"))
+                    if answer["count_of"] == "patients":
+                        patient_questions += 1
+                        if answer["endpoint"] != "/cohort" or answer["count"] != want_patients:
+                            problems.append(f"patients count {answer['count']} != expected {want_patients}")
+                    elif answer["count_of"] != returned or answer["count"] != want_total:
+                        problems.append(f"count {answer['count']} of {answer['count_of']} != expected total "
+                                        f"{want_total} of {returned}")
                 if problems:
                     failures.append(f"{question!r}: " + "; ".join(problems))
             for question in cases["refused"]:
@@ -107,6 +114,8 @@ def main():
             status, _ = post(port, "/nl/translate", {"question": "CT series", "extra": 1})
             if status != 400:
                 failures.append(f"an unknown key: HTTP {status}")
+            if patient_questions == 0:
+                failures.append("no question was counted by patient")
             failures += vocabulary_follows_writes(port)  # last: it changes the catalogue
         finally:
             server.stop()

@@ -460,7 +460,7 @@ export function renderQuery(ctx: PageCtx) {
       }
     });
     nlOut.append(
-      h('p', null, h('strong', { 'data-testid': 'nl-count', 'data-total': t.count }, fmtNum(t.count)), ` match · runs ${t.endpoint}`),
+      h('p', null, h('strong', { 'data-testid': 'nl-count', 'data-total': t.count }, fmtNum(t.count)), ` ${t.count_of} match · runs ${t.endpoint}`),
       h('div', { class: 'small' }, 'Fields: ', t.fields.length ? t.fields.map((f) => h('code', { class: 'chip' }, f)) : '—'),
       h('div', { class: 'small', 'data-testid': 'nl-not-understood' }, 'Not understood: ', t.not_understood.length ? t.not_understood.map((w) => h('span', { class: 'chip warn' }, w)) : 'nothing (every word was used)'),
       h('pre', { class: 'json', 'data-testid': 'nl-request' }, JSON.stringify(t.request, null, 2)),
