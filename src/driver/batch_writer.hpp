@@ -3,6 +3,7 @@
 #pragma once
 
 #include "catalog/series_qc.hpp"
+#include "driver/annotation_link.hpp"
 #include "driver/ingest.hpp"
 #include "driver/known_files.hpp"
 #include "meta_extractor/archive_scan.hpp"
@@ -42,6 +43,8 @@ class BatchWriter {
   void Finish();
   // After Flush: the series UIDs whose LIDC annotations this run wrote or removed, or whose slices it changed.
   const std::set<std::string>& AnnotationSeries() const { return annotation_series_; }
+  // After Flush: every instance of the series this run created, as the annotation link pass needs them.
+  const KnownSlices& CreatedSlices() const { return created_slices_; }
 
  private:
   struct Touched;
@@ -114,6 +117,7 @@ class BatchWriter {
   // Studies this run created, with the summary fields of every series they hold: their series[] is computed here too.
   std::map<ObjectId, std::map<ObjectId, boost::json::object>> created_studies_;
   std::set<std::string> annotation_series_;  // writer thread, read after Flush
+  KnownSlices created_slices_;               // the same series by UID (writer thread, read after Flush)
   std::jthread thread_;  // last: started after every member it uses exists
 };
 
