@@ -3,6 +3,7 @@
 
 #include "annotations/lidc_measure.hpp"
 #include "catalog/catalog.hpp"
+#include "common/clock.hpp"
 #include "common/object_id.hpp"
 
 #include <boost/json/array.hpp>
@@ -112,9 +113,30 @@ struct Slices {
   std::optional<double> pixel_spacing;
 };
 
-Slices LoadSlices(CatalogSession& session, const Document& series) {
+void AddSlice(Slices& slices, const std::string& id, const std::string& sop, std::optional<double> z) {
+  if (!z) return;
+  slices.by_sop[sop] = {id, *z};
+  slices.by_z.emplace_back(*z, id);
+  slices.z.push_back(*z);
+}
+
+void SortSlices(Slices& slices) {
+  std::sort(slices.by_z.begin(), slices.by_z.end());
+  std::sort(slices.z.begin(), slices.z.end());
+}
+
+Slices LoadSlices(CatalogSession& session, const Document& series, const KnownSlices* known) {
   Slices slices;
   slices.pixel_spacing = NumAt(Meta(series, "PixelSpacing"), 0);
+  // An ingest's own series: the same slices without reading them back (unless the pixel spacing must come from the
+  // first instance in the store's order, which only a read gives).
+  if (known != nullptr && slices.pixel_spacing) {
+    if (auto found = known->find(Str(series, "series_instance_uid")); found != known->end()) {
+      for (const auto& [id, slice] : found->second) AddSlice(slices, id.ToHex(), slice.sop_instance_uid, slice.z);
+      SortSlices(slices);
+      return slices;
+    }
+  }
   // Only what the pass needs of each instance (a series has hundreds; their full documents cost most of the pass).
   query::Query slices_query;
   slices_query.filter = query::ParseFilter(json::object{{"series_id", Str(series, "_id")}});
@@ -124,16 +146,10 @@ Slices LoadSlices(CatalogSession& session, const Document& series) {
   slices_query.limit = 1000000;
   slices_query.count_total = false;
   for (const Document& instance : session.Find(Kind::kInstances, slices_query).results) {
-    const auto z = NumAt(Meta(instance, "ImagePositionPatient"), 2);
     if (!slices.pixel_spacing) slices.pixel_spacing = NumAt(Meta(instance, "PixelSpacing"), 0);
-    if (!z) continue;
-    const std::string id = Str(instance, "_id");
-    slices.by_sop[Str(instance, "sop_instance_uid")] = {id, *z};
-    slices.by_z.emplace_back(*z, id);
-    slices.z.push_back(*z);
+    AddSlice(slices, Str(instance, "_id"), Str(instance, "sop_instance_uid"), SliceZ(instance));
   }
-  std::sort(slices.by_z.begin(), slices.by_z.end());
-  std::sort(slices.z.begin(), slices.z.end());
+  SortSlices(slices);
   return slices;
 }
 
@@ -166,25 +182,53 @@ std::vector<an::Outline> LinkRois(json::object& doc, const Slices& slices) {
   return outlines;
 }
 
+// What the pass sets on a mark (the rest is its file's, written by the writer): a mark whose values of these are the
+// same after the pass is unchanged. Keeps the pass from copying every mark (outline points and all) to compare it.
+json::object LinkedFields(const Document& mark) {
+  json::object out;
+  for (std::string_view key : {"series_id", "study_id", "diameter_mm", "volume_mm3", "cluster", "nodule_readers"}) {
+    if (const auto* value = mark.if_contains(key)) out[key] = *value;
+  }
+  json::array instances;  // per roi: [] without a link, [id] with one
+  if (const auto* rois = mark.if_contains("rois"); rois != nullptr && rois->is_array()) {
+    for (const json::value& roi : rois->as_array()) {
+      const auto* instance = roi.is_object() ? roi.as_object().if_contains("instance_id") : nullptr;
+      instances.push_back(instance != nullptr ? json::array{*instance} : json::array{});
+    }
+  }
+  out["rois"] = std::move(instances);
+  return out;
+}
+
+// Writes a stored mark the pass changed (`before`: its LinkedFields as read), keeping its created_at.
+void PutIfLinkChanged(CatalogSession& session, Document& mark, const json::object& before) {
+  if (LinkedFields(mark) == before) return;
+  const std::string now = NowIsoUtc();
+  if (!mark.contains("created_at")) mark["created_at"] = now;
+  mark["updated_at"] = now;
+  session.Replace(Kind::kAnnotations, mark);
+}
+
 // `marks`: the series' stored marks; `series`: its stored document, if it is in the catalogue.
 void RefreshSeriesAnnotations(Session& session, std::vector<Document> marks, const std::optional<Document>& series,
-                              AnnotationLinkSummary& summary) {
-  // Their stored versions, so that writing back an unchanged mark needs no second look-up.
-  const std::vector<Document> stored_marks = marks;
+                              const KnownSlices* known, AnnotationLinkSummary& summary) {
   if (marks.empty() && (!series || !series->contains("annotations"))) return;  // nothing read of it, nothing to undo
+  // What their stored versions hold of the fields the pass sets, so an unchanged mark is not written back.
+  std::vector<json::object> before;
+  before.reserve(marks.size());
+  for (const Document& mark : marks) before.push_back(LinkedFields(mark));
   if (!series) {
     for (std::size_t i = 0; i < marks.size(); ++i) {
       Document& mark = marks[i];
-      const Document& mark_stored = stored_marks[i];
       if (mark.at("series_id").is_null()) continue;
       mark["series_id"] = nullptr;  // its series left the catalogue: unlinked again, found when it comes back
       mark["study_id"] = nullptr;
-      catalog::PutIfChanged(session, Kind::kAnnotations, mark, std::optional<Document>(mark_stored));
+      PutIfLinkChanged(session, mark, before[i]);
     }
     summary.unlinked += static_cast<std::int64_t>(marks.size());
     return;
   }
-  const Slices slices = LoadSlices(session, *series);
+  const Slices slices = LoadSlices(session, *series, known);
   const double pixel_spacing = slices.pixel_spacing.value_or(1.0);
   std::optional<double> thickness = Num(Meta(*series, "SliceThickness"));
   if (!thickness && slices.z.size() >= 2) {
@@ -248,9 +292,7 @@ void RefreshSeriesAnnotations(Session& session, std::vector<Document> marks, con
     mark["nodule_readers"] = readers;
     max_readers = std::max(max_readers, readers);
   }
-  for (std::size_t i = 0; i < marks.size(); ++i) {
-    catalog::PutIfChanged(session, Kind::kAnnotations, marks[i], std::optional<Document>(stored_marks[i]));
-  }
+  for (std::size_t i = 0; i < marks.size(); ++i) PutIfLinkChanged(session, marks[i], before[i]);
   std::int64_t readers = 0;
   for (const auto& [file, sessions] : sessions_of_file) readers += sessions;
   out["readers"] = readers;
@@ -328,7 +370,9 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
   }
 }
 
-AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>& series_uids) {
+std::optional<double> SliceZ(const Document& instance) { return NumAt(Meta(instance, "ImagePositionPatient"), 2); }
+
+AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>& series_uids, const KnownSlices* known) {
   AnnotationLinkSummary summary;
   std::set<std::string> uids = series_uids;
   store.Read([&](Session& session) {
@@ -363,7 +407,7 @@ AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>&
         if (auto found = series_of.find(uid); found != series_of.end()) series = std::move(found->second);
         std::vector<Document> marks;
         if (auto found = marks_of.find(uid); found != marks_of.end()) marks = std::move(found->second);
-        RefreshSeriesAnnotations(session, std::move(marks), series, summary);
+        RefreshSeriesAnnotations(session, std::move(marks), series, known, summary);
       }
       next = it;
     });

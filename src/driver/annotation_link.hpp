@@ -6,9 +6,11 @@
 #pragma once
 
 #include "annotations/lidc_read.hpp"
+#include "common/object_id.hpp"
 #include "store/store.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,7 +32,21 @@ struct AnnotationLinkSummary {
   std::int64_t unlinked = 0;          // marks kept without a series (it is not in the catalogue yet)
 };
 
-// Links, measures and summarises the annotations of `series_uids` and of every still unlinked mark.
-AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>& series_uids);
+// What the link pass needs of one instance.
+struct KnownSlice {
+  std::string sop_instance_uid;
+  std::optional<double> z;  // SliceZ of its document
+};
+// Every instance of some series, by series_instance_uid and instance id: what an ingest wrote of the series it
+// created, so the pass need not read their instances back.
+using KnownSlices = std::map<std::string, std::map<ObjectId, KnownSlice>, std::less<>>;
+
+// The z position the pass uses for an instance document (ImagePositionPatient's third value), if it has one.
+std::optional<double> SliceZ(const Document& instance);
+
+// Links, measures and summarises the annotations of `series_uids` and of every still unlinked mark. A series in
+// `known` (optional) takes its slices from there; the others' are read from the store.
+AnnotationLinkSummary LinkAnnotations(Store& store, const std::set<std::string>& series_uids,
+                                      const KnownSlices* known = nullptr);
 
 }  // namespace meta_db::driver

@@ -322,6 +322,7 @@ std::map<std::string, ObjectId> BatchWriter::UpsertSeries(Session& session, Batc
     if (result == catalog::PutResult::kInserted) {
       created_series_[IdOf(doc)];
       created_geometry_[IdOf(doc)];
+      created_slices_[uid];
     }
     const ObjectId study_id = IdOf(study);
     if (auto created = created_studies_.find(study_id); created != created_studies_.end()) {
@@ -441,6 +442,9 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   if (const auto created = created_geometry_.find(series_id); created != created_geometry_.end()) {
     created->second[IdOf(doc)] = catalog::GeometryOf(doc);
   }
+  if (const auto created = created_slices_.find(series_uid); created != created_slices_.end()) {
+    created->second[IdOf(doc)] = KnownSlice{.sop_instance_uid = sop, .z = SliceZ(doc)};
+  }
   if (const auto created = created_series_.find(series_id); created != created_series_.end()) {
     const auto* number = doc.if_contains("instance_number");
     if (number == nullptr || number->is_null()) {
@@ -488,6 +492,11 @@ void BatchWriter::DropInstance(Session& session, const std::string& path, const 
   }
   if (const auto created = created_geometry_.find(series_id); created != created_geometry_.end()) {
     created->second.erase(IdOf(*instance));
+  }
+  if (const auto* uid = instance->if_contains("series_instance_uid"); uid != nullptr && uid->is_string()) {
+    if (const auto created = created_slices_.find(std::string(uid->as_string())); created != created_slices_.end()) {
+      created->second.erase(IdOf(*instance));
+    }
   }
   ++summary_.instances.removed;
   touched.series.insert(series_id);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "catalog/series_qc.hpp"
+#include "driver/annotation_link.hpp"
 #include "driver/ingest.hpp"
 #include "driver/known_files.hpp"
 #include "driver/written_records.hpp"
@@ -45,6 +46,8 @@ class BatchWriter {
   const std::set<std::string>& AnnotationSeries() const { return annotation_series_; }
   // After Flush: the file records this run wrote and removed.
   const WrittenRecords& Written() const { return written_; }
+  // After Flush: every instance of the series this run created, as the annotation link pass needs them.
+  const KnownSlices& CreatedSlices() const { return created_slices_; }
 
  private:
   struct Touched;
@@ -120,6 +123,7 @@ class BatchWriter {
   // Studies this run created, with the summary fields of every series they hold: their series[] is computed here too.
   std::map<ObjectId, std::map<ObjectId, boost::json::object>> created_studies_;
   std::set<std::string> annotation_series_;  // writer thread, read after Flush
+  KnownSlices created_slices_;               // the same series by UID (writer thread, read after Flush)
   std::jthread thread_;  // last: started after every member it uses exists
 };
 

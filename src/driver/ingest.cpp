@@ -337,7 +337,9 @@ IngestSummary RunIngest(const StoreOpener& open_store, const IngestOptions& opti
   }
   {
     // Marks linked to the series that exist now (this run's, or earlier runs' still waiting for theirs).
-    const AnnotationLinkSummary linked = LinkAnnotations(*store, writer ? writer->AnnotationSeries() : std::set<std::string>{});
+    const AnnotationLinkSummary linked =
+        writer ? LinkAnnotations(*store, writer->AnnotationSeries(), &writer->CreatedSlices())
+               : LinkAnnotations(*store, std::set<std::string>{});
     summary.annotations_linked = linked.linked;
     summary.annotations_unlinked = linked.unlinked;
     summary.annotated_series = linked.series_refreshed;

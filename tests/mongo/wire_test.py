@@ -330,7 +330,7 @@ class FakeMongo:
         """The marker an earlier ingest leaves in meta_db_info: `serve` and `stats` refuse a database without one."""
         with self.lock:
             self.data.setdefault(f"{database}.meta_db_info", []).append(
-                {"_id": "indexes", "version": 3, "text_index": True})
+                {"_id": "indexes", "version": 4, "text_index": True})
 
     def sequence(self):
         """The command sequence, one line per request, for diagnostics and the report."""
@@ -767,6 +767,8 @@ class IndexCommands(WireTest):
                          ["study_id", "series_number"])
         self.assertEqual(list(next(s for s in specs["instances"] if "series_id" in s["key"])["key"]),
                          ["series_id", "instance_number"])
+        # qc.flags (an array): one plain index, multikey on MongoDB, behind GET /series?qc_flag=...
+        self.assertEqual([dict(s["key"]) for s in specs["series"] if "qc.flags" in s["key"]], [{"qc.flags": 1}])
         text = [s for s in specs["series"] if "_search_text" in s["key"]]
         self.assertEqual(len(text), 1, specs["series"])
         self.assertEqual(dict(text[0]["key"]), {"_search_text": "text"})
@@ -775,7 +777,7 @@ class IndexCommands(WireTest):
             names = [s["name"] for s in list_]
             self.assertEqual(len(names), len(set(names)), f"{collection}: {names}")
         marker = self.fake.docs("meta_db_info")
-        self.assertEqual(marker, [{"_id": "indexes", "version": 3, "text_index": True}])
+        self.assertEqual(marker, [{"_id": "indexes", "version": 4, "text_index": True}])
         # The marker comes after the last createIndexes: a crash in between only repeats them.
         order = [name for (_, _, name, doc) in self.fake.log if name == "createIndexes" or
                  (name == "update" and doc.get("update") == "meta_db_info")]
@@ -802,7 +804,7 @@ class IndexCommands(WireTest):
             self.assertIs(final.get("unique"), True)
             self.assertIs(final.get("sparse"), True, final)
             self.assertNotIn("partialFilterExpression", final)
-        self.assertEqual(self.fake.docs("meta_db_info"), [{"_id": "indexes", "version": 3, "text_index": False}])
+        self.assertEqual(self.fake.docs("meta_db_info"), [{"_id": "indexes", "version": 4, "text_index": False}])
 
 
     def test_uid_lookups_can_use_the_unique_indexes(self):

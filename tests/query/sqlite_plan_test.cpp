@@ -119,6 +119,64 @@ TEST_F(SqlitePlan, IndexForEveryPromotedEqualityAndRange) {
   EXPECT_NE(by_id.find("sqlite_autoindex_series"), std::string::npos) << by_id;
 }
 
+// qc.flags is an array: its membership comes from the series_qc_flags side table's flag index (schema v9), kept by
+// the series table's triggers through inserts, rewrites and removals.
+TEST_F(SqlitePlan, QcFlagMembershipUsesItsSideTable) {
+  for (const char* filter : {R"({"qc.flags": "missing_slices"})", R"({"qc.flags": {"$in": ["a", "b"]}})",
+                             R"({"qc.flags": "missing_slices", "modality": "CT"})"}) {
+    const std::string plan = Plan(db_.get(), Kind::kSeries, json::parse(filter));
+    EXPECT_NE(plan.find("ix_series_qc_flags_flag"), std::string::npos) << filter << "\n" << plan;
+    EXPECT_EQ(plan.find("SCAN series\n"), std::string::npos) << filter << "\n" << plan;
+    EXPECT_TRUE(CompileWhere(Kind::kSeries, ParseFilter(json::parse(filter)).get()).exact) << filter;
+  }
+  auto store = OpenStore("sqlite:" + path_);
+  const auto series = [](int i, json::array flags) {
+    return json::object{{"_id", Hex(9000 + i)}, {"series_instance_uid", "9." + std::to_string(i)},
+                        {"qc", {{"flags", std::move(flags)}, {"kernel_class", "sharp"}}}};
+  };
+  store->Write([&](Session& s) {
+    s.Insert(Kind::kSeries, series(1, {"missing_slices", "instance_number_holes"}));
+    s.Insert(Kind::kSeries, series(2, {}));
+    s.Insert(Kind::kSeries, series(3, {"no_geometry"}));
+  });
+  const auto ids = [&](const char* filter) {
+    std::vector<std::string> out;
+    store->Read([&](Session& s) {
+      Query q;
+      q.filter = ParseFilter(json::parse(filter));
+      const FindResult found = s.Find(Kind::kSeries, q);
+      EXPECT_EQ(found.total, static_cast<std::int64_t>(found.results.size())) << filter;
+      for (const Document& doc : found.results) out.emplace_back(doc.at("_id").as_string());
+    });
+    return out;
+  };
+  EXPECT_EQ(ids(R"({"qc.flags": "missing_slices"})"), std::vector<std::string>{Hex(9001)});
+  EXPECT_EQ(ids(R"({"qc.flags": {"$in": ["no_geometry", "instance_number_holes"]}})"),
+            (std::vector<std::string>{Hex(9001), Hex(9003)}));
+  store->Write([&](Session& s) {
+    s.Replace(Kind::kSeries, series(2, {"missing_slices"}));
+    s.Replace(Kind::kSeries, series(1, {"duplicate_positions"}));
+    s.Remove(Kind::kSeries, *ObjectId::Parse(Hex(9003)));
+  });
+  EXPECT_EQ(ids(R"({"qc.flags": "missing_slices"})"), std::vector<std::string>{Hex(9002)});
+  EXPECT_EQ(ids(R"({"qc.flags": "duplicate_positions"})"), std::vector<std::string>{Hex(9001)});
+  EXPECT_TRUE(ids(R"({"qc.flags": "no_geometry"})").empty());
+  EXPECT_TRUE(ids(R"({"qc.flags": "instance_number_holes"})").empty());
+}
+
+// A range on a promoted integer that 0/1 may meet (min_nodules=1) decides those rows from the stored type column,
+// never by parsing their documents.
+TEST(SqlCompile, PromotedRangeNearZeroOrOneReadsNoDocument) {
+  const std::pair<const char*, const char*> cases[] = {{R"({"annotations.nodules": {"$gte": 1}})", "annotations_nodules_t"},
+                                                       {R"({"annotations.max_malignancy": 1})", "annotations_max_malignancy_t"}};
+  for (const auto& [filter, type_column] : cases) {
+    const SqlWhere w = CompileWhere(Kind::kSeries, ParseFilter(json::parse(filter)).get());
+    EXPECT_TRUE(w.exact) << filter;
+    EXPECT_EQ(w.sql.find("json_type(doc"), std::string::npos) << filter << "\n" << w.sql;
+    EXPECT_NE(w.sql.find(type_column), std::string::npos) << filter << "\n" << w.sql;
+  }
+}
+
 TEST_F(SqlitePlan, FreeTextAndHostileInput) {
   auto store = OpenStore("sqlite:" + path_);
   store->Read([](Session& s) {

@@ -2,6 +2,7 @@
 // CRUD, unique keys, children order, file records, directory digests, error register, reopening, read-only and
 // unavailable stores. File-level checks (schema upgrades, the log on close, a locked file) are SQLite-only.
 #include "common/error.hpp"
+#include "query/filter_tree.hpp"
 #include "store/store.hpp"
 #include "test_support.hpp"
 
@@ -182,7 +183,7 @@ TEST(StoreUpgrade, Version3FileLosesTheFileRecordSopIndexAndKeepsItsRecords) {
     ASSERT_TRUE(s.GetFileRecord("/a/1.dcm").has_value());
     EXPECT_EQ(s.GetFileRecord("/a/1.dcm")->sop_instance_uid, "1");
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "9");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM sqlite_master WHERE name = 'ix_ingest_files_sop'"), "0");
 }
 
@@ -209,7 +210,45 @@ TEST(StoreUpgrade, Version4FileGetsARowWithoutDigestForEveryDirectoryOfItsRecord
   using Row = std::pair<std::string, std::optional<std::int64_t>>;
   EXPECT_EQ(rows, (std::vector<Row>{{"/", std::nullopt}, {"/a/", std::nullopt}, {"/a/b/", std::nullopt}}));
   EXPECT_EQ(files, 4) << "each row counts its directory's records";
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "9");
+}
+
+TEST(StoreUpgrade, Version8FileGetsTheQcFlagRowsOfItsSeries) {
+  META_DB_SQLITE_ONLY("upgrades a SQLite file's schema version");
+  TempDir dir;
+  const auto file = dir / "v8.sqlite";
+  const auto series = [](const char* uid, boost::json::array flags) {
+    return Doc({{"series_instance_uid", uid}, {"qc", {{"flags", std::move(flags)}}}});
+  };
+  OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
+    s.Insert(Kind::kSeries, series("1", {"missing_slices", "instance_number_holes"}));
+    s.Insert(Kind::kSeries, series("2", {}));
+    s.Insert(Kind::kSeries, series("3", {"missing_slices"}));
+  });
+  // What a version-8 file held: no side table, no triggers, number indexes without their type column.
+  ExecOnFile(file, "DROP TRIGGER series_qc_flags_insert; DROP TRIGGER series_qc_flags_update; "
+                   "DROP TRIGGER series_qc_flags_delete; DROP TABLE series_qc_flags; "
+                   "DROP INDEX ix_series_annotations_nodules; "
+                   "CREATE INDEX ix_series_annotations_nodules ON series(annotations_nodules); "
+                   "UPDATE meta_db_info SET value = '8' WHERE key = 'schema_version'");
+  auto store = OpenStore("sqlite:" + file.string());
+  const auto total = [&](const char* flag) {
+    std::int64_t n = -1;
+    store->Read([&](Session& s) {
+      query::Query q;
+      q.filter = query::ParseFilter(boost::json::object{{"qc.flags", flag}});
+      n = s.Find(Kind::kSeries, q).total;
+    });
+    return n;
+  };
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "9");
+  EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM series_qc_flags"), "3");
+  EXPECT_EQ(QueryOnFile(file, "SELECT group_concat(name) FROM pragma_index_info('ix_series_annotations_nodules')"),
+            "annotations_nodules,annotations_nodules_t");
+  EXPECT_EQ(total("missing_slices"), 2);
+  EXPECT_EQ(total("instance_number_holes"), 1);
+  store->Write([&](Session& s) { s.Insert(Kind::kSeries, series("4", {"instance_number_holes"})); });
+  EXPECT_EQ(total("instance_number_holes"), 2) << "the triggers keep the rows from then on";
 }
 
 TEST(StoreClose, TheDatabaseFileAloneHoldsEverythingOnceTheStoreIsClosed) {
@@ -415,7 +454,7 @@ TEST(StoreUpgrade, Version5FileGetsTheAccessTables) {
   OpenStore("sqlite:" + file.string())->Write([&](Session& s) {
     s.AppendAudit(Audit("2026-01-01T00:00:00.000Z", "admin", "write", 201, "/x"));
   });
-  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "8");
+  EXPECT_EQ(QueryOnFile(file, "SELECT value FROM meta_db_info WHERE key = 'schema_version'"), "9");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM audit_log"), "1");
   EXPECT_EQ(QueryOnFile(file, "SELECT count(*) FROM ingest_files"), "1");
 }

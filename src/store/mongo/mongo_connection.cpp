@@ -16,7 +16,7 @@ namespace meta_db::mongo {
 namespace {
 
 // Bumped whenever the index set changes, so existing databases get the new indexes on their next open.
-constexpr std::int32_t kIndexVersion = 3;  // 2: annotations and the series annotation summary; job_records; 3: qc.kernel_class
+constexpr std::int32_t kIndexVersion = 4;  // 2: annotations and the series annotation summary; job_records; 3: qc.kernel_class; 4: qc.flags
 constexpr std::string_view kInfoCollection = "meta_db_info";
 
 // libmongoc needs mongoc_init once per process and mongoc_cleanup at its end; its log goes through ours.
@@ -117,6 +117,9 @@ std::vector<IndexSpec> IndexesOf(Kind kind) {
     if (parent && field.path == *parent) spec.keys.emplace_back(std::string(*ChildOrderField(kind)), "1");
     specs.push_back(std::move(spec));
   }
+  // `qc.flags` is an array (so not an IndexedFields column, which SQLite cannot index for membership; it has a side
+  // table there): a plain index on it is multikey, one entry per flag, behind GET /series?qc_flag=...
+  if (kind == Kind::kSeries) specs.push_back({.name = "ix_qc.flags", .keys = {{"qc.flags", "1"}}, .unique = false});
   return specs;
 }
 

@@ -82,6 +82,7 @@ class Compiler {
   std::string Alias() { return "je" + std::to_string(++aliases_); }
 
   Part Leaf(const Filter& f, const std::string& base);
+  std::optional<Part> QcFlagMembership(const Filter& f);
   Part TopAnd(const Filter& f);
   Part RangeGroup(const std::vector<const Filter*>& group);
   Access ColumnAccess(const Filter& f, const IndexedField& field);
@@ -132,8 +133,27 @@ Part Compiler::Tree(const Filter& f, const std::string& base) {
   }
 }
 
+// Equality or $in on series `qc.flags` with plain strings, from the side table (sqlite_schema.cpp, v9): exact, as
+// the table holds every text element (or the text value itself) and `qc` is a derived object clients cannot write.
+std::optional<Part> Compiler::QcFlagMembership(const Filter& f) {
+  if (kind_ != Kind::kSeries || f.path != kQcFlagsPath || (f.op != Op::kEq && f.op != Op::kIn)) return std::nullopt;
+  const json::array list = f.op == Op::kEq ? json::array{f.value} : f.value.get_array();
+  if (list.empty()) return std::nullopt;
+  std::string in;
+  for (const json::value& x : list) {
+    // U+0000 cuts SQLite's JSON strings: such a value is left to the general translation.
+    if (!x.is_string() || std::string_view(x.get_string()).find('\0') != std::string_view::npos) return std::nullopt;
+    in += (in.empty() ? "" : ", ") + P(std::string(x.get_string()));
+  }
+  const std::string rows = "SELECT series_rowid FROM " + std::string(kQcFlagsTable) + " WHERE flag IN (" + in + ")";
+  return Part{"rowid IN (" + rows + ")", true, {rows}};
+}
+
 Part Compiler::Leaf(const Filter& f, const std::string& base) {
   const IndexedField* field = base == "doc" ? ColumnFor(kind_, f.path) : nullptr;
+  if (base == "doc") {
+    if (auto flags = QcFlagMembership(f)) return *flags;
+  }
   const auto jp = SqlJsonPath(f.parts);
   if (!jp) return kTrueInexact;
   Access a;
@@ -142,6 +162,9 @@ Part Compiler::Leaf(const Filter& f, const std::string& base) {
   a.type = "json_type(" + base + ", " + a.path + ")";
   if (field != nullptr) {
     a.value = ColumnName(*field);
+    // The stored type column, not json_type(doc): the rare-value arms of ViaIndex (0/1, arrays) then decide from the
+    // index entry and the row, never by parsing the document (`min_nodules=1` met every one-nodule series' document).
+    a.type = TypeColumn(*field);
     a.column = true;
   } else {
     a.value = "json_extract(" + base + ", " + a.path + ")";
@@ -492,9 +515,12 @@ Part Compiler::ViaIndex(const std::vector<const Filter*>& fs, const Access& a, c
   if (std::any_of(fs.begin(), fs.end(), [](const Filter* f) { return f->op != Op::kEq && f->op != Op::kIn; })) {
     sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + objects + " AND coalesce(" + full.sql + ", 0)";
   }
+  // A stored 0/1 is a number or a boolean (its type column says which): a number meets the clean predicate as any
+  // other, a boolean never meets a number's equality or range (MongoDB's type brackets). Deciding it so keeps these
+  // rows in the index: the full predicate's array branch made SQLite parse each one's document (`min_nodules=1`).
   if (std::all_of(fs.begin(), fs.end(), [](const Filter* f) { return CouldMatchZeroOrOne(*f); })) {
-    sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v +
-           ") = 'integer' AND coalesce(" + full.sql + ", 0)";
+    sql += " UNION ALL SELECT rowid FROM " + table + " WHERE " + zero_one + " AND typeof(" + v + ") = 'integer' AND " +
+           a.type + " IN ('integer', 'real') AND " + clean;
   }
   return {sql + ")", true, {sql.substr(std::string("rowid IN (").size())}};
 }

@@ -16,12 +16,28 @@ namespace {
 // The parent reference of a child kind is indexed together with the children's natural order (instances of a
 // series by instance_number, series of a study by series_number): one index serves the filter, the order and
 // the sort-hazard check, so a page of a 300-slice series never extracts anything from the documents.
+// A number field's index also holds its type column (v9): the filter translation tells a stored boolean from the
+// integers 0/1 by it (`min_nodules=1` meets every one-nodule series), and from the index alone SQLite never reads the
+// row (past its document's overflow pages) to find it.
+bool IndexHoldsType(const IndexedField& field) { return field.type != FieldType::kText && !field.unique; }
+
 std::string IndexedColumns(Kind kind, const IndexedField& field) {
   const auto parent = ParentField(kind);
   if (parent && field.path == *parent) {
     return ColumnName(field) + ", " + ColumnName(*FindIndexedField(kind, *ChildOrderField(kind)));
   }
-  return ColumnName(field);
+  return IndexHoldsType(field) ? ColumnName(field) + ", " + ColumnName(field) + "_t" : ColumnName(field);
+}
+
+// v9: number indexes made before they held their type column are rebuilt (by TableSql, after this).
+void DropNumberIndexes(Database& db) {
+  for (Kind kind : kAllKinds) {
+    const auto parent = ParentField(kind);
+    for (const IndexedField& field : IndexedFields(kind)) {
+      if (!field.indexed || !IndexHoldsType(field) || (parent && field.path == *parent)) continue;
+      db.Exec("DROP INDEX IF EXISTS ix_" + std::string(CollectionName(kind)) + "_" + ColumnName(field));
+    }
+  }
 }
 
 // "<column>_t": the JSON type of the field's value (json_type), which tells a stored boolean from the 1/0 and an
@@ -110,6 +126,33 @@ CREATE TRIGGER IF NOT EXISTS series_fts_update AFTER UPDATE OF doc ON series BEG
 END;
 )sql";
 
+// v9: `qc.flags` membership through an index (GET /series?qc_flag=...; sql_compile.cpp reads it). Rows keyed by series
+// first, so a rewrite of a series replaces its rows with one range delete; the flag index serves the filter. Text
+// elements only (json_each also yields a scalar itself): exactly what MongoDB's equality on an array path matches.
+constexpr const char* kQcFlagsSql = R"sql(
+CREATE TABLE IF NOT EXISTS series_qc_flags (
+  series_rowid INTEGER NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (series_rowid, flag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_series_qc_flags_flag ON series_qc_flags(flag);
+CREATE TRIGGER IF NOT EXISTS series_qc_flags_insert AFTER INSERT ON series BEGIN
+  INSERT OR IGNORE INTO series_qc_flags(series_rowid, flag)
+    SELECT new.rowid, value FROM json_each(new.doc, '$.qc.flags') WHERE type = 'text';
+END;
+CREATE TRIGGER IF NOT EXISTS series_qc_flags_delete AFTER DELETE ON series BEGIN
+  DELETE FROM series_qc_flags WHERE series_rowid = old.rowid;
+END;
+CREATE TRIGGER IF NOT EXISTS series_qc_flags_update AFTER UPDATE OF doc ON series BEGIN
+  DELETE FROM series_qc_flags WHERE series_rowid = old.rowid;
+  INSERT OR IGNORE INTO series_qc_flags(series_rowid, flag)
+    SELECT new.rowid, value FROM json_each(new.doc, '$.qc.flags') WHERE type = 'text';
+END;
+)sql";
+
+// Rows for the series a file held before v9 (the triggers keep them from then on).
+constexpr const char* kQcFlagsFillSql = R"sql(
+INSERT OR IGNORE INTO series_qc_flags(series_rowid, flag)
+  SELECT series.rowid, flags.value FROM series, json_each(series.doc, '$.qc.flags') AS flags WHERE flags.type = 'text';
+)sql";
+
 constexpr const char* kIngestSql = R"sql(
 CREATE TABLE IF NOT EXISTS ingest_files (
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, status TEXT NOT NULL,
@@ -176,9 +219,12 @@ void EnsureSchema(Database& db) {
           "SELECT rtrim(path, replace(path, '/', '')), NULL, count(*) FROM ingest_files GROUP BY 1");
     }
     if (version <= 7) AddMissingColumns(db);  // v8 adds qc.kernel_class
+    if (version <= 8) DropNumberIndexes(db);
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));
   db.Exec(kFtsSql);
+  db.Exec(kQcFlagsSql);
+  if (stored_version && *stored_version <= 8) db.Exec(kQcFlagsFillSql);
   auto put = db.Prepare("INSERT OR REPLACE INTO meta_db_info(key, value) VALUES ('schema_version', ?)");
   put->Bind(1, std::to_string(kSchemaVersion)).Run();
   transaction.Commit();
