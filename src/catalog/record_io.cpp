@@ -12,52 +12,21 @@ namespace meta_db::catalog {
 namespace {
 
 // Pages of job records are kept small: a report or UID chunk is ~100-200 KB, so a page of kMaxLimit of them would be
-// one find of many megabytes, past the query budget on a slow back-end.
+// one find of many megabytes on a server back-end, past the query budget when the server is slow.
 constexpr std::int64_t kRecordsPerPage = 8;
 
 }  // namespace
 
 void VisitFound(CatalogSession& session, Kind kind, const boost::json::object& filter,
                 const std::vector<std::string>& projection, const std::function<void(const Document&)>& visit) {
-  // Keyset pages (`_id > last`, in _id order) rather than skip: each page is its own short find whatever the depth.
-  // A page over the query budget (a slow back-end, a busy machine) is asked again in halves, down to one document:
-  // background work is not cut by a budget meant for one interactive query.
-  std::int64_t page_size = kind == Kind::kJobRecords ? kRecordsPerPage : query::kMaxLimit;
-  std::string last;
-  for (;;) {
-    boost::json::object page_filter;
-    if (last.empty()) {
-      page_filter = filter;
-    } else {
-      boost::json::object after{{"_id", {{"$gt", last}}}};
-      if (filter.empty()) page_filter = std::move(after);
-      else page_filter["$and"] = boost::json::array{filter, std::move(after)};
-    }
-    query::Query query;
-    if (!page_filter.empty()) query.filter = query::ParseFilter(page_filter);
-    if (!projection.empty()) {
-      query.projection = query::Projection{true, projection};
-      if (std::find(projection.begin(), projection.end(), "_id") == projection.end()) {
-        query.projection->paths.push_back("_id");
-      }
-    }
-    query.sort = {{"_id", 1}};
-    query.count_total = false;
-    FindResult page;
-    for (query.limit = page_size;; query.limit = page_size = std::max<std::int64_t>(1, page_size / 2)) {
-      try {
-        page = session.Find(kind, query);
-        break;
-      } catch (const Error& error) {
-        if (error.code() != Errc::kTimeout || query.limit <= 1) throw;
-      }
-    }
-    for (const Document& doc : page.results) visit(doc);
-    if (static_cast<std::int64_t>(page.results.size()) < query.limit || page.results.empty()) break;
-    const auto* id = page.results.back().if_contains("_id");
-    if (id == nullptr || !id->is_string()) break;
-    last = std::string(id->as_string());
-  }
+  ScanQuery scan;
+  if (!filter.empty()) scan.filter = query::ParseFilter(filter);
+  if (!projection.empty()) scan.fields = projection;
+  scan.page = kind == Kind::kJobRecords ? kRecordsPerPage : query::kMaxLimit;
+  session.ScanPages(kind, scan, [&](std::vector<Document>& page) {
+    for (const Document& doc : page) visit(doc);
+    return true;
+  });
 }
 
 std::vector<Document> FindAll(CatalogSession& session, Kind kind, const boost::json::object& filter,

@@ -13,7 +13,7 @@
 
 namespace meta_db::catalog {
 
-// Every document matching `filter` (in _id order), `projection` paths only when given, a page at a time.
+// Every document matching `filter` (in _id order), `projection` paths only when given (CatalogSession::ScanPages).
 void VisitFound(CatalogSession& session, Kind kind, const boost::json::object& filter,
                 const std::vector<std::string>& projection, const std::function<void(const Document&)>& visit);
 std::vector<Document> FindAll(CatalogSession& session, Kind kind, const boost::json::object& filter,

@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "common/json_io.hpp"
+#include "query/filter_tree.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -21,10 +22,12 @@ namespace meta_db::db_api {
 
 namespace {
 
-constexpr std::int64_t kPage = 1000;            // rows per store round trip
-constexpr std::int64_t kMinPage = 50;           // the smallest page tried when one exceeds the query budget
+constexpr std::int64_t kPage = 1000;            // rows per page handed to the writer
 constexpr std::size_t kFlushBytes = 64 * 1024;  // bytes buffered before a sink write
-constexpr std::size_t kIdBatch = 500;           // series ids per instance lookup ($in)
+// Series ids per instance scan (series_id $in): SQLite sorts the ids of a scan's matches, so a batch bounds that
+// memory (~100 bytes per instance) whatever the collection's size, and a server back-end still gets few round trips.
+constexpr std::size_t kSeriesPerScan = 64;
+constexpr std::int64_t kCohortIdsPage = 2000;   // cohort ids per FindCohort page, read by _id $in (a filter < 64 KiB)
 // Where the NBIA Data Retriever downloads listed series from (TCIA's public server): the manifest names series by
 // UID; a site with its own NBIA server edits this line.
 constexpr std::string_view kTciaServer = "https://nbia.cancerimagingarchive.net/nbia-download/servlet/DownloadServlet";
@@ -175,8 +178,15 @@ void AppendCellText(std::string& out, const boost::json::value* value) {
 }
 
 // RFC 4180: a cell with a comma, quote, CR or LF is quoted, its quotes doubled.
+bool NeedsQuotes(std::string_view text) {
+  for (const char c : text) {
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') return true;
+  }
+  return false;
+}
+
 void AppendCsvCell(std::string& out, std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+  if (!NeedsQuotes(text)) {
     out.append(text);
     return;
   }
@@ -186,6 +196,14 @@ void AppendCsvCell(std::string& out, std::string_view text) {
     out.push_back(c);
   }
   out.push_back('"');
+}
+
+// Quotes the cell text appended to `out` since `start` when it needs it (cells are written in place, then fixed).
+void QuoteCsvCell(std::string& out, std::size_t start) {
+  if (!NeedsQuotes(std::string_view(out).substr(start))) return;
+  const std::string text = out.substr(start);
+  out.resize(start);
+  AppendCsvCell(out, text);
 }
 
 std::string Text(const boost::json::value* value) {
@@ -242,7 +260,7 @@ class ExportRun {
       WriteTcia();
     } else {
       if (spec_.format == ExportFormat::kCsv) WriteCsvHeader();
-      source_(session_, RowProjection(), [this](std::vector<Document>& page) {
+      source_(session_, RowFields(), [this](std::vector<Document>& page) {
         for (const Document& doc : page) WriteRow(doc);
         return out_.Flush(false);
       });
@@ -253,17 +271,21 @@ class ExportRun {
 
  private:
   // The fields a row pass reads: the chosen ones plus what joins and splits need.
-  std::optional<query::Projection> RowProjection() const {
+  std::optional<std::vector<std::string>> RowFields() const {
     if (spec_.format == ExportFormat::kJsonl && !spec_.fields_given) return std::nullopt;
-    std::set<std::string> paths{"_id"};
+    if (spec_.format == ExportFormat::kTcia) return std::vector<std::string>{"_id", "series_instance_uid", "series"};
+    // In the columns' order, so a row's members mostly sit where the writer looks first (CellValue).
+    std::vector<std::string> paths{"_id"};
+    const auto add = [&](const std::string& path) {
+      if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+    };
     for (const std::string& field : spec_.fields) {
-      if (field != "path" && field != "split") paths.insert(field);
+      if (field != "path" && field != "split") add(field);
     }
-    if (spec_.split || wants_path_) paths.insert(ParentKey());
-    if (spec_.split) paths.insert("patient_id");
-    if (wants_path_) paths.insert(spec_.level == Kind::kStudies ? "series" : "path");
-    if (spec_.format == ExportFormat::kTcia) paths = {"_id", "series_instance_uid", "series"};
-    return query::Projection{true, {paths.begin(), paths.end()}};
+    if (spec_.split || wants_path_) add(ParentKey());
+    if (spec_.split) add("patient_id");
+    if (wants_path_) add(spec_.level == Kind::kStudies ? "series" : "path");
+    return paths;
   }
 
   std::string ParentKey() const { return spec_.level == Kind::kInstances ? "series_id" : "_id"; }
@@ -296,7 +318,7 @@ class ExportRun {
     if (spec_.level == Kind::kInstances) paths.insert("series_id");
     if (!spec_.split->stratify.empty()) paths.insert(spec_.split->stratify);
     std::map<std::string, PatientStrata> patients;
-    source_(session_, query::Projection{true, {paths.begin(), paths.end()}}, [&](std::vector<Document>& page) {
+    source_(session_, std::vector<std::string>(paths.begin(), paths.end()), [&](std::vector<Document>& page) {
       for (const Document& doc : page) {
         auto [patient, stratum] = PatientAndStratum(doc);
         auto& strata = patients[patient];
@@ -354,21 +376,22 @@ class ExportRun {
     ++rows_;
     std::string& out = out_.buffer();
     if (spec_.format == ExportFormat::kCsv) {
-      std::string cell;
       for (std::size_t i = 0; i < spec_.fields.size(); ++i) {
         if (i > 0) out.push_back(',');
         const std::string& field = spec_.fields[i];
-        cell.clear();
+        const std::size_t start = out.size();
         if (field == "path") {
-          cell = PathOf(doc);
+          out.append(PathOf(doc));
         } else {
-          AppendCellText(cell, Lookup(doc, field));
+          AppendCellText(out, CellValue(doc, i));
         }
-        AppendCsvCell(out, cell);
+        QuoteCsvCell(out, start);
       }
       if (spec_.split) {
         out.push_back(',');
-        AppendCsvCell(out, SplitOf(doc));
+        const std::size_t start = out.size();
+        out.append(SplitOf(doc));
+        QuoteCsvCell(out, start);
       }
       out.append("\r\n");
       return;
@@ -380,6 +403,17 @@ class ExportRun {
     if (spec_.split) line["split"] = SplitOf(doc);
     out.append(boost::json::serialize(line));
     out.push_back('\n');
+  }
+
+  // The value of column i: a row read for the export has its fields in the columns' order (RowFields), so the member
+  // at the column's position is tried before a lookup by name.
+  const boost::json::value* CellValue(const Document& doc, std::size_t column) const {
+    const std::string& field = spec_.fields[column];
+    if (column < doc.size()) {
+      const auto& member = *(doc.begin() + static_cast<std::ptrdiff_t>(column));
+      if (member.key() == field) return &member.value();
+    }
+    return Lookup(doc, field);
   }
 
   std::vector<std::string> JsonPaths() const {
@@ -403,7 +437,7 @@ class ExportRun {
       ++rows_;
       out_.buffer().append(uid).push_back('\n');
     };
-    source_(session_, RowProjection(), [&](std::vector<Document>& page) {
+    source_(session_, RowFields(), [&](std::vector<Document>& page) {
       for (const Document& doc : page) {
         if (spec_.level != Kind::kStudies) {
           list(Text(doc.if_contains("series_instance_uid")));
@@ -429,46 +463,46 @@ class ExportRun {
   std::map<std::string, std::string> split_;
 };
 
-// The rows of `level` matching `filter`, `_id > last` page after page.
-void KeysetPages(Session& session, Kind level, const boost::json::value& filter, const std::string& text,
-                 const std::optional<query::Projection>& projection, const PageVisitor& visit) {
-  std::string last;
-  std::int64_t page_size = kPage;
-  for (;;) {
-    boost::json::value page_filter = filter;
-    if (!last.empty()) {
-      boost::json::object after;
-      after["_id"] = boost::json::object{{"$gt", last}};
-      if (filter.is_null()) {
-        page_filter = std::move(after);
-      } else {
-        boost::json::object both;
-        both["$and"] = boost::json::array{filter, std::move(after)};
-        page_filter = std::move(both);
-      }
-    }
-    query::Query query;
-    if (!page_filter.is_null()) query.filter = query::ParseFilter(page_filter);
-    query.sort = {{"_id", 1}};
-    query.projection = projection;
-    if (query.projection && query.projection->include) query.projection->paths.push_back("_id");
-    query.text = text;
-    query.count_total = false;
-    FindResult result;
-    // A page over the query budget (a slow back-end, a busy machine) is asked again in halves: an export is never
-    // cut by a budget meant for one interactive query, unless a page of kMinPage rows is too slow.
-    for (query.limit = page_size;; query.limit = page_size = std::max(kMinPage, page_size / 2)) {
-      try {
-        result = session.Find(level, query);
-        break;
-      } catch (const Error& error) {
-        if (error.code() != Errc::kTimeout || query.limit <= kMinPage) throw;
-      }
-    }
-    if (result.results.empty()) return;
-    last = Text(result.results.back().if_contains("_id"));
-    const bool full = static_cast<std::int64_t>(result.results.size()) == query.limit;
-    if (!visit(result.results) || !full || last.empty()) return;
+// The rows of `level` matching `filter` (a filter of the language; null for all) in _id order.
+void FilterPages(Session& session, Kind level, const boost::json::value& filter, const std::string& text,
+                 const std::optional<std::vector<std::string>>& fields, const PageVisitor& visit) {
+  ScanQuery scan;
+  if (!filter.is_null()) scan.filter = query::ParseFilter(filter);
+  scan.text = text;
+  scan.fields = fields;
+  scan.page = kPage;
+  session.ScanPages(level, scan, visit);
+}
+
+// `series_id $in ids` AND-ed with `also` (may be null), built as a tree: a filter the server builds is not held to
+// the limits meant for clients' filters (list length, bytes).
+std::shared_ptr<const query::Filter> OfSeries(boost::json::array ids, const std::shared_ptr<const query::Filter>& also) {
+  query::Filter in;
+  in.op = query::Op::kIn;
+  in.path = "series_id";
+  in.parts = {"series_id"};
+  in.value = std::move(ids);
+  if (!also) return std::make_shared<const query::Filter>(std::move(in));
+  query::Filter both;
+  both.op = query::Op::kAnd;
+  both.children = {std::move(in), *also};
+  return std::make_shared<const query::Filter>(std::move(both));
+}
+
+// The instances of `series` (ids, in _id order) that match `also` (null: all), in _id order within each kSeriesPerScan
+// series.
+void InstancesOfSeries(Session& session, const std::vector<std::string>& series,
+                       const std::shared_ptr<const query::Filter>& also,
+                       const std::optional<std::vector<std::string>>& fields, const PageVisitor& visit) {
+  bool go_on = true;
+  for (std::size_t start = 0; go_on && start < series.size(); start += kSeriesPerScan) {
+    boost::json::array ids;
+    for (std::size_t i = start; i < std::min(series.size(), start + kSeriesPerScan); ++i) ids.emplace_back(series[i]);
+    ScanQuery scan;
+    scan.filter = OfSeries(std::move(ids), also);
+    scan.fields = fields;
+    scan.page = kPage;
+    session.ScanPages(Kind::kInstances, scan, [&](std::vector<Document>& page) { return go_on = visit(page); });
   }
 }
 
@@ -555,64 +589,60 @@ std::string ExportFileName(const ExportSpec& spec, std::string_view stem) {
 
 RowSource FilterSource(Kind level, boost::json::value filter, std::string text) {
   return [level, filter = std::move(filter), text = std::move(text)](
-             Session& session, const std::optional<query::Projection>& projection, const PageVisitor& visit) {
-    KeysetPages(session, level, filter, text, projection, visit);
+             Session& session, const std::optional<std::vector<std::string>>& fields, const PageVisitor& visit) {
+    FilterPages(session, level, filter, text, fields, visit);
   };
 }
 
 RowSource CollectionSource(Kind level, const ObjectId& collection) {
   const boost::json::value tagged = boost::json::object{{"collection_ids", collection.ToHex()}};
   if (level != Kind::kInstances) return FilterSource(level, tagged);
-  // Instances carry no collection tag: the instances of the tagged series, a few hundred series at a time.
-  return [tagged](Session& session, const std::optional<query::Projection>& projection, const PageVisitor& visit) {
-    bool go_on = true;
-    KeysetPages(session, Kind::kSeries, tagged, "", query::Projection{true, {"_id"}},
-                [&](std::vector<Document>& series_page) {
-                  for (std::size_t start = 0; go_on && start < series_page.size(); start += kIdBatch) {
-                    boost::json::array ids;
-                    for (std::size_t i = start; i < std::min(series_page.size(), start + kIdBatch); ++i) {
-                      ids.push_back(series_page[i].at("_id"));
-                    }
-                    boost::json::object of_series;
-                    of_series["series_id"] = boost::json::object{{"$in", std::move(ids)}};
-                    KeysetPages(session, Kind::kInstances, of_series, "", projection,
-                                [&](std::vector<Document>& page) { return go_on = visit(page); });
-                  }
-                  return go_on;
+  // Instances carry no collection tag: the instances of the tagged series.
+  return [tagged](Session& session, const std::optional<std::vector<std::string>>& fields, const PageVisitor& visit) {
+    std::vector<std::string> series;
+    FilterPages(session, Kind::kSeries, tagged, "", std::vector<std::string>{"_id"},
+                [&](std::vector<Document>& page) {
+                  for (const Document& doc : page) series.emplace_back(doc.at("_id").as_string());
+                  return true;
                 });
+    InstancesOfSeries(session, series, nullptr, fields, visit);
   };
 }
 
 RowSource CohortSource(CohortQuery cohort) {
   cohort.count = false;
-  return [cohort = std::move(cohort)](Session& session, const std::optional<query::Projection>& projection,
+  return [cohort = std::move(cohort)](Session& session, const std::optional<std::vector<std::string>>& fields,
                                       const PageVisitor& visit) {
     CohortQuery page_of_ids = cohort;
-    page_of_ids.ids = CohortIds{std::nullopt, kPage};
+    // A cohort's instances are those of its series that match its instance filter: its series' ids (few) are paged
+    // through, then their instances scanned, rather than the instances' own ids page after page.
+    if (cohort.level == Kind::kInstances) page_of_ids.level = Kind::kSeries;
+    page_of_ids.ids = CohortIds{std::nullopt, page_of_ids.level == Kind::kSeries ? kMaxCohortIdsPage : kCohortIdsPage};
+    std::vector<std::string> series;
     for (;;) {
       const std::vector<ObjectId> ids = session.FindCohort(page_of_ids).ids;
-      if (ids.empty()) return;
-      boost::json::array list;
-      list.reserve(ids.size());
-      for (const ObjectId& id : ids) list.emplace_back(id.ToHex());
-      query::Query query;
-      query.filter = query::ParseFilter(boost::json::object{{"_id", boost::json::object{{"$in", std::move(list)}}}});
-      query.sort = {{"_id", 1}};
-      query.projection = projection;
-      if (query.projection && query.projection->include) query.projection->paths.push_back("_id");
-      query.count_total = false;
-      query.limit = kPage;
-      FindResult result = session.Find(cohort.level, query);
-      if (!result.results.empty() && !visit(result.results)) return;
-      if (static_cast<std::int64_t>(ids.size()) < kPage) return;
+      if (ids.empty()) break;
+      if (cohort.level == Kind::kInstances) {
+        for (const ObjectId& id : ids) series.push_back(id.ToHex());
+      } else {
+        boost::json::array list;
+        list.reserve(ids.size());
+        for (const ObjectId& id : ids) list.emplace_back(id.ToHex());
+        bool go_on = true;
+        FilterPages(session, cohort.level, boost::json::object{{"_id", boost::json::object{{"$in", std::move(list)}}}},
+                    "", fields, [&](std::vector<Document>& page) { return go_on = visit(page); });
+        if (!go_on) return;
+      }
+      if (static_cast<std::int64_t>(ids.size()) < page_of_ids.ids->limit) break;
       page_of_ids.ids->after = ids.back();
     }
+    if (cohort.level == Kind::kInstances) InstancesOfSeries(session, series, cohort.instances, fields, visit);
   };
 }
 
 std::int64_t RunExport(Store& store, const ExportSpec& spec, const RowSource& source, BodySink& sink) {
   std::int64_t rows = 0;
-  store.Read([&](Session& session) { rows = ExportRun(session, spec, source, sink).Run(); });
+  store.ReadPass([&](Session& session) { rows = ExportRun(session, spec, source, sink).Run(); });
   return rows;
 }
 

@@ -52,23 +52,26 @@ std::string_view ExportContentType(ExportFormat format);
 std::string ExportFileName(const ExportSpec& spec, std::string_view stem);  // "stem-series.csv"
 
 // One pass over an export's rows in a stable order: hands pages of documents of the export's level to `visit`
-// until it returns false or the rows are exhausted. `projection` names the fields the pass needs (nullopt: whole
-// documents). A split makes two passes, so a source must give the same rows each time it is called.
-using PageVisitor = std::function<bool(std::vector<Document>& page)>;
-using RowSource =
-    std::function<void(Session& session, const std::optional<query::Projection>& projection, const PageVisitor& visit)>;
+// until it returns false or the rows are exhausted. `fields` names the fields the pass needs (nullopt: whole
+// documents), which the store reads alone (CatalogSession::ScanPages). A split makes two passes, so a source must
+// give the same rows each time it is called.
+using PageVisitor = ScanVisitor;
+using RowSource = std::function<void(Session& session, const std::optional<std::vector<std::string>>& fields,
+                                     const PageVisitor& visit)>;
 
-// The documents of `level` matching `filter` (a /query filter; null for all) and free `text` (/query's "q"), paged
-// by _id keyset (`_id > last`, sorted by _id), never by skip: each page costs the same however deep the export is.
+// The documents of `level` matching `filter` (a /query filter; null for all) and free `text` (/query's "q"), in _id
+// order (CatalogSession::ScanPages), never by skip: each page costs the same however deep the export is.
 RowSource FilterSource(Kind level, boost::json::value filter, std::string text = "");
-// A collection's rows: the studies / series tagged with it (collection_ids), or the instances of its series.
+// A collection's rows: the studies / series tagged with it (collection_ids), or the instances of its series (series
+// in _id order, 64 at a time, their instances in _id order within each 64).
 RowSource CollectionSource(Kind level, const ObjectId& collection);
-// A cross-level cohort's rows of its returned level (POST /cohort/export): its ids paged in _id order by the store
-// (CohortQuery::ids), each page's documents read by id.
+// A cross-level cohort's rows of its returned level (POST /cohort/export): its studies / series by their ids, paged in
+// _id order by the store (CohortQuery::ids); its instances as those of its series matching its instance filter (in
+// the collection's order: series 64 at a time).
 RowSource CohortSource(CohortQuery cohort);
 
-// Writes the whole export through `sink` inside one store read; returns the rows written (a TCIA manifest:
-// the series listed). Stops early, without error, when the sink reports the receiver gone.
+// Writes the whole export through `sink` inside one store read (Store::ReadPass: memory flat whatever the
+// catalogue's size); returns the rows written (a TCIA manifest: the series listed). Stops early, without error, when the sink reports the receiver gone.
 std::int64_t RunExport(Store& store, const ExportSpec& spec, const RowSource& source, BodySink& sink);
 
 }  // namespace meta_db::db_api

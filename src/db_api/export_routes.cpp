@@ -94,10 +94,13 @@ Response CohortExport(ApiContext& ctx, const Request& request) {
                 boost::json::object{{"parameter", "level"}});
   }
   const ExportSpec spec = SpecOf(request, cohort.level);
-  // What could fail while streaming fails now, as a status: one id of the cohort (the query budget, a bad filter).
+  // What could fail while streaming fails now, as a status: one id of the cohort (the query budget, a bad filter) —
+  // of its series for an instances cohort, as the export reads it (the first of its instances in _id order would
+  // make SQLite sort them all).
   CohortQuery probe = cohort;
   probe.count = false;
   probe.ids = CohortIds{std::nullopt, 1};
+  if (probe.level == Kind::kInstances) probe.level = Kind::kSeries;
   ctx.store.Read([&](Session& session) { session.FindCohort(probe); });
   return Streamed(ctx, spec, CohortSource(std::move(cohort)), "cohort");
 }

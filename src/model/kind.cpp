@@ -25,7 +25,7 @@ constexpr std::array<IndexedField, 7> kStudyFields{{
     {"metadata.PatientSex", C::kText},
     {"metadata.InstitutionName", C::kText},
 }};
-constexpr std::array<IndexedField, 19> kSeriesFields{{
+constexpr std::array<IndexedField, 20> kSeriesFields{{
     {"series_instance_uid", C::kText, true},
     {"study_id", C::kText},
     {"accession_number", C::kText},
@@ -40,6 +40,8 @@ constexpr std::array<IndexedField, 19> kSeriesFields{{
     {"metadata.ConvolutionKernel", C::kText},
     {"metadata.SliceThickness", C::kReal},
     {"metadata.SeriesDate", C::kText},
+    // "with / without contrast" (the plain-language grammar, cohort filters): otherwise a JSON parse of every series.
+    {"metadata.ContrastBolusAgent", C::kText},
     // The annotation summary (docs/annotations.md), behind GET /series?min_nodules=... and cohort filters.
     {"annotations.nodules", C::kInteger},
     {"annotations.max_diameter_mm", C::kReal},

@@ -37,22 +37,12 @@ std::map<ObjectId, std::vector<ObjectId>> CatalogSession::ChildIdsOf(Kind child_
 
 void CatalogSession::VisitAll(Kind kind, std::int64_t page,
                               const std::function<void(std::vector<Document>& docs)>& visit) {
-  std::string last;
-  while (true) {
-    query::Query q;
-    if (!last.empty()) {
-      q.filter = query::ParseFilter(boost::json::object{{"_id", boost::json::object{{"$gt", last}}}});
-    }
-    q.sort = {{"_id", 1}};
-    q.limit = page;
-    q.count_total = false;
-    FindResult result = Find(kind, q);
-    if (result.results.empty()) return;
-    last = result.results.back().at("_id").as_string();
-    const bool more = static_cast<std::int64_t>(result.results.size()) == page;
-    visit(result.results);
-    if (!more) return;
-  }
+  ScanQuery scan;
+  scan.page = page;
+  ScanPages(kind, scan, [&](std::vector<Document>& docs) {
+    visit(docs);
+    return true;
+  });
 }
 
 StoreCounts Session::Counts() {

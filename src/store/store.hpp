@@ -113,6 +113,21 @@ struct CohortResult {
 // Throws Error(kBadRequest) for a level other than studies/series/instances or an ids page out of 1..10,000.
 void CheckCohortQuery(const CohortQuery& cohort);
 
+// A pass over every document matching a filter, in _id order, for whole-result work (exports, server-built look-ups,
+// check, migrate): no skip, no sort, no total, and no cap on the matches.
+struct ScanQuery {
+  std::shared_ptr<const query::Filter> filter;  // nullptr matches every document
+  std::string text;                             // free text, as query::Query::text (series only)
+  // Only these dotted paths (and _id), as an include projection (query::Project's semantics); nullopt: whole
+  // documents. The back-end then reads no more of each document than it must.
+  std::optional<std::vector<std::string>> fields;
+  std::optional<ObjectId> after;  // only documents whose _id is greater (resuming a pass)
+  std::int64_t page = 1000;       // documents per visit, 1..kMaxScanPage
+};
+inline constexpr std::int64_t kMaxScanPage = 10000;
+// Receives a page (1..ScanQuery::page documents, in _id order; the visitor may move them out); false ends the pass.
+using ScanVisitor = std::function<bool(std::vector<Document>& page)>;
+
 // The catalogue's documents.
 class CatalogSession {
  public:
@@ -138,6 +153,13 @@ class CatalogSession {
   virtual std::map<ObjectId, std::vector<ObjectId>> ChildIdsOf(Kind child_kind, const std::vector<ObjectId>& parents);
   // Every id of a collection in id order, for whole-catalogue passes (check, migrate) that then Get in chunks.
   virtual std::vector<ObjectId> AllIds(Kind kind) = 0;
+  // The documents matching `scan`, a page at a time (ScanQuery, ScanVisitor). Each page costs the same however deep
+  // the pass is. A pass as a whole is not bound by the query budget, a page is: a page that finds no document within
+  // the budget throws kTimeout (SQLite streams one statement, restarted after the last _id when a page runs out of
+  // time; MongoDB asks a page over the budget again in halves). The visitor may read through this session; what it
+  // writes to the kind being scanned, the pass may or may not see. Errors: kBadRequest as Find (free text on another
+  // level than series, a page out of 1..kMaxScanPage).
+  virtual void ScanPages(Kind kind, const ScanQuery& scan, const ScanVisitor& visit) = 0;
 
   // `doc` carries its "_id". kConflict if a unique key is taken.
   virtual void Insert(Kind kind, const Document& doc) = 0;
@@ -157,7 +179,8 @@ class CatalogSession {
 
   virtual std::int64_t Count(Kind kind) = 0;
 
-  // Every document of a collection in _id order, `page` at a time (whole-catalogue passes: check, migrate).
+  // Every document of a collection in _id order, `page` at a time (whole-catalogue passes: check, migrate): ScanPages
+  // with no filter.
   void VisitAll(Kind kind, std::int64_t page, const std::function<void(std::vector<Document>& docs)>& visit);
 };
 
@@ -268,6 +291,10 @@ class Store {
   // Runs fn on a read-only view (on SQLite one consistent snapshot; on MongoDB each read sees the latest
   // acknowledged writes).
   virtual void Read(const std::function<void(Session&)>& fn) = 0;
+  // Read for one long pass over much of the catalogue (an export): the back-end keeps the process's memory bounded
+  // whatever the catalogue's size (SQLite: a connection that maps none of the file and caches few pages), and may
+  // give up speed for it on short reads, so interactive reads use Read.
+  virtual void ReadPass(const std::function<void(Session&)>& fn) { Read(fn); }
   // Runs fn as one unit of writes, which never needs a multi-document transaction:
   //  - every catalogue write is a single-document write, and the ledger writes of the unit are applied only after
   //    every catalogue write of the unit was acknowledged (a ledger record never vouches for a document that is not

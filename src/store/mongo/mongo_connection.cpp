@@ -16,7 +16,9 @@ namespace meta_db::mongo {
 namespace {
 
 // Bumped whenever the index set changes, so existing databases get the new indexes on their next open.
-constexpr std::int32_t kIndexVersion = 4;  // 2: annotations and the series annotation summary; job_records; 3: qc.kernel_class; 4: qc.flags
+// 2: annotations and the series annotation summary; job_records; 3: qc.kernel_class;
+// 4: qc.flags, metadata.ContrastBolusAgent.
+constexpr std::int32_t kIndexVersion = 4;
 constexpr std::string_view kInfoCollection = "meta_db_info";
 
 // libmongoc needs mongoc_init once per process and mongoc_cleanup at its end; its log goes through ours.

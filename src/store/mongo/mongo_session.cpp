@@ -104,6 +104,7 @@ struct FindOptions {
   std::int64_t skip = 0;
   std::int64_t limit = 0;  // 0: no limit
   bool ids_only = false;
+  const Bson* projection = nullptr;  // a server-side projection (ids_only wins)
   int max_time_ms = 0;
 };
 
@@ -117,6 +118,8 @@ Bson OptionsOf(const FindOptions& options) {
     bson_append_document_begin(opts.get(), "projection", 10, &projection);
     bson_append_int32(&projection, "_id", 3, 1);
     bson_append_document_end(opts.get(), &projection);
+  } else if (options.projection != nullptr) {
+    bson_append_document(opts.get(), "projection", 10, options.projection->get());
   }
   if (options.max_time_ms > 0) bson_append_int64(opts.get(), "maxTimeMS", 9, options.max_time_ms);
   return opts;
@@ -222,6 +225,48 @@ Bson FileRecordDocument(const FileRecord& record) {
   return doc;
 }
 
+// The server-side projection of a scan's fields: a superset of what query::Project keeps (the session projects
+// again), without the paths a shorter one covers ({"a": 1, "a.b": 1} is a path collision to MongoDB). nullopt when a
+// path is not a plain dotted path (the server then sends whole documents).
+std::optional<Bson> ScanProjection(const std::vector<std::string>& fields) {
+  // Top-level members only: servers differ on dotted paths through arrays (FerretDB keeps less than MongoDB).
+  std::vector<std::string> paths;
+  for (const std::string& field : fields) paths.push_back(field.substr(0, field.find('.')));
+  paths.emplace_back("_id");
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  const auto covered = [&](const std::string& path) {
+    return std::any_of(paths.begin(), paths.end(), [&](const std::string& shorter) {
+      return path.size() > shorter.size() && path.compare(0, shorter.size(), shorter) == 0 &&
+             path[shorter.size()] == '.';
+    });
+  };
+  Bson projection;
+  for (const std::string& path : paths) {
+    if (path.empty() || path.front() == '.' || path.back() == '.' || path.find("..") != std::string::npos ||
+        path.find('$') != std::string::npos || path.find('\0') != std::string::npos) {
+      return std::nullopt;
+    }
+    if (!covered(path)) bson_append_int32(projection.get(), path.c_str(), static_cast<int>(path.size()), 1);
+  }
+  return projection;
+}
+
+// {"$and": [filter, {"_id": {"$gt": after}}]}.
+Bson AfterId(const Bson& filter, const ObjectId& after) {
+  Bson both;
+  bson_t list, condition, range;
+  bson_append_array_begin(both.get(), "$and", 4, &list);
+  bson_append_document(&list, "0", 1, filter.get());
+  bson_append_document_begin(&list, "1", 1, &condition);
+  bson_append_document_begin(&condition, "_id", 3, &range);
+  AppendObjectId(&range, "$gt", after);
+  bson_append_document_end(&condition, &range);
+  bson_append_document_end(&list, &condition);
+  bson_append_array_end(both.get(), &list);
+  return both;
+}
+
 }  // namespace
 
 MongoSession::MongoSession(Connection& connection, mongoc_client_t* client, bool writing)
@@ -317,6 +362,49 @@ FindResult MongoSession::Find(Kind kind, const query::Query& q) {
     result.results.clear();
   }
   return result;
+}
+
+void MongoSession::ScanPages(Kind kind, const ScanQuery& scan, const ScanVisitor& visit) {
+  if (scan.page < 1 || scan.page > kMaxScanPage) {
+    throw Error(Errc::kBadRequest, "a scan page holds 1 to " + std::to_string(kMaxScanPage) + " documents");
+  }
+  if (!scan.text.empty() && kind != Kind::kSeries) {
+    throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
+  }
+  FlushCatalog();
+  const Bson filter = EncodeFilter(scan.filter.get(), scan.text, connection_.text_index());
+  Bson sort;
+  bson_append_int32(sort.get(), "_id", 3, 1);
+  std::optional<Bson> projection;
+  if (scan.fields) projection = ScanProjection(*scan.fields);
+  const int budget = connection_.options().query_budget_ms;
+  std::optional<ObjectId> after = scan.after;
+  std::int64_t page_size = scan.page;
+  for (;;) {
+    const std::optional<Bson> paged = after ? std::optional<Bson>(AfterId(filter, *after)) : std::nullopt;
+    std::vector<Document> page;
+    // Keyset pages (`_id > last`), each its own short find whatever the depth; a page over the query budget (a slow
+    // server, a busy machine) is asked again in halves, down to one document.
+    for (;;) {
+      try {
+        page = FindDocuments(Collection(kind), paged ? *paged : filter,
+                             {.sort = &sort, .limit = page_size, .projection = projection ? &*projection : nullptr,
+                              .max_time_ms = budget},
+                             "scan of " + Name(kind));
+        break;
+      } catch (const Error& error) {
+        if (error.code() != Errc::kTimeout || page_size <= 1) throw;
+        page_size = std::max<std::int64_t>(1, page_size / 2);
+      }
+    }
+    if (page.empty()) return;
+    const bool full = static_cast<std::int64_t>(page.size()) == page_size;
+    after = IdOf(page.back());
+    if (scan.fields) {
+      for (Document& doc : page) doc = query::Project(doc, query::Projection{true, *scan.fields});
+    }
+    if (!visit(page) || !full) return;
+  }
 }
 
 std::vector<Document> MongoSession::Children(Kind child_kind, const ObjectId& parent_id) {

@@ -33,6 +33,7 @@ class MongoSession final : public Session {
   std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;
   std::map<ObjectId, std::vector<ObjectId>> ChildIdsOf(Kind child_kind, const std::vector<ObjectId>& parents) override;
   std::vector<ObjectId> AllIds(Kind kind) override;
+  void ScanPages(Kind kind, const ScanQuery& scan, const ScanVisitor& visit) override;
   void Insert(Kind kind, const Document& doc) override;
   void Replace(Kind kind, const Document& doc) override;
   void Put(Kind kind, const Document& doc) override;

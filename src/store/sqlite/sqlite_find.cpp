@@ -79,14 +79,9 @@ void BindAll(Statement& st, const std::vector<SqlValue>& params) {
 
 namespace {
 
-struct Plan {
+struct Plan : FilterPlan {
   std::string table;
-  std::string where;  // full condition, placeholders into params
-  std::vector<SqlValue> params;
-  bool exact = true;
-  std::string recheck = "0";  // SQL: the rows whose match the matcher must decide
   std::optional<std::string> order;  // SQL ORDER BY when SQL orders exactly like MongoDB
-  std::vector<std::string> rowid_sets;  // index-only rowid sets whose intersection is the answer, if any
 };
 
 class Finder {
@@ -120,30 +115,15 @@ class Finder {
 
 Plan Finder::MakePlan(Kind kind, const query::Query& q, const SqlScope* scope) {
   Plan plan;
-  plan.table = std::string(CollectionName(kind));
-  SqlWhere where = CompileWhere(kind, q.filter.get());
   if (scope != nullptr) {
     if (q.filter || !q.text.empty()) throw Error(Errc::kInternal, "a scoped find takes no filter of its own");
-    where.sql = scope->sql;
-    where.params = scope->params;
+    plan.where = "(" + scope->sql + ")";
+    plan.params = scope->params;
+    if (plan.where.find(kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
+  } else {
+    static_cast<FilterPlan&>(plan) = PlanFilter(db_, kind, q.filter.get(), q.text);
   }
-  plan.params = std::move(where.params);
-  plan.exact = where.exact;
-  plan.recheck = "(" + where.recheck + ")";
-  plan.where = "(" + where.sql + ")";
-  plan.rowid_sets = std::move(where.rowid_sets);
-  if (!q.text.empty()) {
-    if (kind != Kind::kSeries) {
-      throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
-    }
-    const std::string match = FtsMatchExpression(q.text);
-    if (!match.empty()) {
-      const std::string fts = "SELECT rowid FROM series_fts WHERE series_fts MATCH " + AddParam(plan.params, match);
-      plan.where += " AND rowid IN (" + fts + ")";
-      if (!plan.rowid_sets.empty()) plan.rowid_sets.push_back(fts);
-    }
-  }
-  if (plan.where.find(kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db_.raw());
+  plan.table = std::string(CollectionName(kind));
   plan.order = q.sort.empty() ? std::optional<std::string>("rowid ASC") : CompileOrderBy(kind, q.sort);
   if (plan.order && !q.sort.empty() && SortMayMisorder(plan, kind, q)) {
     plan.order.reset();  // booleans/arrays in a sort column: SQL would order them unlike MongoDB
@@ -356,6 +336,29 @@ FindResult Finder::Run(Kind kind, const query::Query& q, const SqlScope* scope) 
 }
 
 }  // namespace
+
+FilterPlan PlanFilter(Database& db, Kind kind, const query::Filter* filter, std::string_view text) {
+  FilterPlan plan;
+  SqlWhere where = CompileWhere(kind, filter);
+  plan.params = std::move(where.params);
+  plan.exact = where.exact;
+  plan.recheck = "(" + where.recheck + ")";
+  plan.where = "(" + where.sql + ")";
+  plan.rowid_sets = std::move(where.rowid_sets);
+  if (!text.empty()) {
+    if (kind != Kind::kSeries) {
+      throw Error(Errc::kBadRequest, "free text (q=) is only available on series", boost::json::object{{"path", "q"}});
+    }
+    const std::string match = FtsMatchExpression(text);
+    if (!match.empty()) {
+      const std::string fts = "SELECT rowid FROM series_fts WHERE series_fts MATCH " + AddParam(plan.params, match);
+      plan.where += " AND rowid IN (" + fts + ")";
+      if (!plan.rowid_sets.empty()) plan.rowid_sets.push_back(fts);
+    }
+  }
+  if (plan.where.find(kRegexSqlFunction) != std::string::npos) EnsureRegexFunction(db.raw());
+  return plan;
+}
 
 FindResult SqliteSession::Find(Kind kind, const query::Query& query) {
   return Finder(db_, std::chrono::steady_clock::now() + query_budget_).Run(kind, query);

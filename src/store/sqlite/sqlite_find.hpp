@@ -35,6 +35,18 @@ struct SqlScope {
   std::vector<SqlValue> params;
 };
 
+// A filter and free text as a condition on one collection's table: exact, or a superset whose `recheck` rows the
+// matcher decides. Registers the regex function on `db` when the condition uses it.
+struct FilterPlan {
+  std::string where = "(1)";  // placeholders ?1.. into params
+  std::vector<SqlValue> params;
+  bool exact = true;
+  std::string recheck = "(0)";          // SQL: the rows whose match the matcher must decide
+  std::vector<std::string> rowid_sets;  // index-only rowid sets whose intersection is the answer, if any
+};
+// Errors: kBadRequest for free text on another level than series.
+FilterPlan PlanFilter(Database& db, Kind kind, const query::Filter* filter, std::string_view text);
+
 // Find (sort, paging, projection, total) over the rows of `kind` satisfying `scope`; q.filter and q.text are unused.
 FindResult FindScoped(Database& db, std::chrono::steady_clock::time_point deadline, Kind kind, const query::Query& q,
                       const SqlScope& scope);

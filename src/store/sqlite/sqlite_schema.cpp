@@ -60,7 +60,7 @@ void AddTypeColumns(Database& db) {
   }
 }
 
-// v7/v8: indexed fields added since a file was made (the series' annotation summary, qc.kernel_class) become VIRTUAL columns of its
+// v7-v9: indexed fields added since a file was made (annotation summary, qc.kernel_class, ContrastBolusAgent) become VIRTUAL columns of its
 // existing tables, as SQLite allows no other kind to be added; their indexes store the values anyway.
 void AddMissingColumns(Database& db) {
   for (Kind kind : kAllKinds) {
@@ -218,7 +218,7 @@ void EnsureSchema(Database& db) {
           "INSERT OR IGNORE INTO ingest_dirs (path, digest, files) "
           "SELECT rtrim(path, replace(path, '/', '')), NULL, count(*) FROM ingest_files GROUP BY 1");
     }
-    if (version <= 7) AddMissingColumns(db);  // v8 adds qc.kernel_class
+    if (version <= 8) AddMissingColumns(db);  // v8 adds qc.kernel_class, v9 metadata.ContrastBolusAgent
     if (version <= 8) DropNumberIndexes(db);
   }
   for (Kind kind : kAllKinds) db.Exec(TableSql(kind));

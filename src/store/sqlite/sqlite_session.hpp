@@ -26,6 +26,7 @@ class SqliteSession final : public Session {
   std::int64_t CountChildren(Kind child_kind, const ObjectId& parent_id) override;
   std::vector<ObjectId> ChildIds(Kind child_kind, const ObjectId& parent_id) override;
   std::vector<ObjectId> AllIds(Kind kind) override;
+  void ScanPages(Kind kind, const ScanQuery& scan, const ScanVisitor& visit) override;  // sqlite_find_pages.cpp
   std::int64_t Count(Kind kind) override;
 
   void Insert(Kind kind, const Document& doc) override;
@@ -70,6 +71,7 @@ class SqliteSession final : public Session {
   Database& db_;
   std::chrono::milliseconds query_budget_;
   std::set<std::string, std::less<>> touched_directories_;
+  std::set<std::string> scanning_;  // SQL of the scans running on this session (sqlite_find_pages.cpp)
 };
 
 // Parses a stored JSON document (kInternal if the stored text is not an object).

@@ -20,6 +20,10 @@ namespace {
 // Bytes of the file readers memory-map (fast reads for serving). Mapped pages count as resident memory, so a
 // bulk load, which touches the whole file, maps nothing and keeps its RSS bounded.
 constexpr std::int64_t kServeMmapBytes = 256LL << 20;
+// Page cache of a pass connection (ReadPass), as PRAGMA cache_size (negative: KiB): a pass reads each page about
+// once, so a small cache loses little, and with no mapping either the process's memory stays flat however large the
+// file (the kernel's page cache, not the process, keeps the file's pages warm).
+constexpr int kPassCacheKiB = 4096;
 // WAL pages between automatic checkpoints: SQLite's default, and for a bulk load 64 MiB — a checkpoint copies every
 // changed page from the log into the file, and with the default a bulk ingest copies its hot index pages again and
 // again.
@@ -119,6 +123,18 @@ class SqliteStore final : public Store {
     CheckIn(std::move(db));
   }
 
+  void ReadPass(const std::function<void(Session&)>& fn) override {
+    std::unique_ptr<Database> db = CheckOut(true);
+    db->TrimStatementCache(kMaxCachedStatements);
+    {
+      Transaction transaction(*db, false);
+      SqliteSession session(*db, std::chrono::milliseconds(options_.query_budget_ms));
+      fn(session);
+      transaction.Commit();
+    }
+    CheckIn(std::move(db), true);
+  }
+
   void Write(const std::function<void(Session&)>& fn) override {
     if (options_.read_only) throw Error(Errc::kUnavailable, "store opened read-only");
     std::lock_guard lock(writer_mutex_);
@@ -136,26 +152,32 @@ class SqliteStore final : public Store {
   }
 
  private:
-  // Readers reuse idle connections so prepared statements stay warm; a failed read drops its connection.
-  std::unique_ptr<Database> CheckOut() {
+  // Readers reuse idle connections so prepared statements stay warm; a failed read drops its connection. Pass
+  // connections (ReadPass) map nothing and cache little; they have a pool of their own.
+  std::unique_ptr<Database> CheckOut(bool pass = false) {
     {
       std::lock_guard lock(pool_mutex_);
-      if (!idle_.empty()) {
-        std::unique_ptr<Database> db = std::move(idle_.back());
-        idle_.pop_back();
+      auto& idle = pass ? idle_pass_ : idle_;
+      if (!idle.empty()) {
+        std::unique_ptr<Database> db = std::move(idle.back());
+        idle.pop_back();
         return db;
       }
     }
-    return std::make_unique<Database>(path_, options_.read_only, options_.lock_wait_ms,
-                                      options_.bulk_load ? 0 : kServeMmapBytes);
+    auto db = std::make_unique<Database>(path_, options_.read_only, options_.lock_wait_ms,
+                                         options_.bulk_load || pass ? 0 : kServeMmapBytes);
+    if (pass) db->Exec("PRAGMA cache_size=-" + std::to_string(kPassCacheKiB));
+    return db;
   }
 
-  void CheckIn(std::unique_ptr<Database> db) {
+  void CheckIn(std::unique_ptr<Database> db, bool pass = false) {
     std::lock_guard lock(pool_mutex_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(db));
+    auto& idle = pass ? idle_pass_ : idle_;
+    if (idle.size() < (pass ? kMaxIdlePass : kMaxIdle)) idle.push_back(std::move(db));
   }
 
   static constexpr std::size_t kMaxIdle = 16;
+  static constexpr std::size_t kMaxIdlePass = 2;
   // Filters of many shapes each leave a statement in the cache; past this many the cache starts afresh.
   static constexpr std::size_t kMaxCachedStatements = 512;
   std::string path_;
@@ -165,6 +187,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;  // bulk loads only
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<Database>> idle_;
+  std::vector<std::unique_ptr<Database>> idle_pass_;
 };
 
 [[noreturn]] void ThrowNoCatalogue(const std::string& path, const std::string& why) {
