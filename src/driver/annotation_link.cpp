@@ -332,8 +332,8 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
                             const std::vector<Document>& stored, std::set<std::string>& changed_series) {
   std::set<ObjectId> written;
   // Every stored version of a mark written below is among them: their ids derive from the path.
-  std::map<std::string, Document, std::less<>> stored_of;
-  for (const Document& old : stored) stored_of.emplace(Str(old, "_id"), old);
+  std::map<std::string, const Document*, std::less<>> stored_of;
+  for (const Document& old : stored) stored_of.emplace(Str(old, "_id"), &old);
   if (read != nullptr) {
     for (std::size_t i = 0; i < read->marks.size(); ++i) {
       json::object doc = MarkDocument(path, *read, read->marks[i]);
@@ -342,7 +342,7 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
       doc["_id"] = id.ToHex();
       written.insert(id);
       std::optional<Document> stored;
-      if (auto found = stored_of.find(id.ToHex()); found != stored_of.end()) stored = found->second;
+      if (auto found = stored_of.find(id.ToHex()); found != stored_of.end()) stored = *found->second;
       // A mark that did not change keeps its link and measures (the link pass refreshes them anyway).
       if (stored) {
         for (std::string_view key : {"series_id", "study_id", "diameter_mm", "volume_mm3", "cluster", "nodule_readers"}) {
@@ -366,7 +366,7 @@ void ReplaceFileAnnotations(CatalogSession& session, const std::string& path, co
     const ObjectId id = *ObjectId::Parse(hex);
     if (written.contains(id)) continue;
     session.Remove(Kind::kAnnotations, id);
-    changed_series.insert(Str(old, "series_instance_uid"));
+    changed_series.insert(Str(*old, "series_instance_uid"));
   }
 }
 

@@ -380,10 +380,10 @@ void BatchWriter::WriteFile(Session& session, ScanItem& item, const std::map<std
   }
   // An LIDC read (now or before; an unreadable file may have been one): its marks replaced by what it holds now.
   if (item.lidc || WasRead(previous)) {
+    const std::vector<Document> none;
     const auto stored = batch.stored_marks.find(item.entry.path);
     ReplaceFileAnnotations(session, item.entry.path, item.lidc.get(),
-                           stored == batch.stored_marks.end() ? std::vector<Document>{} : stored->second,
-                           annotation_series_);
+                           stored == batch.stored_marks.end() ? none : stored->second, annotation_series_);
   }
   if (item.lidc && result.outcome == FileOutcome::kNotDicom) {
     if (!old_sop.empty()) DropInstanceOf(session, item.entry.path, old_sop, touched);
@@ -670,7 +670,9 @@ void BatchWriter::RemoveDisappeared(const std::vector<FileRecord>& gone) {
         }
         if (gone[i].status == "annotations") {
           const auto stored = stored_marks.find(gone[i].path);
-          if (stored != stored_marks.end()) ReplaceFileAnnotations(session, gone[i].path, nullptr, stored->second, annotation_series_);
+          if (stored != stored_marks.end()) {
+            ReplaceFileAnnotations(session, gone[i].path, nullptr, stored->second, annotation_series_);
+          }
         }
         session.RemoveFileRecord(gone[i].path);
         written_.Remove(gone[i].path);
